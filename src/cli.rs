@@ -1,0 +1,59 @@
+//! Command-line interface. Each subcommand maps onto one pipeline stage; one whose issue is not
+//! done yet says so and exits with code 2 instead of pretending.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "efficient4d", version, about = "Single-view video → animated 3D object (4D Gaussian splats)", long_about = None)]
+pub struct Cli {
+    /// Open this video, image folder, dataset, checkpoint or PLY sequence in the app
+    /// (the bundled demo when omitted).
+    pub input: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Whole pipeline: video → image matrix → 4D Gaussians → checkpoint + PLY sequence.
+    Run { video: PathBuf, #[arg(long)] out: PathBuf },
+    /// Stage 1 only: video → 16-view image matrix (D-NeRF convention).
+    Generate { video: PathBuf, #[arg(long)] out: PathBuf },
+    /// Stage 2 only: train 4D Gaussians on a dataset in the D-NeRF convention.
+    Train {
+        dataset: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        iters: Option<u32>,
+        #[arg(long)]
+        resolution: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a PLY per frame from a checkpoint.
+    Export { checkpoint: PathBuf, #[arg(long)] out: PathBuf, #[arg(long)] frames: Option<u32> },
+    /// Render images of a checkpoint.
+    Render { checkpoint: PathBuf, #[arg(long)] out: PathBuf },
+    /// PSNR / SSIM of a checkpoint on a dataset's test split.
+    Eval { checkpoint: PathBuf, dataset: PathBuf, #[arg(long)] json: bool },
+    /// Benchmarks: `raster`, `view`, `generate`.
+    Bench { what: String, #[arg(long)] json: bool },
+    /// Show which model weights are installed and where they are looked for.
+    Weights,
+    /// Inspect a dataset folder: splits, views, times, intrinsics (validates everything).
+    Inspect {
+        dataset: PathBuf,
+        /// Downscale so the longer side is at most this many pixels.
+        #[arg(long)]
+        resolution: Option<u32>,
+    },
+    /// Show the GPU adapter and the features the rasterizer will use.
+    Gpu,
+}
+
+/// What a not-yet-built subcommand prints; the caller exits with code 2.
+pub fn not_yet(command: &str, issue: u32, what: &str) -> String {
+    format!("efficient4d {command}: not implemented yet ({what}; tracked in issue #{issue}).")
+}

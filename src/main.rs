@@ -1,0 +1,51 @@
+use clap::Parser;
+use efficient4d::cli::{Cli, Command, not_yet};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn pending(command: &str, issue: u32, what: &str) -> anyhow::Result<ExitCode> {
+    eprintln!("{}", not_yet(command, issue, what));
+    Ok(ExitCode::from(2))
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        None => efficient4d::app::run(cli.input).map(|_| ExitCode::SUCCESS),
+        Some(Command::Run { .. }) => pending("run", 6, "video decoding, the weights-free generator and the end-to-end pipeline"),
+        Some(Command::Generate { .. }) => pending("generate", 6, "stage 1 from a video"),
+        Some(Command::Train { .. }) => pending("train", 4, "the 4D Gaussian trainer"),
+        Some(Command::Export { .. }) => pending("export", 4, "PLY sequence export"),
+        Some(Command::Render { .. }) => pending("render", 4, "rendering a checkpoint"),
+        Some(Command::Eval { .. }) => pending("eval", 4, "PSNR/SSIM evaluation"),
+        Some(Command::Bench { what, .. }) => match what.as_str() {
+            "raster" => pending("bench raster", 3, "the rasterizer benchmark"),
+            "view" => pending("bench view", 5, "the viewer benchmark"),
+            "generate" => pending("bench generate", 7, "the SyncDreamer-T benchmark"),
+            other => anyhow::bail!("unknown benchmark `{other}` (expected raster, view or generate)"),
+        },
+        Some(Command::Weights) => pending("weights", 7, "SyncDreamer-T weight loading"),
+        Some(Command::Inspect { dataset, resolution }) => {
+            let ds = efficient4d::dataset::load_dataset(&dataset, efficient4d::dataset::LoadOptions { max_side: resolution })?;
+            print!("{}", efficient4d::dataset::summary(&ds));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Gpu) => {
+            let gpu = efficient4d::gpu::GpuContext::headless()?;
+            println!("{}", gpu.describe());
+            let device = gpu.burn_device()?;
+            println!("burn registered on the same device: {device:?}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
