@@ -17,9 +17,17 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Whole pipeline: video → image matrix → 4D Gaussians → checkpoint + PLY sequence.
-    Run { video: PathBuf, #[arg(long)] out: PathBuf },
+    Run {
+        video: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Stage 1 only: video → 16-view image matrix (D-NeRF convention).
-    Generate { video: PathBuf, #[arg(long)] out: PathBuf },
+    Generate {
+        video: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Stage 2 only: train 4D Gaussians on a dataset in the D-NeRF convention.
     Train {
         dataset: PathBuf,
@@ -33,13 +41,32 @@ pub enum Command {
         json: bool,
     },
     /// Write a PLY per frame from a checkpoint.
-    Export { checkpoint: PathBuf, #[arg(long)] out: PathBuf, #[arg(long)] frames: Option<u32> },
+    Export {
+        checkpoint: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        frames: Option<u32>,
+    },
     /// Render images of a checkpoint.
-    Render { checkpoint: PathBuf, #[arg(long)] out: PathBuf },
+    Render {
+        checkpoint: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// PSNR / SSIM of a checkpoint on a dataset's test split.
-    Eval { checkpoint: PathBuf, dataset: PathBuf, #[arg(long)] json: bool },
+    Eval {
+        checkpoint: PathBuf,
+        dataset: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Benchmarks: `raster`, `view`, `generate`.
-    Bench { what: String, #[arg(long)] json: bool },
+    Bench {
+        what: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Show which model weights are installed and where they are looked for.
     Weights,
     /// Inspect a dataset folder: splits, views, times, intrinsics (validates everything).

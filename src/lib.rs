@@ -10,4 +10,6 @@ pub mod atomic_file;
 pub mod camera;
 pub mod cli;
 pub mod dataset;
+pub mod gaussians;
 pub mod gpu;
+pub mod render;

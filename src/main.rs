@@ -22,7 +22,11 @@ fn pending(command: &str, issue: u32, what: &str) -> anyhow::Result<ExitCode> {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => efficient4d::app::run(cli.input).map(|_| ExitCode::SUCCESS),
-        Some(Command::Run { .. }) => pending("run", 6, "video decoding, the weights-free generator and the end-to-end pipeline"),
+        Some(Command::Run { .. }) => pending(
+            "run",
+            6,
+            "video decoding, the weights-free generator and the end-to-end pipeline",
+        ),
         Some(Command::Generate { .. }) => pending("generate", 6, "stage 1 from a video"),
         Some(Command::Train { .. }) => pending("train", 4, "the 4D Gaussian trainer"),
         Some(Command::Export { .. }) => pending("export", 4, "PLY sequence export"),
@@ -32,11 +36,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             "raster" => pending("bench raster", 3, "the rasterizer benchmark"),
             "view" => pending("bench view", 5, "the viewer benchmark"),
             "generate" => pending("bench generate", 7, "the SyncDreamer-T benchmark"),
-            other => anyhow::bail!("unknown benchmark `{other}` (expected raster, view or generate)"),
+            other => {
+                anyhow::bail!("unknown benchmark `{other}` (expected raster, view or generate)")
+            }
         },
         Some(Command::Weights) => pending("weights", 7, "SyncDreamer-T weight loading"),
-        Some(Command::Inspect { dataset, resolution }) => {
-            let ds = efficient4d::dataset::load_dataset(&dataset, efficient4d::dataset::LoadOptions { max_side: resolution })?;
+        Some(Command::Inspect {
+            dataset,
+            resolution,
+        }) => {
+            let ds = efficient4d::dataset::load_dataset(
+                &dataset,
+                efficient4d::dataset::LoadOptions {
+                    max_side: resolution,
+                },
+            )?;
             print!("{}", efficient4d::dataset::summary(&ds));
             Ok(ExitCode::SUCCESS)
         }

@@ -74,12 +74,18 @@ impl Dataset {
 
     /// The smallest and largest `time` over all splits (0..0 when empty).
     pub fn time_range(&self) -> (f32, f32) {
-        let times = self.train.iter().chain(&self.val).chain(&self.test).map(|v| v.time);
-        times.fold(None, |acc: Option<(f32, f32)>, t| match acc {
-            None => Some((t, t)),
-            Some((lo, hi)) => Some((lo.min(t), hi.max(t))),
-        })
-        .unwrap_or((0.0, 0.0))
+        let times = self
+            .train
+            .iter()
+            .chain(&self.val)
+            .chain(&self.test)
+            .map(|v| v.time);
+        times
+            .fold(None, |acc: Option<(f32, f32)>, t| match acc {
+                None => Some((t, t)),
+                Some((lo, hi)) => Some((lo.min(t), hi.max(t))),
+            })
+            .unwrap_or((0.0, 0.0))
     }
 }
 
@@ -98,7 +104,15 @@ pub fn summary(ds: &Dataset) -> String {
             let with_conf = views.iter().filter(|v| v.confidence.is_some()).count();
             out += &format!(
                 "  {:5}: {:4} views, {}x{}, fx {:.2} fy {:.2} cx {:.1} cy {:.1}, {} with confidence maps\n",
-                split.name(), views.len(), k.width, k.height, k.fx, k.fy, k.cx, k.cy, with_conf
+                split.name(),
+                views.len(),
+                k.width,
+                k.height,
+                k.fx,
+                k.fy,
+                k.cx,
+                k.cy,
+                with_conf
             );
         }
     }

@@ -42,7 +42,10 @@ pub struct GpuContext {
 
 impl std::fmt::Debug for GpuContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GpuContext").field("adapter", &self.adapter.get_info()).field("caps", &self.caps).finish()
+        f.debug_struct("GpuContext")
+            .field("adapter", &self.adapter.get_info())
+            .field("caps", &self.caps)
+            .finish()
     }
 }
 
@@ -67,20 +70,30 @@ impl GpuContext {
     /// Picks the best adapter (a discrete GPU over an integrated one over a CPU driver) and creates
     /// the device without a window.
     pub fn headless() -> Result<Arc<Self>, GpuError> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
             power_preference: wgpu::PowerPreference::HighPerformance,
             force_fallback_adapter: false,
             compatible_surface: None,
+            ..Default::default()
         }))
         .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
-        let (device, queue) = pollster::block_on(adapter.request_device(&device_descriptor(&adapter)))
-            .map_err(|e| GpuError::Device(e.to_string()))?;
-        Ok(Arc::new(Self::from_existing(instance, adapter, device, queue)))
+        let (device, queue) =
+            pollster::block_on(adapter.request_device(&device_descriptor(&adapter)))
+                .map_err(|e| GpuError::Device(e.to_string()))?;
+        Ok(Arc::new(Self::from_existing(
+            instance, adapter, device, queue,
+        )))
     }
 
     /// Adopts handles created elsewhere (eframe's render state).
-    pub fn from_existing(instance: wgpu::Instance, adapter: wgpu::Adapter, device: wgpu::Device, queue: wgpu::Queue) -> Self {
+    pub fn from_existing(
+        instance: wgpu::Instance,
+        adapter: wgpu::Adapter,
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+    ) -> Self {
         let features = device.features();
         let caps = GpuCaps {
             subgroups: features.contains(wgpu::Features::SUBGROUP),
@@ -88,7 +101,14 @@ impl GpuContext {
             timestamp_queries: features.contains(wgpu::Features::TIMESTAMP_QUERY),
             max_storage_binding: device.limits().max_storage_buffer_binding_size as u64,
         };
-        Self { instance, adapter, device, queue, caps, burn: OnceLock::new() }
+        Self {
+            instance,
+            adapter,
+            device,
+            queue,
+            caps,
+            burn: OnceLock::new(),
+        }
     }
 
     /// A process-wide context, created on first use (tests and CLI commands share it).
@@ -111,7 +131,10 @@ impl GpuContext {
                     queue: self.queue.clone(),
                     backend: self.adapter.get_info().backend,
                 };
-                burn::tensor::Device::wgpu_options().setup(setup).init().map_err(|e| e.to_string())
+                burn::tensor::Device::wgpu_options()
+                    .setup(setup)
+                    .init()
+                    .map_err(|e| e.to_string())
             })
             .clone()
             .map_err(GpuError::Burn)
@@ -122,7 +145,13 @@ impl GpuContext {
         let info = self.adapter.get_info();
         format!(
             "{} ({:?}, {:?}, driver {} {}), subgroups: {}, f32 atomics: {}",
-            info.name, info.backend, info.device_type, info.driver, info.driver_info, self.caps.subgroups, self.caps.float_atomics
+            info.name,
+            info.backend,
+            info.device_type,
+            info.driver,
+            info.driver_info,
+            self.caps.subgroups,
+            self.caps.float_atomics
         )
     }
 

@@ -1,0 +1,93 @@
+//! 4D Gaussians (Yang et al. 2024, as Efficient4D uses them): a 4D mean (x, y, z, t), 4D log-scales,
+//! a left and a right unit quaternion forming a 4D rotation, an opacity logit and SH colour.
+//! Parameters are stored raw (log / logit / unnormalised quaternions), as the optimiser sees them.
+
+pub mod math;
+pub mod random;
+
+/// The SH DC constant: `rgb = 0.5 + SH_C0 * f_dc`.
+pub const SH_C0: f64 = 0.282_094_791_773_878_14;
+
+/// Number of SH coefficients per channel for a degree (0..=3).
+pub const fn sh_coeffs(degree: u32) -> usize {
+    ((degree + 1) * (degree + 1)) as usize
+}
+
+/// A set of 4D Gaussians on the CPU (struct of arrays, f32, row-major per Gaussian).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Gaussians4d {
+    /// N × 4: x, y, z, t.
+    pub means: Vec<f32>,
+    /// N × 4: log standard deviations along x, y, z, t (before rotation).
+    pub log_scales: Vec<f32>,
+    /// N × 4: left quaternion (a, b, c, d), not necessarily normalised.
+    pub rot_left: Vec<f32>,
+    /// N × 4: right quaternion (p, q, r, s), not necessarily normalised.
+    pub rot_right: Vec<f32>,
+    /// N: opacity logit.
+    pub opacity: Vec<f32>,
+    /// N × K × 3: SH coefficients, coefficient-major then channel (K = (degree + 1)²).
+    pub sh: Vec<f32>,
+    pub sh_degree: u32,
+}
+
+impl Gaussians4d {
+    pub fn len(&self) -> usize {
+        self.opacity.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.opacity.is_empty()
+    }
+
+    pub fn sh_stride(&self) -> usize {
+        sh_coeffs(self.sh_degree) * 3
+    }
+
+    /// Checks that every array has the length N implies.
+    pub fn validate(&self) -> Result<(), String> {
+        let n = self.len();
+        let checks = [
+            ("means", self.means.len(), n * 4),
+            ("log_scales", self.log_scales.len(), n * 4),
+            ("rot_left", self.rot_left.len(), n * 4),
+            ("rot_right", self.rot_right.len(), n * 4),
+            ("sh", self.sh.len(), n * self.sh_stride()),
+        ];
+        for (name, got, want) in checks {
+            if got != want {
+                return Err(format!(
+                    "{name}: {got} values, expected {want} for {n} Gaussians"
+                ));
+            }
+        }
+        if self.sh_degree > 3 {
+            return Err(format!("sh_degree {} > 3", self.sh_degree));
+        }
+        Ok(())
+    }
+
+    /// Parameters of Gaussian `i` in f64, for the CPU reference and for export.
+    pub fn get(&self, i: usize) -> math::Gaussian {
+        let v4 = |a: &[f32]| {
+            [
+                a[i * 4] as f64,
+                a[i * 4 + 1] as f64,
+                a[i * 4 + 2] as f64,
+                a[i * 4 + 3] as f64,
+            ]
+        };
+        let k = self.sh_stride();
+        math::Gaussian {
+            mean: v4(&self.means),
+            log_scale: v4(&self.log_scales),
+            rot_left: v4(&self.rot_left),
+            rot_right: v4(&self.rot_right),
+            opacity_logit: self.opacity[i] as f64,
+            sh: self.sh[i * k..(i + 1) * k]
+                .iter()
+                .map(|&v| v as f64)
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,812 @@
+//! The WGSL tile-based rasterizer for 4D Gaussians: batched forward (many (camera, time) pairs in
+//! one go) and backward, on the shared wgpu device.
+//!
+//! Forward, per chunk of views (chunks keep every binding under the device's size limit):
+//! project → scan visibility → compact → [one readback of the visible / pair counts] → radix sort by
+//! depth → gather + scan tile counts → emit (tile, splat) pairs → stable radix sort by tile →
+//! tile ranges → rasterize. Backward: rasterize_backward (per-splat 2D gradients, atomics) →
+//! project_backward (per Gaussian, summed over the chunk's views, deterministic).
+
+use super::gpu_buffers::{self as gb, grid, storage, uniform};
+use super::shaders::{ShaderFeatures, Stage, layout_entries, parse_and_validate};
+use crate::camera::Camera;
+use crate::gaussians::{Gaussians4d, sh_coeffs};
+use crate::gpu::GpuContext;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub const TILE: u32 = 16;
+/// Bytes per (view, Gaussian) of projection records (3 × vec4).
+const PROJ_BYTES: u64 = 48;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RasterError {
+    #[error("shader: {0}")]
+    Shader(String),
+    #[error("bad input: {0}")]
+    Input(String),
+    #[error("GPU: {0}")]
+    Gpu(String),
+    #[error("out of memory: {0}")]
+    TooLarge(String),
+}
+
+/// One image to render: a camera at a time, over a background colour.
+#[derive(Clone, Copy, Debug)]
+pub struct RasterView {
+    pub camera: Camera,
+    pub time: f32,
+    pub background: [f32; 3],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct GlobalsGpu {
+    num_gaussians: u32,
+    num_views: u32,
+    sh_coeffs: u32,
+    width: u32,
+    height: u32,
+    tiles_x: u32,
+    tiles_y: u32,
+    view_offset: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct ViewGpu {
+    world_to_camera: [[f32; 4]; 4],
+    position_time: [f32; 4],
+    intrinsics: [f32; 4],
+    background: [f32; 4],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct CountParams {
+    n: u32,
+    groups_x: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct SortParams {
+    n: u32,
+    shift: u32,
+    num_blocks: u32,
+    groups_x: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct RasterParams {
+    total_views: u32,
+    write_depth: u32,
+}
+
+/// Gaussian parameters resident on the GPU (the layout of [`Gaussians4d`]).
+pub struct GaussianBuffers {
+    pub means: wgpu::Buffer,
+    pub log_scales: wgpu::Buffer,
+    pub rot_left: wgpu::Buffer,
+    pub rot_right: wgpu::Buffer,
+    pub opacity: wgpu::Buffer,
+    pub sh: wgpu::Buffer,
+    pub count: u32,
+    pub sh_degree: u32,
+}
+
+/// Gradients for every parameter group, on the GPU (same layout as the parameters).
+pub struct GradientBuffers(pub GaussianBuffers);
+
+/// What one chunk of views keeps for the backward pass.
+struct ChunkState {
+    view_offset: u32,
+    views: u32,
+    globals: wgpu::Buffer,
+    proj: [wgpu::Buffer; 3],
+    ranges: wgpu::Buffer,
+    tile_values: wgpu::Buffer,
+    visible: u32,
+    pairs: u32,
+}
+
+/// The output of a forward pass: images of every view (rgb + alpha, optional depth) and the state
+/// the backward pass needs.
+pub struct Rendered {
+    pub width: u32,
+    pub height: u32,
+    pub views: u32,
+    /// views × height × width × (r, g, b, alpha), f32.
+    pub color: wgpu::Buffer,
+    /// views × height × width expected depth Σ Tᵢ αᵢ zᵢ (zeros unless asked for).
+    pub depth: wgpu::Buffer,
+    final_t: wgpu::Buffer,
+    last: wgpu::Buffer,
+    view_buffer: wgpu::Buffer,
+    chunks: Vec<ChunkState>,
+    /// Visible (view, Gaussian) pairs and (tile, splat) pairs over all chunks.
+    pub visible_splats: u64,
+    pub tile_pairs: u64,
+}
+
+struct Pipeline {
+    pipeline: wgpu::ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+}
+
+pub struct Rasterizer {
+    gpu: Arc<GpuContext>,
+    features: ShaderFeatures,
+    pipelines: HashMap<(Stage, &'static str), Pipeline>,
+    /// Cap on (views × Gaussians) per chunk; the binding-size limit lowers it further.
+    pub max_chunk_pairs: u64,
+}
+
+const ENTRY_POINTS: [(Stage, &str); 12] = [
+    (Stage::Project, "main"),
+    (Stage::Scan, "scan_blocks"),
+    (Stage::Scan, "add_offsets"),
+    (Stage::RadixSort, "count"),
+    (Stage::RadixSort, "scatter"),
+    (Stage::Compact, "main"),
+    (Stage::Emit, "gather_counts"),
+    (Stage::Emit, "emit"),
+    (Stage::TileRanges, "main"),
+    (Stage::Rasterize, "main"),
+    (Stage::RasterizeBackward, "main"),
+    (Stage::ProjectBackward, "main"),
+];
+
+impl Rasterizer {
+    pub fn new(gpu: Arc<GpuContext>) -> Result<Self, RasterError> {
+        let features = ShaderFeatures {
+            subgroups: gpu.caps.subgroups,
+            float_atomics: gpu.caps.float_atomics,
+        };
+        Self::with_features(gpu, features)
+    }
+
+    /// Forces a feature set (tests use it to exercise the fallbacks on a device that has more).
+    pub fn with_features(
+        gpu: Arc<GpuContext>,
+        features: ShaderFeatures,
+    ) -> Result<Self, RasterError> {
+        if (features.subgroups && !gpu.caps.subgroups)
+            || (features.float_atomics && !gpu.caps.float_atomics)
+        {
+            return Err(RasterError::Shader(format!(
+                "the device lacks features asked for: {features:?}"
+            )));
+        }
+        let device = &gpu.device;
+        let mut pipelines = HashMap::new();
+        let mut modules = HashMap::new();
+        for (stage, entry) in ENTRY_POINTS {
+            if let std::collections::hash_map::Entry::Vacant(v) = modules.entry(stage) {
+                let naga_module =
+                    parse_and_validate(stage, features).map_err(RasterError::Shader)?;
+                let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                    label: Some(&format!("{stage:?}")),
+                    entries: &layout_entries(&naga_module),
+                });
+                let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(&format!("{stage:?}")),
+                    source: wgpu::ShaderSource::Wgsl(stage.source(features).into()),
+                });
+                v.insert((module, layout));
+            }
+            let (module, layout) = &modules[&stage];
+            let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(entry),
+                bind_group_layouts: &[Some(layout)],
+                immediate_size: 0,
+            });
+            let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(&format!("{stage:?}::{entry}")),
+                layout: Some(&pl),
+                module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+            pipelines.insert(
+                (stage, entry),
+                Pipeline {
+                    pipeline,
+                    layout: layout.clone(),
+                },
+            );
+        }
+        Ok(Self {
+            gpu,
+            features,
+            pipelines,
+            max_chunk_pairs: 1 << 22,
+        })
+    }
+
+    pub fn features(&self) -> ShaderFeatures {
+        self.features
+    }
+
+    pub fn gpu(&self) -> &Arc<GpuContext> {
+        &self.gpu
+    }
+
+    fn device(&self) -> &wgpu::Device {
+        &self.gpu.device
+    }
+
+    /// Records one compute dispatch binding `buffers` at their binding indices.
+    fn dispatch(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        stage: Stage,
+        entry: &'static str,
+        buffers: &[(u32, &wgpu::Buffer)],
+        groups: (u32, u32, u32),
+    ) {
+        let p = &self.pipelines[&(stage, entry)];
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .map(|(b, buf)| wgpu::BindGroupEntry {
+                binding: *b,
+                resource: buf.as_entire_binding(),
+            })
+            .collect();
+        let bind_group = self.device().create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(entry),
+            layout: &p.layout,
+            entries: &entries,
+        });
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some(entry),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(&p.pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(groups.0, groups.1, groups.2);
+    }
+
+    /// Uploads CPU Gaussians.
+    pub fn upload(&self, g: &Gaussians4d) -> Result<GaussianBuffers, RasterError> {
+        g.validate().map_err(RasterError::Input)?;
+        let d = self.device();
+        let b = |label: &str, v: &[f32]| gb::storage_init(d, label, bytemuck::cast_slice(v));
+        Ok(GaussianBuffers {
+            means: b("means", &g.means),
+            log_scales: b("log_scales", &g.log_scales),
+            rot_left: b("rot_left", &g.rot_left),
+            rot_right: b("rot_right", &g.rot_right),
+            opacity: b("opacity", &g.opacity),
+            sh: b("sh", &g.sh),
+            count: g.len() as u32,
+            sh_degree: g.sh_degree,
+        })
+    }
+
+    /// Exclusive prefix sum of `n` u32 in `data`, in place.
+    fn encode_scan(&self, enc: &mut wgpu::CommandEncoder, data: &wgpu::Buffer, n: u32) {
+        if n == 0 {
+            return;
+        }
+        let blocks = n.div_ceil(1024);
+        let (gx, gy) = grid(blocks);
+        let params = uniform(self.device(), "scan", &CountParams { n, groups_x: gx });
+        let sums = storage(self.device(), "block sums", blocks as u64 * 4);
+        self.dispatch(
+            enc,
+            Stage::Scan,
+            "scan_blocks",
+            &[(0, &params), (1, data), (2, &sums)],
+            (gx, gy, 1),
+        );
+        if blocks > 1 {
+            self.encode_scan(enc, &sums, blocks);
+            self.dispatch(
+                enc,
+                Stage::Scan,
+                "add_offsets",
+                &[(0, &params), (1, data), (2, &sums)],
+                (gx, gy, 1),
+            );
+        }
+    }
+
+    /// Stable sort of `n` (key, value) pairs by the low `bits` bits of the key. Returns the index
+    /// (0 or 1) of the buffer pair holding the result.
+    fn encode_sort(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        keys: [&wgpu::Buffer; 2],
+        values: [&wgpu::Buffer; 2],
+        n: u32,
+        bits: u32,
+    ) -> usize {
+        let mut current = 0;
+        if n <= 1 {
+            return current;
+        }
+        let blocks = n.div_ceil(2048);
+        let (gx, gy) = grid(blocks);
+        let hist = storage(self.device(), "histograms", blocks as u64 * 16 * 4);
+        for pass in 0..bits.div_ceil(4) {
+            let params = uniform(
+                self.device(),
+                "sort",
+                &SortParams {
+                    n,
+                    shift: pass * 4,
+                    num_blocks: blocks,
+                    groups_x: gx,
+                },
+            );
+            let (src, dst) = (current, 1 - current);
+            let bind = [
+                (0, &params),
+                (1, keys[src]),
+                (2, values[src]),
+                (3, keys[dst]),
+                (4, values[dst]),
+                (5, &hist),
+            ];
+            self.dispatch(enc, Stage::RadixSort, "count", &bind, (gx, gy, 1));
+            self.encode_scan(enc, &hist, blocks * 16);
+            self.dispatch(enc, Stage::RadixSort, "scatter", &bind, (gx, gy, 1));
+            current = dst;
+        }
+        current
+    }
+
+    /// How many views fit in one chunk for `n` Gaussians.
+    fn views_per_chunk(&self, n: u32) -> u32 {
+        let by_binding = self.gpu.caps.max_storage_binding / PROJ_BYTES;
+        let cap = self.max_chunk_pairs.min(by_binding);
+        ((cap / (n.max(1) as u64)).max(1)).min(u32::MAX as u64) as u32
+    }
+
+    /// Renders every view into one batch of images (all views share a resolution).
+    pub fn forward(
+        &self,
+        params: &GaussianBuffers,
+        views: &[RasterView],
+        write_depth: bool,
+    ) -> Result<Rendered, RasterError> {
+        let first = views
+            .first()
+            .ok_or_else(|| RasterError::Input("no views to render".into()))?;
+        let (width, height) = (
+            first.camera.intrinsics.width,
+            first.camera.intrinsics.height,
+        );
+        if views
+            .iter()
+            .any(|v| (v.camera.intrinsics.width, v.camera.intrinsics.height) != (width, height))
+        {
+            return Err(RasterError::Input(
+                "all views of a batch must share one resolution".into(),
+            ));
+        }
+        if width == 0 || height == 0 || width > 16384 || height > 16384 {
+            return Err(RasterError::Input(format!(
+                "image size {width}x{height} is out of range (1..=16384)"
+            )));
+        }
+        let n = params.count;
+        let pixels = views.len() as u64 * width as u64 * height as u64;
+        if pixels * 16 > self.gpu.caps.max_storage_binding {
+            return Err(RasterError::TooLarge(format!(
+                "{} views of {width}x{height} need {} MiB of output, over the device's {} MiB binding limit; render fewer views at once",
+                views.len(),
+                pixels * 16 >> 20,
+                self.gpu.caps.max_storage_binding >> 20
+            )));
+        }
+        let d = self.device();
+        let view_data: Vec<ViewGpu> = views.iter().map(view_to_gpu).collect();
+        let view_buffer = gb::storage_init(d, "views", bytemuck::cast_slice(&view_data));
+        let color = storage(d, "color", pixels * 16);
+        let depth = storage(d, "depth", pixels * 4);
+        let final_t = storage(d, "final T", pixels * 4);
+        let last = storage(d, "last contributor", pixels * 4);
+        let (tiles_x, tiles_y) = (width.div_ceil(TILE), height.div_ceil(TILE));
+        let per_chunk = self.views_per_chunk(n);
+        let mut chunks = Vec::new();
+        let (mut visible_total, mut pairs_total) = (0u64, 0u64);
+        let mut offset = 0u32;
+        while (offset as usize) < views.len() {
+            let count = per_chunk.min(views.len() as u32 - offset);
+            let globals = GlobalsGpu {
+                num_gaussians: n,
+                num_views: count,
+                sh_coeffs: sh_coeffs(params.sh_degree) as u32,
+                width,
+                height,
+                tiles_x,
+                tiles_y,
+                view_offset: offset,
+            };
+            let chunk = self.forward_chunk(
+                params,
+                &globals,
+                &view_buffer,
+                [&color, &depth, &final_t, &last],
+                views.len() as u32,
+                write_depth,
+            )?;
+            visible_total += chunk.visible as u64;
+            pairs_total += chunk.pairs as u64;
+            chunks.push(chunk);
+            offset += count;
+        }
+        Ok(Rendered {
+            width,
+            height,
+            views: views.len() as u32,
+            color,
+            depth,
+            final_t,
+            last,
+            view_buffer,
+            chunks,
+            visible_splats: visible_total,
+            tile_pairs: pairs_total,
+        })
+    }
+
+    fn forward_chunk(
+        &self,
+        params: &GaussianBuffers,
+        globals: &GlobalsGpu,
+        view_buffer: &wgpu::Buffer,
+        outputs: [&wgpu::Buffer; 4],
+        total_views: u32,
+        write_depth: bool,
+    ) -> Result<ChunkState, RasterError> {
+        let d = self.device();
+        let total = globals.num_gaussians * globals.num_views;
+        let globals_buf = uniform(d, "globals", globals);
+        let proj = [
+            storage(d, "proj mean/depth/opacity", total as u64 * 16),
+            storage(d, "proj conic/radius", total as u64 * 16),
+            storage(d, "proj colour", total as u64 * 16),
+        ];
+        let tile_counts = storage(d, "tile counts", total as u64 * 4);
+        let positions = storage(d, "visible positions", total as u64 * 4);
+        let counters = storage(d, "counters", 8);
+        let staging = d.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("counters readback"),
+            size: 8,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let depth_keys = [
+            storage(d, "depth keys", total as u64 * 4),
+            storage(d, "depth keys 2", total as u64 * 4),
+        ];
+        let depth_values = [
+            storage(d, "depth values", total as u64 * 4),
+            storage(d, "depth values 2", total as u64 * 4),
+        ];
+
+        // Part 1: project, compact, count.
+        let mut enc = d.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("project"),
+        });
+        if total > 0 {
+            let p = params;
+            let (gx, gy) = grid(total.div_ceil(256));
+            self.dispatch(
+                &mut enc,
+                Stage::Project,
+                "main",
+                &[
+                    (0, &globals_buf),
+                    (1, view_buffer),
+                    (2, &p.means),
+                    (3, &p.log_scales),
+                    (4, &p.rot_left),
+                    (5, &p.rot_right),
+                    (6, &p.opacity),
+                    (7, &p.sh),
+                    (8, &proj[0]),
+                    (9, &proj[1]),
+                    (10, &proj[2]),
+                    (11, &tile_counts),
+                    (12, &positions),
+                    (13, &counters),
+                ],
+                (gx, gy, 1),
+            );
+            self.encode_scan(&mut enc, &positions, total);
+            let cp = uniform(
+                d,
+                "compact",
+                &CountParams {
+                    n: total,
+                    groups_x: gx,
+                },
+            );
+            self.dispatch(
+                &mut enc,
+                Stage::Compact,
+                "main",
+                &[
+                    (0, &cp),
+                    (1, &tile_counts),
+                    (2, &positions),
+                    (3, &proj[0]),
+                    (4, &depth_keys[0]),
+                    (5, &depth_values[0]),
+                ],
+                (gx, gy, 1),
+            );
+        }
+        enc.copy_buffer_to_buffer(&counters, 0, &staging, 0, 8);
+        self.gpu.queue.submit([enc.finish()]);
+        let counts: Vec<u32> =
+            bytemuck::cast_slice(&gb::map_and_read(d, &staging, 8).map_err(RasterError::Gpu)?)
+                .to_vec();
+        let (visible, pairs) = (counts[0], counts[1]);
+        if pairs as u64 * 4 > self.gpu.caps.max_storage_binding {
+            return Err(RasterError::TooLarge(format!(
+                "{pairs} tile/splat pairs exceed the device's binding limit; render fewer views at once or lower the resolution"
+            )));
+        }
+
+        // Part 2: sort by depth, emit pairs, sort by tile, find ranges, rasterize.
+        let mut enc = d.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("rasterize"),
+        });
+        let sorted = self.encode_sort(
+            &mut enc,
+            [&depth_keys[0], &depth_keys[1]],
+            [&depth_values[0], &depth_values[1]],
+            visible,
+            32,
+        );
+        let tiles_per_chunk = globals.tiles_x * globals.tiles_y * globals.num_views;
+        let tile_keys = [
+            storage(d, "tile keys", pairs as u64 * 4),
+            storage(d, "tile keys 2", pairs as u64 * 4),
+        ];
+        let tile_values = [
+            storage(d, "tile values", pairs as u64 * 4),
+            storage(d, "tile values 2", pairs as u64 * 4),
+        ];
+        let ranges = storage(d, "tile ranges", tiles_per_chunk as u64 * 8);
+        let mut final_values = 0;
+        if visible > 0 {
+            let counts_in_order = storage(d, "counts in depth order", visible as u64 * 4);
+            let (gx, gy) = grid(visible.div_ceil(256));
+            let ep = uniform(
+                d,
+                "emit",
+                &CountParams {
+                    n: visible,
+                    groups_x: gx,
+                },
+            );
+            let bind = [
+                (0, &globals_buf),
+                (1, &depth_values[sorted]),
+                (2, &tile_counts),
+                (3, &counts_in_order),
+                (4, &proj[0]),
+                (5, &proj[1]),
+                (6, &proj[2]),
+                (7, &tile_keys[0]),
+                (8, &tile_values[0]),
+                (9, &ep),
+            ];
+            self.dispatch(&mut enc, Stage::Emit, "gather_counts", &bind, (gx, gy, 1));
+            self.encode_scan(&mut enc, &counts_in_order, visible);
+            self.dispatch(&mut enc, Stage::Emit, "emit", &bind, (gx, gy, 1));
+            let tile_bits = 32 - (tiles_per_chunk.max(2) - 1).leading_zeros();
+            final_values = self.encode_sort(
+                &mut enc,
+                [&tile_keys[0], &tile_keys[1]],
+                [&tile_values[0], &tile_values[1]],
+                pairs,
+                tile_bits,
+            );
+            let (gx, gy) = grid(pairs.div_ceil(256));
+            let rp = uniform(
+                d,
+                "ranges",
+                &CountParams {
+                    n: pairs,
+                    groups_x: gx,
+                },
+            );
+            self.dispatch(
+                &mut enc,
+                Stage::TileRanges,
+                "main",
+                &[(0, &rp), (1, &tile_keys[final_values]), (2, &ranges)],
+                (gx, gy, 1),
+            );
+        }
+        let raster_params = uniform(
+            d,
+            "raster",
+            &RasterParams {
+                total_views,
+                write_depth: write_depth as u32,
+            },
+        );
+        let [color, depth, final_t, last] = outputs;
+        self.dispatch(
+            &mut enc,
+            Stage::Rasterize,
+            "main",
+            &[
+                (0, &globals_buf),
+                (1, view_buffer),
+                (2, &ranges),
+                (3, &tile_values[final_values]),
+                (4, &proj[0]),
+                (5, &proj[1]),
+                (6, &proj[2]),
+                (7, color),
+                (8, depth),
+                (9, last),
+                (10, &raster_params),
+                (11, final_t),
+            ],
+            (globals.tiles_x, globals.tiles_y, globals.num_views),
+        );
+        self.gpu.queue.submit([enc.finish()]);
+        let [tv0, tv1] = tile_values;
+        Ok(ChunkState {
+            view_offset: globals.view_offset,
+            views: globals.num_views,
+            globals: globals_buf,
+            proj,
+            ranges,
+            tile_values: if final_values == 0 { tv0 } else { tv1 },
+            visible,
+            pairs,
+        })
+    }
+
+    /// Gradients of every parameter given dL/d(r, g, b, alpha) per pixel of `rendered`
+    /// (a buffer laid out like `rendered.color`).
+    pub fn backward(
+        &self,
+        params: &GaussianBuffers,
+        rendered: &Rendered,
+        d_color: &wgpu::Buffer,
+    ) -> Result<GradientBuffers, RasterError> {
+        let d = self.device();
+        let n = params.count as u64;
+        let k3 = sh_coeffs(params.sh_degree) as u64 * 3;
+        let grads = GaussianBuffers {
+            means: storage(d, "d means", n * 16),
+            log_scales: storage(d, "d log_scales", n * 16),
+            rot_left: storage(d, "d rot_left", n * 16),
+            rot_right: storage(d, "d rot_right", n * 16),
+            opacity: storage(d, "d opacity", n * 4),
+            sh: storage(d, "d sh", n * k3 * 4),
+            count: params.count,
+            sh_degree: params.sh_degree,
+        };
+        let mut enc = d.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("backward"),
+        });
+        for chunk in &rendered.chunks {
+            let total = params.count as u64 * chunk.views as u64;
+            let proj_grads = storage(d, "projected gradients", total * 9 * 4);
+            if chunk.pairs > 0 {
+                self.dispatch(
+                    &mut enc,
+                    Stage::RasterizeBackward,
+                    "main",
+                    &[
+                        (0, &chunk.globals),
+                        (1, &rendered.view_buffer),
+                        (2, &chunk.ranges),
+                        (3, &chunk.tile_values),
+                        (4, &chunk.proj[0]),
+                        (5, &chunk.proj[1]),
+                        (6, &chunk.proj[2]),
+                        (7, &rendered.final_t),
+                        (8, &rendered.last),
+                        (9, d_color),
+                        (10, &proj_grads),
+                    ],
+                    (
+                        rendered.width.div_ceil(TILE),
+                        rendered.height.div_ceil(TILE),
+                        chunk.views,
+                    ),
+                );
+            }
+            if params.count > 0 && chunk.visible > 0 {
+                let (gx, gy) = grid(params.count.div_ceil(256));
+                let p = params;
+                self.dispatch(
+                    &mut enc,
+                    Stage::ProjectBackward,
+                    "main",
+                    &[
+                        (0, &chunk.globals),
+                        (1, &rendered.view_buffer),
+                        (2, &p.means),
+                        (3, &p.log_scales),
+                        (4, &p.rot_left),
+                        (5, &p.rot_right),
+                        (6, &p.opacity),
+                        (7, &p.sh),
+                        (8, &proj_grads),
+                        (9, &grads.means),
+                        (10, &grads.log_scales),
+                        (11, &grads.rot_left),
+                        (12, &grads.rot_right),
+                        (13, &grads.opacity),
+                        (14, &grads.sh),
+                    ],
+                    (gx, gy, 1),
+                );
+            }
+            let _ = chunk.view_offset;
+        }
+        self.gpu.queue.submit([enc.finish()]);
+        Ok(GradientBuffers(grads))
+    }
+
+    /// Reads the rendered images: views × height × width × (r, g, b, alpha).
+    pub fn read_color(&self, r: &Rendered) -> Result<Vec<f32>, RasterError> {
+        gb::read_f32(
+            self.device(),
+            &self.gpu.queue,
+            &r.color,
+            (r.views * r.width * r.height * 4) as usize,
+        )
+        .map_err(RasterError::Gpu)
+    }
+
+    pub fn read_depth(&self, r: &Rendered) -> Result<Vec<f32>, RasterError> {
+        gb::read_f32(
+            self.device(),
+            &self.gpu.queue,
+            &r.depth,
+            (r.views * r.width * r.height) as usize,
+        )
+        .map_err(RasterError::Gpu)
+    }
+
+    /// Reads GPU parameters (or gradients) back into the CPU layout.
+    pub fn download(&self, b: &GaussianBuffers) -> Result<Gaussians4d, RasterError> {
+        let n = b.count as usize;
+        let read = |buf: &wgpu::Buffer, count: usize| {
+            gb::read_f32(self.device(), &self.gpu.queue, buf, count).map_err(RasterError::Gpu)
+        };
+        Ok(Gaussians4d {
+            means: read(&b.means, n * 4)?,
+            log_scales: read(&b.log_scales, n * 4)?,
+            rot_left: read(&b.rot_left, n * 4)?,
+            rot_right: read(&b.rot_right, n * 4)?,
+            opacity: read(&b.opacity, n)?,
+            sh: read(&b.sh, n * sh_coeffs(b.sh_degree) * 3)?,
+            sh_degree: b.sh_degree,
+        })
+    }
+
+    /// Uploads per-pixel gradients dL/d(r, g, b, alpha) laid out like `Rendered::color`.
+    pub fn upload_pixel_grads(&self, data: &[f32]) -> wgpu::Buffer {
+        gb::storage_init(self.device(), "d colour", bytemuck::cast_slice(data))
+    }
+}
+
+fn view_to_gpu(v: &RasterView) -> ViewGpu {
+    let k = v.camera.intrinsics;
+    let pos = v.camera.position();
+    ViewGpu {
+        world_to_camera: v.camera.world_to_camera.as_mat4().to_cols_array_2d(),
+        position_time: [pos.x as f32, pos.y as f32, pos.z as f32, v.time],
+        intrinsics: [k.fx as f32, k.fy as f32, k.cx as f32, k.cy as f32],
+        background: [v.background[0], v.background[1], v.background[2], 0.0],
+    }
+}
