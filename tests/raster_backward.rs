@@ -219,11 +219,13 @@ fn poisoned_splats_get_no_gradient_and_change_no_other() {
     let (a, b) = (run(&clean), run(&dirty));
     for ((name, ga), (_, gb)) in groups(&a).into_iter().zip(groups(&b)) {
         let per = ga.len() / 150;
+        // Atomic sums may add in another order, so compare against the group's scale.
+        let scale = ga.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         assert!(
             gb[..ga.len()]
                 .iter()
                 .zip(ga)
-                .all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + y.abs())),
+                .all(|(x, y)| (x - y).abs() <= 1e-4 * scale),
             "{name}: clean gradients changed"
         );
         assert!(
