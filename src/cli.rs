@@ -66,6 +66,9 @@ pub enum Command {
         what: String,
         #[arg(long)]
         json: bool,
+        /// Timed iterations per configuration (after one warm-up).
+        #[arg(long, default_value_t = 3)]
+        iterations: usize,
     },
     /// Show which model weights are installed and where they are looked for.
     Weights,

@@ -1,5 +1,6 @@
 //! Rendering 4D Gaussians: the CPU reference (f64) and the WGSL tile-based rasterizer.
 
+pub mod bench;
 pub mod gpu_buffers;
 pub mod raster;
 pub mod reference;

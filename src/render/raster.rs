@@ -800,6 +800,47 @@ impl Rasterizer {
     }
 }
 
+impl Rendered {
+    /// Bytes of every GPU buffer this forward pass holds (outputs and backward state).
+    pub fn gpu_bytes(&self) -> u64 {
+        let own = [
+            &self.color,
+            &self.depth,
+            &self.final_t,
+            &self.last,
+            &self.view_buffer,
+        ]
+        .iter()
+        .map(|b| b.size())
+        .sum::<u64>();
+        own + self
+            .chunks
+            .iter()
+            .map(|c| {
+                c.proj.iter().map(|b| b.size()).sum::<u64>()
+                    + c.ranges.size()
+                    + c.tile_values.size()
+            })
+            .sum::<u64>()
+    }
+}
+
+impl GaussianBuffers {
+    pub fn gpu_bytes(&self) -> u64 {
+        [
+            &self.means,
+            &self.log_scales,
+            &self.rot_left,
+            &self.rot_right,
+            &self.opacity,
+            &self.sh,
+        ]
+        .iter()
+        .map(|b| b.size())
+        .sum()
+    }
+}
+
 fn view_to_gpu(v: &RasterView) -> ViewGpu {
     let k = v.camera.intrinsics;
     let pos = v.camera.position();
