@@ -22,21 +22,15 @@ fn pending(command: &str, issue: u32, what: &str) -> anyhow::Result<ExitCode> {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => efficient4d::app::run(cli.input).map(|_| ExitCode::SUCCESS),
-        Some(Command::Run { .. }) => pending(
-            "run",
-            6,
-            "video decoding, the weights-free generator and the end-to-end pipeline",
-        ),
+        Some(Command::Run { .. }) => {
+            pending("run", 6, "video decoding, the weights-free generator and the end-to-end pipeline")
+        }
         Some(Command::Generate { .. }) => pending("generate", 6, "stage 1 from a video"),
         Some(Command::Train { .. }) => pending("train", 4, "the 4D Gaussian trainer"),
         Some(Command::Export { .. }) => pending("export", 4, "PLY sequence export"),
         Some(Command::Render { .. }) => pending("render", 4, "rendering a checkpoint"),
         Some(Command::Eval { .. }) => pending("eval", 4, "PSNR/SSIM evaluation"),
-        Some(Command::Bench {
-            what,
-            json,
-            iterations,
-        }) => match what.as_str() {
+        Some(Command::Bench { what, json, iterations }) => match what.as_str() {
             "raster" => bench_raster(json, iterations),
             "view" => pending("bench view", 5, "the viewer benchmark"),
             "generate" => pending("bench generate", 7, "the SyncDreamer-T benchmark"),
@@ -45,15 +39,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         },
         Some(Command::Weights) => pending("weights", 7, "SyncDreamer-T weight loading"),
-        Some(Command::Inspect {
-            dataset,
-            resolution,
-        }) => {
+        Some(Command::Inspect { dataset, resolution }) => {
             let ds = efficient4d::dataset::load_dataset(
                 &dataset,
-                efficient4d::dataset::LoadOptions {
-                    max_side: resolution,
-                },
+                efficient4d::dataset::LoadOptions { max_side: resolution },
             )?;
             print!("{}", efficient4d::dataset::summary(&ds));
             Ok(ExitCode::SUCCESS)
@@ -75,14 +64,7 @@ fn bench_raster(json: bool, iterations: usize) -> anyhow::Result<ExitCode> {
         println!("device: {}", r.gpu().describe());
         println!(
             "{:>9} {:>6} {:>6} {:>12} {:>14} {:>10} {:>11} {:>9}",
-            "gaussians",
-            "size",
-            "batch",
-            "fwd ms/img",
-            "fwd+bwd ms/img",
-            "visible",
-            "tile pairs",
-            "GPU MiB"
+            "gaussians", "size", "batch", "fwd ms/img", "fwd+bwd ms/img", "visible", "tile pairs", "GPU MiB"
         );
     }
     let report = efficient4d::render::bench::bench_raster(&r, iterations, |row| {

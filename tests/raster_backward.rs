@@ -13,9 +13,7 @@ use efficient4d::render::{RasterView, Rasterizer};
 
 /// dL/d(r, g, b, alpha) of a fixed pseudo-random linear loss, per pixel of every view.
 fn pixel_grads(views: usize, pixels: usize) -> Vec<f32> {
-    (0..views * pixels * 4)
-        .map(|i| (((i * 7919) % 101) as f32 / 101.0 - 0.45) * 0.8)
-        .collect()
+    (0..views * pixels * 4).map(|i| (((i * 7919) % 101) as f32 / 101.0 - 0.45) * 0.8).collect()
 }
 
 fn reference_grads(gs: &Gaussians4d, views: &[RasterView], d: &[f32]) -> Vec<GaussianGrad> {
@@ -23,18 +21,9 @@ fn reference_grads(gs: &Gaussians4d, views: &[RasterView], d: &[f32]) -> Vec<Gau
     for (vi, v) in views.iter().enumerate() {
         let px = (v.camera.intrinsics.width * v.camera.intrinsics.height) as usize;
         let slice = &d[vi * px * 4..(vi + 1) * px * 4];
-        let d_rgb: Vec<[f64; 3]> = slice
-            .chunks_exact(4)
-            .map(|c| [c[0] as f64, c[1] as f64, c[2] as f64])
-            .collect();
+        let d_rgb: Vec<[f64; 3]> = slice.chunks_exact(4).map(|c| [c[0] as f64, c[1] as f64, c[2] as f64]).collect();
         let d_a: Vec<f64> = slice.chunks_exact(4).map(|c| c[3] as f64).collect();
-        let g = render_backward(
-            gs,
-            &ViewParams::new(&v.camera, v.time as f64),
-            BG.map(|c| c as f64),
-            &d_rgb,
-            &d_a,
-        );
+        let g = render_backward(gs, &ViewParams::new(&v.camera, v.time as f64), BG.map(|c| c as f64), &d_rgb, &d_a);
         for (t, gi) in total.iter_mut().zip(&g) {
             t.add_assign(gi);
         }
@@ -69,9 +58,7 @@ fn check(rast: &Rasterizer, name: &str, gs: &Gaussians4d, views: &[RasterView]) 
     let d = pixel_grads(views.len(), px);
     let params = rast.upload(gs).unwrap();
     let out = rast.forward(&params, views, false).unwrap();
-    let grads = rast
-        .backward(&params, &out, &rast.upload_pixel_grads(&d))
-        .unwrap();
+    let grads = rast.backward(&params, &out, &rast.upload_pixel_grads(&d)).unwrap();
     let gpu = rast.download(&grads.0).unwrap();
     let want = reference_grads(gs, views, &d);
     for ((group, got), want) in groups(&gpu).into_iter().zip(reference_groups(&want)) {
@@ -89,38 +76,21 @@ fn check(rast: &Rasterizer, name: &str, gs: &Gaussians4d, views: &[RasterView]) 
             "{name}/{group}: worst relative error {:.3} at {i} (gpu {:.6e}, reference {:.6e}, scale {scale:.3e})",
             worst.0, got[i], want[i]
         );
-        assert!(
-            worst.0 <= 1.0,
-            "{name}/{group}[{i}]: gpu {} vs reference {}",
-            got[i],
-            want[i]
-        );
+        assert!(worst.0 <= 1.0, "{name}/{group}[{i}]: gpu {} vs reference {}", got[i], want[i]);
     }
 }
 
 fn variants() -> Vec<ShaderFeatures> {
     let caps = gpu().caps;
-    let mut v = vec![ShaderFeatures {
-        subgroups: false,
-        float_atomics: false,
-    }];
+    let mut v = vec![ShaderFeatures { subgroups: false, float_atomics: false }];
     if caps.subgroups {
-        v.push(ShaderFeatures {
-            subgroups: true,
-            float_atomics: false,
-        });
+        v.push(ShaderFeatures { subgroups: true, float_atomics: false });
     }
     if caps.float_atomics {
-        v.push(ShaderFeatures {
-            subgroups: false,
-            float_atomics: true,
-        });
+        v.push(ShaderFeatures { subgroups: false, float_atomics: true });
     }
     if caps.subgroups && caps.float_atomics {
-        v.push(ShaderFeatures {
-            subgroups: true,
-            float_atomics: true,
-        });
+        v.push(ShaderFeatures { subgroups: true, float_atomics: true });
     }
     v
 }
@@ -136,10 +106,7 @@ fn gradients_match_the_reference_in_every_shader_variant() {
         ..Default::default()
     }
     .build();
-    let views: Vec<_> = [(0, 0.2), (5, 0.55), (11, 0.9)]
-        .iter()
-        .map(|&(v, t)| rig_view(v, t, 37, 29))
-        .collect();
+    let views: Vec<_> = [(0, 0.2), (5, 0.55), (11, 0.9)].iter().map(|&(v, t)| rig_view(v, t, 37, 29)).collect();
     for f in variants() {
         let rast = Rasterizer::with_features(gpu(), f).unwrap();
         check(&rast, &format!("{f:?}"), &gs, &views);
@@ -148,19 +115,10 @@ fn gradients_match_the_reference_in_every_shader_variant() {
 
 #[test]
 fn view_dependent_colour_gradients_match() {
-    let gs = RandomScene {
-        count: 120,
-        seed: 22,
-        radius: 0.3,
-        log_scale: (-3.0, -2.2),
-        sh_degree: 3,
-        ..Default::default()
-    }
-    .build();
-    let views: Vec<_> = [(2, 0.4), (8, 0.6)]
-        .iter()
-        .map(|&(v, t)| rig_view(v, t, 33, 35))
-        .collect();
+    let gs =
+        RandomScene { count: 120, seed: 22, radius: 0.3, log_scale: (-3.0, -2.2), sh_degree: 3, ..Default::default() }
+            .build();
+    let views: Vec<_> = [(2, 0.4), (8, 0.6)].iter().map(|&(v, t)| rig_view(v, t, 33, 35)).collect();
     check(&rasterizer(), "sh3", &gs, &views);
 }
 
@@ -176,9 +134,7 @@ fn saturated_pixels_and_chunked_batches_match() {
         ..Default::default()
     }
     .build();
-    let views: Vec<_> = (0..3)
-        .map(|v| rig_view(v * 5, 0.3 * v as f32, 30, 26))
-        .collect();
+    let views: Vec<_> = (0..3).map(|v| rig_view(v * 5, 0.3 * v as f32, 30, 26)).collect();
     let mut rast = rasterizer();
     rast.max_chunk_pairs = 900; // one view per chunk
     check(&rast, "saturated/chunked", &gs, &views);
@@ -187,19 +143,9 @@ fn saturated_pixels_and_chunked_batches_match() {
 
 #[test]
 fn poisoned_splats_get_no_gradient_and_change_no_other() {
-    let clean = RandomScene {
-        count: 150,
-        seed: 24,
-        ..Default::default()
-    }
-    .build();
+    let clean = RandomScene { count: 150, seed: 24, ..Default::default() }.build();
     let mut dirty = clean.clone();
-    for g in [
-        &mut dirty.means,
-        &mut dirty.log_scales,
-        &mut dirty.rot_left,
-        &mut dirty.rot_right,
-    ] {
+    for g in [&mut dirty.means, &mut dirty.log_scales, &mut dirty.rot_left, &mut dirty.rot_right] {
         let first: Vec<f32> = g[..4].to_vec();
         g.extend(first);
     }
@@ -213,8 +159,7 @@ fn poisoned_splats_get_no_gradient_and_change_no_other() {
     let run = |gs: &Gaussians4d| {
         let p = rast.upload(gs).unwrap();
         let out = rast.forward(&p, &views, false).unwrap();
-        rast.download(&rast.backward(&p, &out, &d).unwrap().0)
-            .unwrap()
+        rast.download(&rast.backward(&p, &out, &d).unwrap().0).unwrap()
     };
     let (a, b) = (run(&clean), run(&dirty));
     for ((name, ga), (_, gb)) in groups(&a).into_iter().zip(groups(&b)) {
@@ -222,15 +167,9 @@ fn poisoned_splats_get_no_gradient_and_change_no_other() {
         // Atomic sums may add in another order, so compare against the group's scale.
         let scale = ga.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         assert!(
-            gb[..ga.len()]
-                .iter()
-                .zip(ga)
-                .all(|(x, y)| (x - y).abs() <= 1e-4 * scale),
+            gb[..ga.len()].iter().zip(ga).all(|(x, y)| (x - y).abs() <= 1e-4 * scale),
             "{name}: clean gradients changed"
         );
-        assert!(
-            gb[ga.len()..ga.len() + per].iter().all(|v| *v == 0.0),
-            "{name}: the poisoned splat got a gradient"
-        );
+        assert!(gb[ga.len()..ga.len() + per].iter().all(|v| *v == 0.0), "{name}: the poisoned splat got a gradient");
     }
 }

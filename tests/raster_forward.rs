@@ -10,19 +10,13 @@ fn check(name: &str, gs: &Gaussians4d, views: &[efficient4d::render::RasterView]
     let params = r.upload(gs).unwrap();
     let out = r.forward(&params, views, true).unwrap();
     let img = r.read_color(&out).unwrap();
-    let (w, h) = (
-        views[0].camera.intrinsics.width as usize,
-        views[0].camera.intrinsics.height as usize,
-    );
+    let (w, h) = (views[0].camera.intrinsics.width as usize, views[0].camera.intrinsics.height as usize);
     let mut covered = 0usize;
     for (i, v) in views.iter().enumerate() {
         let reference = reference(gs, v);
         covered += reference.alpha.iter().filter(|&&a| a > 0.3).count();
         let d = diff(&img[i * w * h * 4..(i + 1) * w * h * 4], &reference);
-        eprintln!(
-            "{name} view {i}: max {:.2e} mean {:.2e} over1e-3 {:.4}",
-            d.max, d.mean, d.frac_over_1e3
-        );
+        eprintln!("{name} view {i}: max {:.2e} mean {:.2e} over1e-3 {:.4}", d.max, d.mean, d.frac_over_1e3);
         // Splats right at the 1/255 cut-off or the saturation stop may flip between f32 and f64.
         assert!(
             d.mean < 1e-5 && d.frac_over_1e3 < 0.001 && d.max < 5e-3,
@@ -32,54 +26,28 @@ fn check(name: &str, gs: &Gaussians4d, views: &[efficient4d::render::RasterView]
             d.frac_over_1e3
         );
     }
-    assert!(
-        covered * 10 > w * h,
-        "{name}: the scene covers too little of the images to test anything"
-    );
+    assert!(covered * 10 > w * h, "{name}: the scene covers too little of the images to test anything");
 }
 
 #[test]
 fn random_scenes_match_the_reference_at_odd_sizes() {
-    let gs = RandomScene {
-        count: 1500,
-        seed: 7,
-        ..Default::default()
-    }
-    .build();
+    let gs = RandomScene { count: 1500, seed: 7, ..Default::default() }.build();
     // 45x37: neither side a multiple of 16, so edge tiles are partial.
-    let views: Vec<_> = [(0, 0.1), (3, 0.5), (9, 0.93)]
-        .iter()
-        .map(|&(v, t)| rig_view(v, t, 45, 37))
-        .collect();
+    let views: Vec<_> = [(0, 0.1), (3, 0.5), (9, 0.93)].iter().map(|&(v, t)| rig_view(v, t, 45, 37)).collect();
     check("random", &gs, &views);
 }
 
 #[test]
 fn view_dependent_colour_matches() {
-    let gs = RandomScene {
-        count: 600,
-        seed: 8,
-        sh_degree: 3,
-        ..Default::default()
-    }
-    .build();
-    let views: Vec<_> = [(1, 0.3), (12, 0.7)]
-        .iter()
-        .map(|&(v, t)| rig_view(v, t, 64, 48))
-        .collect();
+    let gs = RandomScene { count: 600, seed: 8, sh_degree: 3, ..Default::default() }.build();
+    let views: Vec<_> = [(1, 0.3), (12, 0.7)].iter().map(|&(v, t)| rig_view(v, t, 64, 48)).collect();
     check("sh3", &gs, &views);
 }
 
 #[test]
 fn tiny_huge_overlapping_and_out_of_time_splats_match() {
-    let mut gs = RandomScene {
-        count: 1200,
-        seed: 9,
-        radius: 0.08,
-        log_scale: (-3.5, -2.0),
-        ..Default::default()
-    }
-    .build();
+    let mut gs =
+        RandomScene { count: 1200, seed: 9, radius: 0.08, log_scale: (-3.5, -2.0), ..Default::default() }.build();
     // Tiny splats (well under a pixel) and huge ones (covering the whole image).
     for i in 0..20 {
         gs.log_scales[i * 4] = -8.0;
@@ -92,10 +60,7 @@ fn tiny_huge_overlapping_and_out_of_time_splats_match() {
         gs.log_scales[i * 4 + 2] = 0.4;
         gs.opacity[i] = -3.0;
     }
-    let views: Vec<_> = [(2, 0.5), (5, -0.4), (7, 2.5)]
-        .iter()
-        .map(|&(v, t)| rig_view(v, t, 50, 50))
-        .collect();
+    let views: Vec<_> = [(2, 0.5), (5, -0.4), (7, 2.5)].iter().map(|&(v, t)| rig_view(v, t, 50, 50)).collect();
     check("tiny/huge/overlap/time", &gs, &views);
 }
 
@@ -103,13 +68,7 @@ fn tiny_huge_overlapping_and_out_of_time_splats_match() {
 fn splats_behind_and_around_the_camera_match() {
     let view = rig_view(0, 0.5, 40, 33);
     let cam = view.camera.position().as_vec3();
-    let mut gs = RandomScene {
-        count: 400,
-        seed: 10,
-        radius: 0.6,
-        ..Default::default()
-    }
-    .build();
+    let mut gs = RandomScene { count: 400, seed: 10, radius: 0.6, ..Default::default() }.build();
     // Move a third of the splats around the camera centre: some behind, some at the near plane.
     for i in 0..gs.len() / 3 {
         for k in 0..3 {
@@ -124,9 +83,7 @@ fn zero_gaussians_render_the_background() {
     let r = rasterizer();
     let gs = Gaussians4d::default();
     let params = r.upload(&gs).unwrap();
-    let out = r
-        .forward(&params, &[rig_view(0, 0.0, 20, 18)], false)
-        .unwrap();
+    let out = r.forward(&params, &[rig_view(0, 0.0, 20, 18)], false).unwrap();
     let img = r.read_color(&out).unwrap();
     assert_eq!(img.len(), 20 * 18 * 4);
     for px in img.chunks_exact(4) {
@@ -177,44 +134,19 @@ pub fn poisoned_copies(clean: &Gaussians4d) -> Gaussians4d {
 
 #[test]
 fn non_finite_parameters_do_not_poison_other_pixels() {
-    let clean = RandomScene {
-        count: 300,
-        seed: 12,
-        ..Default::default()
-    }
-    .build();
+    let clean = RandomScene { count: 300, seed: 12, ..Default::default() }.build();
     let dirty = poisoned_copies(&clean);
     let views = [rig_view(0, 0.4, 48, 40), rig_view(6, 0.8, 48, 40)];
     let r = rasterizer();
-    let a = r
-        .read_color(
-            &r.forward(&r.upload(&clean).unwrap(), &views, false)
-                .unwrap(),
-        )
-        .unwrap();
-    let b = r
-        .read_color(
-            &r.forward(&r.upload(&dirty).unwrap(), &views, false)
-                .unwrap(),
-        )
-        .unwrap();
-    assert!(
-        a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
-        "a poisoned splat changed the image"
-    );
+    let a = r.read_color(&r.forward(&r.upload(&clean).unwrap(), &views, false).unwrap()).unwrap();
+    let b = r.read_color(&r.forward(&r.upload(&dirty).unwrap(), &views, false).unwrap()).unwrap();
+    assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "a poisoned splat changed the image");
 }
 
 #[test]
 fn the_same_input_gives_bit_identical_output() {
-    let gs = RandomScene {
-        count: 2000,
-        seed: 13,
-        ..Default::default()
-    }
-    .build();
-    let views: Vec<_> = (0..4)
-        .map(|v| rig_view(v * 4, 0.25 * v as f32, 37, 29))
-        .collect();
+    let gs = RandomScene { count: 2000, seed: 13, ..Default::default() }.build();
+    let views: Vec<_> = (0..4).map(|v| rig_view(v * 4, 0.25 * v as f32, 37, 29)).collect();
     let r = rasterizer();
     let p = r.upload(&gs).unwrap();
     let a = r.read_color(&r.forward(&p, &views, true).unwrap()).unwrap();
@@ -224,29 +156,15 @@ fn the_same_input_gives_bit_identical_output() {
 
 #[test]
 fn chunked_batches_match_one_batch() {
-    let gs = RandomScene {
-        count: 700,
-        seed: 14,
-        ..Default::default()
-    }
-    .build();
-    let views: Vec<_> = (0..5)
-        .map(|v| rig_view(v * 3, 0.2 * v as f32, 33, 31))
-        .collect();
+    let gs = RandomScene { count: 700, seed: 14, ..Default::default() }.build();
+    let views: Vec<_> = (0..5).map(|v| rig_view(v * 3, 0.2 * v as f32, 33, 31)).collect();
     let mut r = rasterizer();
     let p = r.upload(&gs).unwrap();
-    let whole = r
-        .read_color(&r.forward(&p, &views, false).unwrap())
-        .unwrap();
+    let whole = r.read_color(&r.forward(&p, &views, false).unwrap()).unwrap();
     let saved = r.max_chunk_pairs;
     r.max_chunk_pairs = 2 * 700; // two views per chunk
     let chunked = r.forward(&p, &views, false);
     r.max_chunk_pairs = saved;
     let chunked = r.read_color(&chunked.unwrap()).unwrap();
-    assert!(
-        whole
-            .iter()
-            .zip(&chunked)
-            .all(|(x, y)| x.to_bits() == y.to_bits())
-    );
+    assert!(whole.iter().zip(&chunked).all(|(x, y)| x.to_bits() == y.to_bits()));
 }

@@ -13,24 +13,15 @@ fn view(w: u32, h: u32, view_index: u32, time: f64) -> ViewParams {
     let rig = SyncDreamerRig::default();
     let mut cam = rig.camera(view_index);
     // Zoom in so a few small splats cover the small test image.
-    cam.intrinsics = Intrinsics {
-        fx: 60.0,
-        fy: 55.0,
-        cx: w as f64 * 0.5 + 0.3,
-        cy: h as f64 * 0.5 - 0.2,
-        width: w,
-        height: h,
-    };
+    cam.intrinsics =
+        Intrinsics { fx: 60.0, fy: 55.0, cx: w as f64 * 0.5 + 0.3, cy: h as f64 * 0.5 - 0.2, width: w, height: h };
     ViewParams::new(&cam, time)
 }
 
 /// A fixed random linear loss: L = Σ wᵢ·rgbᵢ + Σ vᵢ·alphaᵢ.
 fn loss_weights(n: usize) -> (Vec<[f64; 3]>, Vec<f64>) {
     let f = |i: usize, k: usize| (((i * 7 + k * 13) % 17) as f64 / 17.0) - 0.4;
-    (
-        (0..n).map(|i| [f(i, 0), f(i, 1), f(i, 2)]).collect(),
-        (0..n).map(|i| f(i, 3) * 0.7).collect(),
-    )
+    ((0..n).map(|i| [f(i, 0), f(i, 1), f(i, 2)]).collect(), (0..n).map(|i| f(i, 3) * 0.7).collect())
 }
 
 fn loss(gs: &Gaussians4d, v: &ViewParams, w: &(Vec<[f64; 3]>, Vec<f64>)) -> f64 {

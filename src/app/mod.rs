@@ -18,11 +18,7 @@ impl App {
             Ok(d) => format!("burn shares this device: {d:?}"),
             Err(e) => format!("burn could not use this device: {e}"),
         };
-        Self {
-            gpu,
-            input,
-            burn_status,
-        }
+        Self { gpu, input, burn_status }
     }
 }
 
@@ -34,10 +30,9 @@ impl eframe::App for App {
             ui.label(&self.burn_status);
             ui.separator();
             match &self.input {
-                Some(p) => ui.label(format!(
-                    "Input: {} — opening files arrives with the viewer (issue #5).",
-                    p.display()
-                )),
+                Some(p) => {
+                    ui.label(format!("Input: {} — opening files arrives with the viewer (issue #5).", p.display()))
+                }
                 None => ui.label("The viewer, timeline and live training arrive with issue #5."),
             };
         });
@@ -48,22 +43,15 @@ impl eframe::App for App {
 pub fn run(input: Option<PathBuf>) -> anyhow::Result<()> {
     let gpu = GpuContext::headless()?;
     let mut options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_inner_size([1280.0, 800.0])
-            .with_drag_and_drop(true),
+        viewport: egui::ViewportBuilder::default().with_inner_size([1280.0, 800.0]).with_drag_and_drop(true),
         ..Default::default()
     };
-    options.wgpu_options.wgpu_setup =
-        egui_wgpu::WgpuSetup::Existing(egui_wgpu::WgpuSetupExisting {
-            instance: gpu.instance.clone(),
-            adapter: gpu.adapter.clone(),
-            device: gpu.device.clone(),
-            queue: gpu.queue.clone(),
-        });
-    eframe::run_native(
-        "efficient4d",
-        options,
-        Box::new(move |_cc| Ok(Box::new(App::new(gpu, input)))),
-    )
-    .map_err(|e| anyhow::anyhow!("the window could not open: {e}"))
+    options.wgpu_options.wgpu_setup = egui_wgpu::WgpuSetup::Existing(egui_wgpu::WgpuSetupExisting {
+        instance: gpu.instance.clone(),
+        adapter: gpu.adapter.clone(),
+        device: gpu.device.clone(),
+        queue: gpu.queue.clone(),
+    });
+    eframe::run_native("efficient4d", options, Box::new(move |_cc| Ok(Box::new(App::new(gpu, input)))))
+        .map_err(|e| anyhow::anyhow!("the window could not open: {e}"))
 }

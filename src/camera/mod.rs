@@ -27,28 +27,14 @@ impl Intrinsics {
     /// Intrinsics from a horizontal field of view (the D-NeRF `camera_angle_x`), centred principal point.
     pub fn from_fov_x(fov_x: f64, width: u32, height: u32) -> Self {
         let fx = 0.5 * width as f64 / (0.5 * fov_x).tan();
-        Self {
-            fx,
-            fy: fx,
-            cx: 0.5 * width as f64,
-            cy: 0.5 * height as f64,
-            width,
-            height,
-        }
+        Self { fx, fy: fx, cx: 0.5 * width as f64, cy: 0.5 * height as f64, width, height }
     }
 
     /// The same camera seen at another resolution (focal lengths and principal point scale with it).
     pub fn scaled_to(&self, width: u32, height: u32) -> Self {
         let sx = width as f64 / self.width as f64;
         let sy = height as f64 / self.height as f64;
-        Self {
-            fx: self.fx * sx,
-            fy: self.fy * sy,
-            cx: self.cx * sx,
-            cy: self.cy * sy,
-            width,
-            height,
-        }
+        Self { fx: self.fx * sx, fy: self.fy * sy, cx: self.cx * sx, cy: self.cy * sy, width, height }
     }
 
     pub fn fov_y(&self) -> f64 {
@@ -87,20 +73,12 @@ pub fn rigid_inverse(m: DMat4) -> DMat4 {
     let t = m.w_axis.truncate();
     let rt = r.transpose();
     let t_inv = -(rt * t);
-    DMat4::from_cols(
-        rt.x_axis.extend(0.0),
-        rt.y_axis.extend(0.0),
-        rt.z_axis.extend(0.0),
-        t_inv.extend(1.0),
-    )
+    DMat4::from_cols(rt.x_axis.extend(0.0), rt.y_axis.extend(0.0), rt.z_axis.extend(0.0), t_inv.extend(1.0))
 }
 
 impl Camera {
     pub fn from_opengl_c2w(c2w: DMat4, intrinsics: Intrinsics) -> Self {
-        Self {
-            world_to_camera: opengl_c2w_to_opencv_w2c(c2w),
-            intrinsics,
-        }
+        Self { world_to_camera: opengl_c2w_to_opencv_w2c(c2w), intrinsics }
     }
 
     pub fn opengl_c2w(&self) -> DMat4 {
@@ -120,16 +98,8 @@ impl Camera {
         // Rows of R are the camera axes expressed in world coordinates.
         let r = DMat3::from_cols(right, down, forward).transpose();
         let t = -(r * eye);
-        let w2c = DMat4::from_cols(
-            r.x_axis.extend(0.0),
-            r.y_axis.extend(0.0),
-            r.z_axis.extend(0.0),
-            t.extend(1.0),
-        );
-        Self {
-            world_to_camera: w2c,
-            intrinsics,
-        }
+        let w2c = DMat4::from_cols(r.x_axis.extend(0.0), r.y_axis.extend(0.0), r.z_axis.extend(0.0), t.extend(1.0));
+        Self { world_to_camera: w2c, intrinsics }
     }
 
     /// Projects a world point to pixel coordinates (x right, y down; pixel centres at +0.5) and
@@ -154,14 +124,7 @@ mod tests {
     use super::*;
 
     fn k() -> Intrinsics {
-        Intrinsics {
-            fx: 280.0,
-            fy: 280.0,
-            cx: 128.0,
-            cy: 128.0,
-            width: 256,
-            height: 256,
-        }
+        Intrinsics { fx: 280.0, fy: 280.0, cx: 128.0, cy: 128.0, width: 256, height: 256 }
     }
 
     #[test]
@@ -173,22 +136,14 @@ mod tests {
 
     #[test]
     fn a_point_lands_on_the_same_pixel_in_both_conventions() {
-        let cam = Camera::look_at(
-            DVec3::new(1.0, 2.0, 0.5),
-            DVec3::new(0.1, 0.0, 0.0),
-            DVec3::Z,
-            k(),
-        );
+        let cam = Camera::look_at(DVec3::new(1.0, 2.0, 0.5), DVec3::new(0.1, 0.0, 0.0), DVec3::Z, k());
         let point = DVec3::new(0.2, -0.1, 0.3);
         let (u, v, _) = cam.project(point).unwrap();
         // OpenGL path: camera space has −Z forward and +Y up, so pixel y grows with −y_gl.
         let c2w = cam.opengl_c2w();
         let p = c2w.inverse().transform_point3(point);
         let (u_gl, v_gl) = (280.0 * p.x / -p.z + 128.0, 280.0 * -p.y / -p.z + 128.0);
-        assert!(
-            (u - u_gl).abs() < 1e-9 && (v - v_gl).abs() < 1e-9,
-            "{u},{v} vs {u_gl},{v_gl}"
-        );
+        assert!((u - u_gl).abs() < 1e-9 && (v - v_gl).abs() < 1e-9, "{u},{v} vs {u_gl},{v_gl}");
         assert!((rotation_determinant(&c2w) - 1.0).abs() < 1e-12);
     }
 

@@ -50,12 +50,7 @@ impl SyncDreamerRig {
     /// Camera of view `i`, looking at the origin with world +Z up; azimuth grows counter-clockwise
     /// seen from above (view 4 sits on +Y), as in SyncDreamer's `camera-16.pkl`.
     pub fn camera(&self, view: u32) -> Camera {
-        orbit_camera(
-            self.azimuth_deg(view),
-            self.elevation_deg,
-            self.distance,
-            self.intrinsics(),
-        )
+        orbit_camera(self.azimuth_deg(view), self.elevation_deg, self.distance, self.intrinsics())
     }
 
     pub fn cameras(&self) -> Vec<Camera> {
@@ -91,10 +86,7 @@ mod tests {
         let rig = SyncDreamerRig::default();
         for (i, cam) in rig.cameras().iter().enumerate() {
             let (u, v, d) = cam.project(DVec3::ZERO).unwrap();
-            assert!(
-                (u - 128.0).abs() < 1e-9 && (v - 128.0).abs() < 1e-9,
-                "view {i}: {u},{v}"
-            );
+            assert!((u - 128.0).abs() < 1e-9 && (v - 128.0).abs() < 1e-9, "view {i}: {u},{v}");
             assert!((d - 1.5).abs() < 1e-12);
         }
     }

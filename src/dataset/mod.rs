@@ -74,12 +74,7 @@ impl Dataset {
 
     /// The smallest and largest `time` over all splits (0..0 when empty).
     pub fn time_range(&self) -> (f32, f32) {
-        let times = self
-            .train
-            .iter()
-            .chain(&self.val)
-            .chain(&self.test)
-            .map(|v| v.time);
+        let times = self.train.iter().chain(&self.val).chain(&self.test).map(|v| v.time);
         times
             .fold(None, |acc: Option<(f32, f32)>, t| match acc {
                 None => Some((t, t)),

@@ -16,17 +16,13 @@ pub struct LoadOptions {
 
 /// Parses and validates one `transforms_*.json` (no images are touched).
 pub fn read_transforms(path: &Path) -> Result<TransformsFile, DatasetError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DatasetError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|source| DatasetError::Io { path: path.to_path_buf(), source })?;
     let de = &mut serde_json::Deserializer::from_str(&text);
-    let file: TransformsFile =
-        serde_path_to_error::deserialize(de).map_err(|e| DatasetError::Json {
-            path: path.to_path_buf(),
-            field: e.path().to_string(),
-            message: e.inner().to_string(),
-        })?;
+    let file: TransformsFile = serde_path_to_error::deserialize(de).map_err(|e| DatasetError::Json {
+        path: path.to_path_buf(),
+        field: e.path().to_string(),
+        message: e.inner().to_string(),
+    })?;
     validate(path, &file)?;
     Ok(file)
 }
@@ -35,22 +31,13 @@ fn validate(path: &Path, file: &TransformsFile) -> Result<(), DatasetError> {
     let err = |field: String, msg: String| DatasetError::field(path, field, msg);
     match (file.camera_angle_x, file.fl_x) {
         (_, Some(fl)) if !(fl.is_finite() && fl > 0.0) => {
-            return Err(err(
-                "fl_x".into(),
-                format!("{fl} is not a positive focal length"),
-            ));
+            return Err(err("fl_x".into(), format!("{fl} is not a positive focal length")));
         }
         (Some(a), None) if !(a.is_finite() && a > 0.0 && a < std::f64::consts::PI) => {
-            return Err(err(
-                "camera_angle_x".into(),
-                format!("{a} is not a field of view in (0, π) radians"),
-            ));
+            return Err(err("camera_angle_x".into(), format!("{a} is not a field of view in (0, π) radians")));
         }
         (None, None) => {
-            return Err(err(
-                "camera_angle_x".into(),
-                "missing (and no fl_x either)".into(),
-            ));
+            return Err(err("camera_angle_x".into(), "missing (and no fl_x either)".into()));
         }
         _ => {}
     }
@@ -78,27 +65,18 @@ fn validate_frame(frame: &FrameEntry) -> Result<(), (&'static str, String)> {
     let m = &frame.transform_matrix;
     if m.len() != 4 || m.iter().any(|row| row.len() != 4) {
         let shape: Vec<usize> = m.iter().map(Vec::len).collect();
-        return Err((
-            "transform_matrix",
-            format!("expected 4x4, got {} rows of lengths {shape:?}", m.len()),
-        ));
+        return Err(("transform_matrix", format!("expected 4x4, got {} rows of lengths {shape:?}", m.len())));
     }
     if m.iter().flatten().any(|v| !v.is_finite()) {
         return Err(("transform_matrix", "contains a non-finite number".into()));
     }
     let bottom = &m[3];
     if (bottom[0].abs() + bottom[1].abs() + bottom[2].abs() + (bottom[3] - 1.0).abs()) > 1e-6 {
-        return Err((
-            "transform_matrix",
-            format!("last row must be [0, 0, 0, 1], got {bottom:?}"),
-        ));
+        return Err(("transform_matrix", format!("last row must be [0, 0, 0, 1], got {bottom:?}")));
     }
     let det = rotation_determinant(&matrix_from_rows(m));
     if (det - 1.0).abs() > 1e-3 {
-        return Err((
-            "transform_matrix",
-            format!("rotation has determinant {det:.6}, expected +1"),
-        ));
+        return Err(("transform_matrix", format!("rotation has determinant {det:.6}, expected +1")));
     }
     Ok(())
 }
@@ -117,10 +95,7 @@ pub(crate) fn matrix_from_rows(rows: &[Vec<f64>]) -> DMat4 {
 /// The intrinsics a transforms file describes for an image of the given size.
 fn intrinsics_for(file: &TransformsFile, width: u32, height: u32) -> Intrinsics {
     // Nerfstudio intrinsics are given for (w, h); rescale them to the image actually loaded.
-    let (w0, h0) = (
-        file.w.unwrap_or(width) as f64,
-        file.h.unwrap_or(height) as f64,
-    );
+    let (w0, h0) = (file.w.unwrap_or(width) as f64, file.h.unwrap_or(height) as f64);
     let base = match file.fl_x {
         Some(fx) => Intrinsics {
             fx,
@@ -137,9 +112,7 @@ fn intrinsics_for(file: &TransformsFile, width: u32, height: u32) -> Intrinsics 
 
 fn resolve(json_dir: &Path, rel: &str, default_ext: &str) -> PathBuf {
     let p = json_dir.join(rel);
-    if p.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("png") || e.eq_ignore_ascii_case("jpg"))
-    {
+    if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png") || e.eq_ignore_ascii_case("jpg")) {
         p
     } else {
         PathBuf::from(format!("{}{default_ext}", p.display()))
@@ -150,10 +123,7 @@ fn target_size(width: u32, height: u32, max_side: Option<u32>) -> (u32, u32) {
     match max_side {
         Some(m) if width.max(height) > m && m > 0 => {
             let s = m as f64 / width.max(height) as f64;
-            (
-                ((width as f64 * s).round() as u32).max(1),
-                ((height as f64 * s).round() as u32).max(1),
-            )
+            (((width as f64 * s).round() as u32).max(1), ((height as f64 * s).round() as u32).max(1))
         }
         _ => (width, height),
     }
@@ -171,9 +141,7 @@ pub fn load_split(
     }
     let file = read_transforms(&json)?;
     let json_dir = json.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(8);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(8);
     let chunk = file.frames.len().div_ceil(threads).max(1);
     let views = std::thread::scope(|scope| {
         let handles: Vec<_> = file
@@ -215,45 +183,26 @@ fn load_view(
         image: path.to_path_buf(),
         message,
     };
-    let image = image::open(&image_path)
-        .map_err(|e| image_err("file_path", &image_path, e.to_string()))?
-        .into_rgba8();
+    let image = image::open(&image_path).map_err(|e| image_err("file_path", &image_path, e.to_string()))?.into_rgba8();
     let (w, h) = image.dimensions();
     if let (Some(fw), Some(fh)) = (file.w, file.h) {
         if (fw, fh) != (w, h) {
-            return Err(image_err(
-                "file_path",
-                &image_path,
-                format!("is {w}x{h} but the JSON says w={fw}, h={fh}"),
-            ));
+            return Err(image_err("file_path", &image_path, format!("is {w}x{h} but the JSON says w={fw}, h={fh}")));
         }
     }
     let (tw, th) = target_size(w, h, opts.max_side);
-    let image = if (tw, th) == (w, h) {
-        image
-    } else {
-        image::imageops::resize(&image, tw, th, FilterType::Triangle)
-    };
+    let image = if (tw, th) == (w, h) { image } else { image::imageops::resize(&image, tw, th, FilterType::Triangle) };
     let confidence = match &frame.confidence_path {
         None => None,
         Some(rel) => {
             let path = resolve(json_dir, rel, ".png");
-            let conf: GrayImage = image::open(&path)
-                .map_err(|e| image_err("confidence_path", &path, e.to_string()))?
-                .into_luma8();
+            let conf: GrayImage =
+                image::open(&path).map_err(|e| image_err("confidence_path", &path, e.to_string()))?.into_luma8();
             if conf.dimensions() != (w, h) {
                 let (cw, ch) = conf.dimensions();
-                return Err(image_err(
-                    "confidence_path",
-                    &path,
-                    format!("is {cw}x{ch} but its image is {w}x{h}"),
-                ));
+                return Err(image_err("confidence_path", &path, format!("is {cw}x{ch} but its image is {w}x{h}")));
             }
-            Some(if (tw, th) == (w, h) {
-                conf
-            } else {
-                image::imageops::resize(&conf, tw, th, FilterType::Triangle)
-            })
+            Some(if (tw, th) == (w, h) { conf } else { image::imageops::resize(&conf, tw, th, FilterType::Triangle) })
         }
     };
     let c2w = matrix_from_rows(&frame.transform_matrix);
@@ -276,10 +225,7 @@ pub fn load_dataset(root: &Path, opts: LoadOptions) -> Result<Dataset, DatasetEr
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "not a folder"),
         });
     }
-    let mut ds = Dataset {
-        root: root.to_path_buf(),
-        ..Default::default()
-    };
+    let mut ds = Dataset { root: root.to_path_buf(), ..Default::default() };
     let mut found = false;
     for split in Split::ALL {
         if let Some((file, views)) = load_split(root, split, opts)? {

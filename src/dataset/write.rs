@@ -38,12 +38,7 @@ fn png_bytes(width: u32, height: u32, data: &[u8], color: image::ExtendedColorTy
 
 impl DatasetWriter {
     pub fn new(root: &Path, generator: Option<&str>, rig: Option<SyncDreamerRig>) -> Self {
-        Self {
-            root: root.to_path_buf(),
-            generator: generator.map(str::to_owned),
-            rig,
-            splits: BTreeMap::new(),
-        }
+        Self { root: root.to_path_buf(), generator: generator.map(str::to_owned), rig, splits: BTreeMap::new() }
     }
 
     pub fn add(&mut self, split: Split, view: ViewToWrite) -> Result<(), DatasetError> {
@@ -68,22 +63,16 @@ impl DatasetWriter {
         }
         let image_path = self.root.join(format!("{}.png", view.name));
         let (w, h) = view.image.dimensions();
-        write_atomically(
-            &image_path,
-            &png_bytes(w, h, view.image.as_raw(), image::ExtendedColorType::Rgba8),
-        )
-        .map_err(io(&image_path))?;
+        write_atomically(&image_path, &png_bytes(w, h, view.image.as_raw(), image::ExtendedColorType::Rgba8))
+            .map_err(io(&image_path))?;
         let confidence_path = match view.confidence {
             None => None,
             Some(conf) => {
                 let rel = format!("{}_confidence.png", view.name);
                 let path = self.root.join(&rel);
                 let (cw, ch) = conf.dimensions();
-                write_atomically(
-                    &path,
-                    &png_bytes(cw, ch, conf.as_raw(), image::ExtendedColorType::L8),
-                )
-                .map_err(io(&path))?;
+                write_atomically(&path, &png_bytes(cw, ch, conf.as_raw(), image::ExtendedColorType::L8))
+                    .map_err(io(&path))?;
                 Some(format!("./{rel}"))
             }
         };
@@ -96,17 +85,10 @@ impl DatasetWriter {
             view_index: view.view_index,
             confidence_path,
         };
-        let slot = self
-            .splits
-            .entry(split.name())
-            .or_insert_with(|| (k, Vec::new()));
+        let slot = self.splits.entry(split.name()).or_insert_with(|| (k, Vec::new()));
         if slot.0 != k {
             let json = self.root.join(split.file_name());
-            return Err(DatasetError::field(
-                &json,
-                "frames",
-                "all views of a split must share intrinsics",
-            ));
+            return Err(DatasetError::field(&json, "frames", "all views of a split must share intrinsics"));
         }
         slot.1.push(entry);
         Ok(())
@@ -128,8 +110,7 @@ impl DatasetWriter {
                 rig: self.rig.clone(),
             };
             let path = self.root.join(format!("transforms_{split}.json"));
-            let json =
-                serde_json::to_vec_pretty(&file).expect("dataset JSON is always serialisable");
+            let json = serde_json::to_vec_pretty(&file).expect("dataset JSON is always serialisable");
             write_atomically(&path, &json).map_err(|source| DatasetError::Io { path, source })?;
         }
         Ok(self.root)

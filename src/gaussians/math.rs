@@ -56,10 +56,7 @@ pub type GaussianGrad = Gaussian;
 
 impl Gaussian {
     pub fn zero_like(&self) -> Self {
-        Self {
-            sh: vec![0.0; self.sh.len()],
-            ..Default::default()
-        }
+        Self { sh: vec![0.0; self.sh.len()], ..Default::default() }
     }
 
     pub fn add_assign(&mut self, o: &Self) {
@@ -163,25 +160,9 @@ fn covariance4(g: &Gaussian) -> Covariance4 {
     let mr = right_matrix(qr);
     let r = ml * mr;
     let s = DVec4::from_array(g.log_scale).map(f64::exp);
-    let l = DMat4::from_cols(
-        r.x_axis * s.x,
-        r.y_axis * s.y,
-        r.z_axis * s.z,
-        r.w_axis * s.w,
-    );
+    let l = DMat4::from_cols(r.x_axis * s.x, r.y_axis * s.y, r.z_axis * s.z, r.w_axis * s.w);
     let sigma = l * l.transpose();
-    Covariance4 {
-        ql,
-        ql_norm,
-        qr,
-        qr_norm,
-        ml,
-        mr,
-        r,
-        s,
-        l,
-        sigma,
-    }
+    Covariance4 { ql, ql_norm, qr, qr_norm, ml, mr, r, s, l, sigma }
 }
 
 /// A 4D Gaussian conditioned on time t: a 3D Gaussian with a time-attenuated opacity.
@@ -215,21 +196,8 @@ fn slice_parts(g: &Gaussian, t: f64) -> SliceParts {
     let mean = DVec3::new(g.mean[0], g.mean[1], g.mean[2]) + cross * (dt / var_t);
     let cov = sigma3 - outer(cross, cross) / var_t;
     let sig_o = sigmoid(g.opacity_logit);
-    let out = Sliced {
-        mean,
-        cov,
-        opacity: sig_o * temporal_weight,
-        temporal_weight,
-    };
-    SliceParts {
-        cov4,
-        sigma3,
-        cross,
-        var_t,
-        dt,
-        sig_o,
-        out,
-    }
+    let out = Sliced { mean, cov, opacity: sig_o * temporal_weight, temporal_weight };
+    SliceParts { cov4, sigma3, cross, var_t, dt, sig_o, out }
 }
 
 /// Slices a 4D Gaussian at time t (no culling).
@@ -314,21 +282,9 @@ fn sh_basis_grad(d: DVec3, k: usize) -> [DVec3; 16] {
             let (xx, yy, zz) = (x * x, y * y, z * z);
             g[9] = DVec3::new(6.0 * c[0] * x * y, c[0] * (3.0 * xx - 3.0 * yy), 0.0);
             g[10] = DVec3::new(c[1] * y * z, c[1] * x * z, c[1] * x * y);
-            g[11] = DVec3::new(
-                -2.0 * c[2] * x * y,
-                c[2] * (4.0 * zz - xx - 3.0 * yy),
-                8.0 * c[2] * y * z,
-            );
-            g[12] = DVec3::new(
-                -6.0 * c[3] * x * z,
-                -6.0 * c[3] * y * z,
-                c[3] * (6.0 * zz - 3.0 * xx - 3.0 * yy),
-            );
-            g[13] = DVec3::new(
-                c[4] * (4.0 * zz - 3.0 * xx - yy),
-                -2.0 * c[4] * x * y,
-                8.0 * c[4] * x * z,
-            );
+            g[11] = DVec3::new(-2.0 * c[2] * x * y, c[2] * (4.0 * zz - xx - 3.0 * yy), 8.0 * c[2] * y * z);
+            g[12] = DVec3::new(-6.0 * c[3] * x * z, -6.0 * c[3] * y * z, c[3] * (6.0 * zz - 3.0 * xx - 3.0 * yy));
+            g[13] = DVec3::new(c[4] * (4.0 * zz - 3.0 * xx - yy), -2.0 * c[4] * x * y, 8.0 * c[4] * x * z);
             g[14] = DVec3::new(2.0 * c[5] * x * z, -2.0 * c[5] * y * z, c[5] * (xx - yy));
             g[15] = DVec3::new(c[6] * (3.0 * xx - 3.0 * yy), -6.0 * c[6] * x * y, 0.0);
         }
@@ -375,18 +331,12 @@ fn project_parts(g: &Gaussian, v: &ViewParams) -> Option<ProjectParts> {
     if !(p_cam.z > NEAR_PLANE) {
         return None;
     }
-    let (lim_x, lim_y) = (
-        FRUSTUM_GUARD * 0.5 * v.width as f64 / v.fx,
-        FRUSTUM_GUARD * 0.5 * v.height as f64 / v.fy,
-    );
+    let (lim_x, lim_y) = (FRUSTUM_GUARD * 0.5 * v.width as f64 / v.fx, FRUSTUM_GUARD * 0.5 * v.height as f64 / v.fy);
     let (rx, ry) = (p_cam.x / p_cam.z, p_cam.y / p_cam.z);
     let t_xz = rx.clamp(-lim_x, lim_x);
     let t_yz = ry.clamp(-lim_y, lim_y);
     let z = p_cam.z;
-    let j = [
-        [v.fx / z, 0.0, -v.fx * t_xz / z],
-        [0.0, v.fy / z, -v.fy * t_yz / z],
-    ];
+    let j = [[v.fx / z, 0.0, -v.fx * t_xz / z], [0.0, v.fy / z, -v.fy * t_yz / z]];
     // T = J W (2×3); W's rows are w.row(k).
     let mut jw = [[0.0; 3]; 2];
     for (r, jr) in j.iter().enumerate() {
@@ -419,21 +369,8 @@ fn project_parts(g: &Gaussian, v: &ViewParams) -> Option<ProjectParts> {
     let mid = 0.5 * (cov2[0] + cov2[2]);
     let lambda_max = mid + (mid * mid - det).max(0.0).sqrt();
     let radius = (2.0 * (opacity / MIN_ALPHA).ln() * lambda_max).sqrt();
-    let out = Projected {
-        mean2d,
-        conic,
-        opacity,
-        color,
-        depth: z,
-        radius,
-    };
-    if !out
-        .mean2d
-        .iter()
-        .chain(&out.conic)
-        .chain(&out.color)
-        .all(|x| x.is_finite())
-    {
+    let out = Projected { mean2d, conic, opacity, color, depth: z, radius };
+    if !out.mean2d.iter().chain(&out.conic).chain(&out.color).all(|x| x.is_finite()) {
         return None;
     }
     Some(ProjectParts {
@@ -474,11 +411,7 @@ pub fn project_backward(g: &Gaussian, v: &ViewParams, grad: &ProjectedGrad) -> G
     let basis_grad = sh_basis_grad(pp.dir, k);
     let mut d_dir = DVec3::ZERO;
     for ch in 0..3 {
-        let gc = if pp.raw_color[ch] < 0.0 {
-            0.0
-        } else {
-            grad.color[ch]
-        };
+        let gc = if pp.raw_color[ch] < 0.0 { 0.0 } else { grad.color[ch] };
         for i in 0..k {
             out.sh[i * 3 + ch] = basis[i] * gc;
             d_dir += basis_grad[i] * (g.sh[i * 3 + ch] * gc);
@@ -488,10 +421,7 @@ pub fn project_backward(g: &Gaussian, v: &ViewParams, grad: &ProjectedGrad) -> G
 
     // Conic = inverse(cov2): dCov2 = −Conic · G · Conic with G the symmetric gradient matrix.
     let [ca, cb, cc] = pp.out.conic;
-    let gm = [
-        [grad.conic[0], 0.5 * grad.conic[1]],
-        [0.5 * grad.conic[1], grad.conic[2]],
-    ];
+    let gm = [[grad.conic[0], 0.5 * grad.conic[1]], [0.5 * grad.conic[1], grad.conic[2]]];
     let cm = [[ca, cb], [cb, cc]];
     let mut d_cov2 = [[0.0; 2]; 2];
     for r in 0..2 {
@@ -592,12 +522,7 @@ pub fn project_backward(g: &Gaussian, v: &ViewParams, grad: &ProjectedGrad) -> G
     let c4 = &sp.cov4;
     let d_l = (g_sigma + g_sigma.transpose()) * c4.l;
     let s = c4.s;
-    let d_r = DMat4::from_cols(
-        d_l.x_axis * s.x,
-        d_l.y_axis * s.y,
-        d_l.z_axis * s.z,
-        d_l.w_axis * s.w,
-    );
+    let d_r = DMat4::from_cols(d_l.x_axis * s.x, d_l.y_axis * s.y, d_l.z_axis * s.z, d_l.w_axis * s.w);
     for j in 0..4 {
         let ds: f64 = d_l.col(j).dot(c4.r.col(j));
         out.log_scale[j] = ds * s[j];

@@ -56,9 +56,7 @@ impl Gaussians4d {
         ];
         for (name, got, want) in checks {
             if got != want {
-                return Err(format!(
-                    "{name}: {got} values, expected {want} for {n} Gaussians"
-                ));
+                return Err(format!("{name}: {got} values, expected {want} for {n} Gaussians"));
             }
         }
         if self.sh_degree > 3 {
@@ -69,14 +67,7 @@ impl Gaussians4d {
 
     /// Parameters of Gaussian `i` in f64, for the CPU reference and for export.
     pub fn get(&self, i: usize) -> math::Gaussian {
-        let v4 = |a: &[f32]| {
-            [
-                a[i * 4] as f64,
-                a[i * 4 + 1] as f64,
-                a[i * 4 + 2] as f64,
-                a[i * 4 + 3] as f64,
-            ]
-        };
+        let v4 = |a: &[f32]| [a[i * 4] as f64, a[i * 4 + 1] as f64, a[i * 4 + 2] as f64, a[i * 4 + 3] as f64];
         let k = self.sh_stride();
         math::Gaussian {
             mean: v4(&self.means),
@@ -84,10 +75,7 @@ impl Gaussians4d {
             rot_left: v4(&self.rot_left),
             rot_right: v4(&self.rot_right),
             opacity_logit: self.opacity[i] as f64,
-            sh: self.sh[i * k..(i + 1) * k]
-                .iter()
-                .map(|&v| v as f64)
-                .collect(),
+            sh: self.sh[i * k..(i + 1) * k].iter().map(|&v| v as f64).collect(),
         }
     }
 }

@@ -37,39 +37,25 @@ impl RandomScene {
         let mut rng = StdRng::seed_from_u64(self.seed);
         let n = self.count;
         let k = sh_coeffs(self.sh_degree);
-        let mut g = Gaussians4d {
-            sh_degree: self.sh_degree,
-            ..Default::default()
-        };
+        let mut g = Gaussians4d { sh_degree: self.sh_degree, ..Default::default() };
         for _ in 0..n {
             let p = loop {
-                let p: [f32; 3] = [
-                    rng.random_range(-1.0..1.0),
-                    rng.random_range(-1.0..1.0),
-                    rng.random_range(-1.0..1.0),
-                ];
+                let p: [f32; 3] =
+                    [rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)];
                 if p.iter().map(|v| v * v).sum::<f32>() <= 1.0 {
                     break p;
                 }
             };
-            g.means.extend([
-                p[0] * self.radius,
-                p[1] * self.radius,
-                p[2] * self.radius,
-                rng.random_range(0.0..1.0),
-            ]);
+            g.means.extend([p[0] * self.radius, p[1] * self.radius, p[2] * self.radius, rng.random_range(0.0..1.0)]);
             for _ in 0..3 {
-                g.log_scales
-                    .push(rng.random_range(self.log_scale.0..self.log_scale.1));
+                g.log_scales.push(rng.random_range(self.log_scale.0..self.log_scale.1));
             }
-            g.log_scales
-                .push(rng.random_range(self.log_scale_t.0..self.log_scale_t.1));
+            g.log_scales.push(rng.random_range(self.log_scale_t.0..self.log_scale_t.1));
             for _ in 0..4 {
                 g.rot_left.push(rng.random_range(-1.0..1.0));
                 g.rot_right.push(rng.random_range(-1.0..1.0));
             }
-            g.opacity
-                .push(rng.random_range(self.opacity_logit.0..self.opacity_logit.1));
+            g.opacity.push(rng.random_range(self.opacity_logit.0..self.opacity_logit.1));
             for c in 0..k * 3 {
                 let spread = if c < 3 { 1.5 } else { 0.3 };
                 g.sh.push(rng.random_range(-spread..spread));

@@ -42,10 +42,7 @@ pub struct GpuContext {
 
 impl std::fmt::Debug for GpuContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GpuContext")
-            .field("adapter", &self.adapter.get_info())
-            .field("caps", &self.caps)
-            .finish()
+        f.debug_struct("GpuContext").field("adapter", &self.adapter.get_info()).field("caps", &self.caps).finish()
     }
 }
 
@@ -70,8 +67,7 @@ impl GpuContext {
     /// Picks the best adapter (a discrete GPU over an integrated one over a CPU driver) and creates
     /// the device without a window.
     pub fn headless() -> Result<Arc<Self>, GpuError> {
-        let instance =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
             power_preference: wgpu::PowerPreference::HighPerformance,
             force_fallback_adapter: false,
@@ -79,12 +75,9 @@ impl GpuContext {
             ..Default::default()
         }))
         .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
-        let (device, queue) =
-            pollster::block_on(adapter.request_device(&device_descriptor(&adapter)))
-                .map_err(|e| GpuError::Device(e.to_string()))?;
-        Ok(Arc::new(Self::from_existing(
-            instance, adapter, device, queue,
-        )))
+        let (device, queue) = pollster::block_on(adapter.request_device(&device_descriptor(&adapter)))
+            .map_err(|e| GpuError::Device(e.to_string()))?;
+        Ok(Arc::new(Self::from_existing(instance, adapter, device, queue)))
     }
 
     /// Adopts handles created elsewhere (eframe's render state).
@@ -101,23 +94,13 @@ impl GpuContext {
             timestamp_queries: features.contains(wgpu::Features::TIMESTAMP_QUERY),
             max_storage_binding: device.limits().max_storage_buffer_binding_size as u64,
         };
-        Self {
-            instance,
-            adapter,
-            device,
-            queue,
-            caps,
-            burn: OnceLock::new(),
-        }
+        Self { instance, adapter, device, queue, caps, burn: OnceLock::new() }
     }
 
     /// A process-wide context, created on first use (tests and CLI commands share it).
     pub fn shared() -> Result<Arc<Self>, GpuError> {
         static SHARED: OnceLock<Result<Arc<GpuContext>, String>> = OnceLock::new();
-        SHARED
-            .get_or_init(|| Self::headless().map_err(|e| e.to_string()))
-            .clone()
-            .map_err(GpuError::NoAdapter)
+        SHARED.get_or_init(|| Self::headless().map_err(|e| e.to_string())).clone().map_err(GpuError::NoAdapter)
     }
 
     /// The burn device running on this very wgpu device and queue (registered once, then cloned).
@@ -131,10 +114,7 @@ impl GpuContext {
                     queue: self.queue.clone(),
                     backend: self.adapter.get_info().backend,
                 };
-                burn::tensor::Device::wgpu_options()
-                    .setup(setup)
-                    .init()
-                    .map_err(|e| e.to_string())
+                burn::tensor::Device::wgpu_options().setup(setup).init().map_err(|e| e.to_string())
             })
             .clone()
             .map_err(GpuError::Burn)

@@ -45,28 +45,15 @@ fn views(count: usize, size: u32) -> Vec<RasterView> {
         .map(|i| {
             let mut camera = rig.camera((i % 16) as u32);
             let s = size as f64 / 256.0;
-            camera.intrinsics = Intrinsics {
-                fx: 280.0 * s,
-                fy: 280.0 * s,
-                cx: 128.0 * s,
-                cy: 128.0 * s,
-                width: size,
-                height: size,
-            };
-            RasterView {
-                camera,
-                time: (i / 16) as f32 / 4.0 + (i % 16) as f32 / 64.0,
-                background: [1.0; 3],
-            }
+            camera.intrinsics =
+                Intrinsics { fx: 280.0 * s, fy: 280.0 * s, cx: 128.0 * s, cy: 128.0 * s, width: size, height: size };
+            RasterView { camera, time: (i / 16) as f32 / 4.0 + (i % 16) as f32 / 64.0, background: [1.0; 3] }
         })
         .collect()
 }
 
 fn wait(r: &Rasterizer) {
-    let _ = r.gpu().device.poll(wgpu::PollType::Wait {
-        submission_index: None,
-        timeout: None,
-    });
+    let _ = r.gpu().device.poll(wgpu::PollType::Wait { submission_index: None, timeout: None });
 }
 
 /// Runs one configuration: `iterations` timed batches after one warm-up batch.
@@ -90,9 +77,8 @@ pub fn bench_case(
     .build();
     let params = r.upload(&scene)?;
     let batch = views(views_per_batch, size);
-    let grads: Vec<f32> = (0..views_per_batch * (size * size) as usize * 4)
-        .map(|i| ((i % 13) as f32 - 6.0) * 1e-3)
-        .collect();
+    let grads: Vec<f32> =
+        (0..views_per_batch * (size * size) as usize * 4).map(|i| ((i % 13) as f32 - 6.0) * 1e-3).collect();
     let d_color = r.upload_pixel_grads(&grads);
     let (mut fwd, mut both) = (0.0, 0.0);
     let (mut visible, mut pairs, mut bytes) = (0u64, 0u64, 0u64);
@@ -140,9 +126,5 @@ pub fn bench_raster(
             rows.push(row);
         }
     }
-    Ok(RasterBench {
-        device: r.gpu().describe(),
-        rows,
-        peak_rss_mb: peak_rss_mb(),
-    })
+    Ok(RasterBench { device: r.gpu().describe(), rows, peak_rss_mb: peak_rss_mb() })
 }

@@ -2,10 +2,33 @@
 
 use wgpu::util::DeviceExt;
 
+/// A byte range of a buffer: a whole buffer the rasterizer owns, or the storage of a burn tensor.
+#[derive(Clone, Debug)]
+pub struct GpuSlice {
+    pub buffer: wgpu::Buffer,
+    pub offset: u64,
+    pub size: u64,
+}
+
+impl GpuSlice {
+    pub fn whole(buffer: wgpu::Buffer) -> Self {
+        let size = buffer.size();
+        Self { buffer, offset: 0, size }
+    }
+
+    /// Named like `wgpu::Buffer::as_entire_binding` so call sites read the same for both.
+    pub fn as_entire_binding(&self) -> wgpu::BindingResource<'_> {
+        wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: &self.buffer,
+            offset: self.offset,
+            size: std::num::NonZeroU64::new(self.size),
+        })
+    }
+}
+
 /// Storage usage for every buffer the rasterizer owns (COPY_SRC for readback and tests).
-pub const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
-    .union(wgpu::BufferUsages::COPY_DST)
-    .union(wgpu::BufferUsages::COPY_SRC);
+pub const STORAGE: wgpu::BufferUsages =
+    wgpu::BufferUsages::STORAGE.union(wgpu::BufferUsages::COPY_DST).union(wgpu::BufferUsages::COPY_SRC);
 
 /// A zero-filled storage buffer of at least `bytes` (wgpu rejects empty bindings, so at least 16).
 pub fn storage(device: &wgpu::Device, label: &str, bytes: u64) -> wgpu::Buffer {
@@ -27,11 +50,7 @@ pub fn storage_init(device: &wgpu::Device, label: &str, data: &[u8]) -> wgpu::Bu
             usage: STORAGE,
         });
     }
-    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some(label),
-        contents: data,
-        usage: STORAGE,
-    })
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents: data, usage: STORAGE })
 }
 
 pub fn uniform<T: bytemuck::Pod>(device: &wgpu::Device, label: &str, value: &T) -> wgpu::Buffer {
@@ -42,11 +61,12 @@ pub fn uniform<T: bytemuck::Pod>(device: &wgpu::Device, label: &str, value: &T) 
     })
 }
 
-/// Copies `bytes` of `buffer` to the CPU (blocking; submits its own copy).
-pub fn read_bytes(
+/// Copies `bytes` starting at `offset` of `buffer` to the CPU (blocking; submits its own copy).
+pub fn read_range(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
     buffer: &wgpu::Buffer,
+    offset: u64,
     bytes: u64,
 ) -> Result<Vec<u8>, String> {
     if bytes == 0 {
@@ -58,38 +78,24 @@ pub fn read_bytes(
         usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
     });
-    let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-        label: Some("readback"),
-    });
-    enc.copy_buffer_to_buffer(buffer, 0, &staging, 0, bytes.next_multiple_of(4));
+    let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+    enc.copy_buffer_to_buffer(buffer, offset, &staging, 0, bytes.next_multiple_of(4));
     queue.submit([enc.finish()]);
     map_and_read(device, &staging, bytes)
 }
 
 /// Maps an already-filled MAP_READ buffer and copies out its first `bytes`.
-pub fn map_and_read(
-    device: &wgpu::Device,
-    staging: &wgpu::Buffer,
-    bytes: u64,
-) -> Result<Vec<u8>, String> {
+pub fn map_and_read(device: &wgpu::Device, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>, String> {
     let slice = staging.slice(..bytes.next_multiple_of(4));
     let (tx, rx) = std::sync::mpsc::channel();
     slice.map_async(wgpu::MapMode::Read, move |r| {
         let _ = tx.send(r);
     });
     device
-        .poll(wgpu::PollType::Wait {
-            submission_index: None,
-            timeout: None,
-        })
+        .poll(wgpu::PollType::Wait { submission_index: None, timeout: None })
         .map_err(|e| format!("GPU wait failed: {e}"))?;
-    rx.recv()
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("GPU readback failed: {e}"))?;
-    let data = slice
-        .get_mapped_range()
-        .map_err(|e| format!("GPU readback failed: {e}"))?[..bytes as usize]
-        .to_vec();
+    rx.recv().map_err(|e| e.to_string())?.map_err(|e| format!("GPU readback failed: {e}"))?;
+    let data = slice.get_mapped_range().map_err(|e| format!("GPU readback failed: {e}"))?[..bytes as usize].to_vec();
     staging.unmap();
     Ok(data)
 }
@@ -97,10 +103,10 @@ pub fn map_and_read(
 pub fn read_f32(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
-    buffer: &wgpu::Buffer,
+    slice: &GpuSlice,
     count: usize,
 ) -> Result<Vec<f32>, String> {
-    let bytes = read_bytes(device, queue, buffer, (count * 4) as u64)?;
+    let bytes = read_range(device, queue, &slice.buffer, slice.offset, (count * 4) as u64)?;
     Ok(bytemuck::cast_slice(&bytes).to_vec())
 }
 

@@ -7,7 +7,7 @@
 //! tile ranges → rasterize. Backward: rasterize_backward (per-splat 2D gradients, atomics) →
 //! project_backward (per Gaussian, summed over the chunk's views, deterministic).
 
-use super::gpu_buffers::{self as gb, grid, storage, uniform};
+use super::gpu_buffers::{self as gb, GpuSlice, grid, storage, uniform};
 use super::shaders::{ShaderFeatures, Stage, layout_entries, parse_and_validate};
 use crate::camera::Camera;
 use crate::gaussians::{Gaussians4d, sh_coeffs};
@@ -85,13 +85,15 @@ struct RasterParams {
 }
 
 /// Gaussian parameters resident on the GPU (the layout of [`Gaussians4d`]).
+/// Each field may be a whole buffer or a range of one (a burn tensor's storage).
+#[derive(Clone, Debug)]
 pub struct GaussianBuffers {
-    pub means: wgpu::Buffer,
-    pub log_scales: wgpu::Buffer,
-    pub rot_left: wgpu::Buffer,
-    pub rot_right: wgpu::Buffer,
-    pub opacity: wgpu::Buffer,
-    pub sh: wgpu::Buffer,
+    pub means: GpuSlice,
+    pub log_scales: GpuSlice,
+    pub rot_left: GpuSlice,
+    pub rot_right: GpuSlice,
+    pub opacity: GpuSlice,
+    pub sh: GpuSlice,
     pub count: u32,
     pub sh_degree: u32,
 }
@@ -118,7 +120,7 @@ pub struct Rendered {
     pub height: u32,
     pub views: u32,
     /// views × height × width × (r, g, b, alpha), f32.
-    pub color: wgpu::Buffer,
+    pub color: GpuSlice,
     /// views × height × width expected depth Σ Tᵢ αᵢ zᵢ (zeros unless asked for).
     pub depth: wgpu::Buffer,
     final_t: wgpu::Buffer,
@@ -160,32 +162,21 @@ const ENTRY_POINTS: [(Stage, &str); 12] = [
 
 impl Rasterizer {
     pub fn new(gpu: Arc<GpuContext>) -> Result<Self, RasterError> {
-        let features = ShaderFeatures {
-            subgroups: gpu.caps.subgroups,
-            float_atomics: gpu.caps.float_atomics,
-        };
+        let features = ShaderFeatures { subgroups: gpu.caps.subgroups, float_atomics: gpu.caps.float_atomics };
         Self::with_features(gpu, features)
     }
 
     /// Forces a feature set (tests use it to exercise the fallbacks on a device that has more).
-    pub fn with_features(
-        gpu: Arc<GpuContext>,
-        features: ShaderFeatures,
-    ) -> Result<Self, RasterError> {
-        if (features.subgroups && !gpu.caps.subgroups)
-            || (features.float_atomics && !gpu.caps.float_atomics)
-        {
-            return Err(RasterError::Shader(format!(
-                "the device lacks features asked for: {features:?}"
-            )));
+    pub fn with_features(gpu: Arc<GpuContext>, features: ShaderFeatures) -> Result<Self, RasterError> {
+        if (features.subgroups && !gpu.caps.subgroups) || (features.float_atomics && !gpu.caps.float_atomics) {
+            return Err(RasterError::Shader(format!("the device lacks features asked for: {features:?}")));
         }
         let device = &gpu.device;
         let mut pipelines = HashMap::new();
         let mut modules = HashMap::new();
         for (stage, entry) in ENTRY_POINTS {
             if let std::collections::hash_map::Entry::Vacant(v) = modules.entry(stage) {
-                let naga_module =
-                    parse_and_validate(stage, features).map_err(RasterError::Shader)?;
+                let naga_module = parse_and_validate(stage, features).map_err(RasterError::Shader)?;
                 let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                     label: Some(&format!("{stage:?}")),
                     entries: &layout_entries(&naga_module),
@@ -210,20 +201,9 @@ impl Rasterizer {
                 compilation_options: Default::default(),
                 cache: None,
             });
-            pipelines.insert(
-                (stage, entry),
-                Pipeline {
-                    pipeline,
-                    layout: layout.clone(),
-                },
-            );
+            pipelines.insert((stage, entry), Pipeline { pipeline, layout: layout.clone() });
         }
-        Ok(Self {
-            gpu,
-            features,
-            pipelines,
-            max_chunk_pairs: 1 << 22,
-        })
+        Ok(Self { gpu, features, pipelines, max_chunk_pairs: 1 << 22 })
     }
 
     pub fn features(&self) -> ShaderFeatures {
@@ -244,26 +224,19 @@ impl Rasterizer {
         enc: &mut wgpu::CommandEncoder,
         stage: Stage,
         entry: &'static str,
-        buffers: &[(u32, &wgpu::Buffer)],
+        buffers: &[(u32, wgpu::BindingResource)],
         groups: (u32, u32, u32),
     ) {
         let p = &self.pipelines[&(stage, entry)];
-        let entries: Vec<wgpu::BindGroupEntry> = buffers
-            .iter()
-            .map(|(b, buf)| wgpu::BindGroupEntry {
-                binding: *b,
-                resource: buf.as_entire_binding(),
-            })
-            .collect();
+        let entries: Vec<wgpu::BindGroupEntry> =
+            buffers.iter().map(|(b, r)| wgpu::BindGroupEntry { binding: *b, resource: r.clone() }).collect();
         let bind_group = self.device().create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(entry),
             layout: &p.layout,
             entries: &entries,
         });
-        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some(entry),
-            timestamp_writes: None,
-        });
+        let mut pass =
+            enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(entry), timestamp_writes: None });
         pass.set_pipeline(&p.pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(groups.0, groups.1, groups.2);
@@ -273,7 +246,7 @@ impl Rasterizer {
     pub fn upload(&self, g: &Gaussians4d) -> Result<GaussianBuffers, RasterError> {
         g.validate().map_err(RasterError::Input)?;
         let d = self.device();
-        let b = |label: &str, v: &[f32]| gb::storage_init(d, label, bytemuck::cast_slice(v));
+        let b = |label: &str, v: &[f32]| GpuSlice::whole(gb::storage_init(d, label, bytemuck::cast_slice(v)));
         Ok(GaussianBuffers {
             means: b("means", &g.means),
             log_scales: b("log_scales", &g.log_scales),
@@ -299,7 +272,7 @@ impl Rasterizer {
             enc,
             Stage::Scan,
             "scan_blocks",
-            &[(0, &params), (1, data), (2, &sums)],
+            &[(0, params.as_entire_binding()), (1, data.as_entire_binding()), (2, sums.as_entire_binding())],
             (gx, gy, 1),
         );
         if blocks > 1 {
@@ -308,7 +281,7 @@ impl Rasterizer {
                 enc,
                 Stage::Scan,
                 "add_offsets",
-                &[(0, &params), (1, data), (2, &sums)],
+                &[(0, params.as_entire_binding()), (1, data.as_entire_binding()), (2, sums.as_entire_binding())],
                 (gx, gy, 1),
             );
         }
@@ -332,24 +305,16 @@ impl Rasterizer {
         let (gx, gy) = grid(blocks);
         let hist = storage(self.device(), "histograms", blocks as u64 * 16 * 4);
         for pass in 0..bits.div_ceil(4) {
-            let params = uniform(
-                self.device(),
-                "sort",
-                &SortParams {
-                    n,
-                    shift: pass * 4,
-                    num_blocks: blocks,
-                    groups_x: gx,
-                },
-            );
+            let params =
+                uniform(self.device(), "sort", &SortParams { n, shift: pass * 4, num_blocks: blocks, groups_x: gx });
             let (src, dst) = (current, 1 - current);
             let bind = [
-                (0, &params),
-                (1, keys[src]),
-                (2, values[src]),
-                (3, keys[dst]),
-                (4, values[dst]),
-                (5, &hist),
+                (0, params.as_entire_binding()),
+                (1, keys[src].as_entire_binding()),
+                (2, values[src].as_entire_binding()),
+                (3, keys[dst].as_entire_binding()),
+                (4, values[dst].as_entire_binding()),
+                (5, hist.as_entire_binding()),
             ];
             self.dispatch(enc, Stage::RadixSort, "count", &bind, (gx, gy, 1));
             self.encode_scan(enc, &hist, blocks * 16);
@@ -373,25 +338,25 @@ impl Rasterizer {
         views: &[RasterView],
         write_depth: bool,
     ) -> Result<Rendered, RasterError> {
-        let first = views
-            .first()
-            .ok_or_else(|| RasterError::Input("no views to render".into()))?;
-        let (width, height) = (
-            first.camera.intrinsics.width,
-            first.camera.intrinsics.height,
-        );
-        if views
-            .iter()
-            .any(|v| (v.camera.intrinsics.width, v.camera.intrinsics.height) != (width, height))
-        {
-            return Err(RasterError::Input(
-                "all views of a batch must share one resolution".into(),
-            ));
+        self.forward_into(params, views, write_depth, None)
+    }
+
+    /// Like [`Rasterizer::forward`], writing the colour into `color_out` when given (e.g. a burn
+    /// tensor's storage, views × height × width × 4 f32).
+    pub fn forward_into(
+        &self,
+        params: &GaussianBuffers,
+        views: &[RasterView],
+        write_depth: bool,
+        color_out: Option<GpuSlice>,
+    ) -> Result<Rendered, RasterError> {
+        let first = views.first().ok_or_else(|| RasterError::Input("no views to render".into()))?;
+        let (width, height) = (first.camera.intrinsics.width, first.camera.intrinsics.height);
+        if views.iter().any(|v| (v.camera.intrinsics.width, v.camera.intrinsics.height) != (width, height)) {
+            return Err(RasterError::Input("all views of a batch must share one resolution".into()));
         }
         if width == 0 || height == 0 || width > 16384 || height > 16384 {
-            return Err(RasterError::Input(format!(
-                "image size {width}x{height} is out of range (1..=16384)"
-            )));
+            return Err(RasterError::Input(format!("image size {width}x{height} is out of range (1..=16384)")));
         }
         let n = params.count;
         let pixels = views.len() as u64 * width as u64 * height as u64;
@@ -406,7 +371,13 @@ impl Rasterizer {
         let d = self.device();
         let view_data: Vec<ViewGpu> = views.iter().map(view_to_gpu).collect();
         let view_buffer = gb::storage_init(d, "views", bytemuck::cast_slice(&view_data));
-        let color = storage(d, "color", pixels * 16);
+        let color = match color_out {
+            Some(c) if c.size < pixels * 16 => {
+                return Err(RasterError::Input(format!("colour target holds {} bytes, {} needed", c.size, pixels * 16)));
+            }
+            Some(c) => c,
+            None => GpuSlice::whole(storage(d, "color", pixels * 16)),
+        };
         let depth = storage(d, "depth", pixels * 4);
         let final_t = storage(d, "final T", pixels * 4);
         let last = storage(d, "last contributor", pixels * 4);
@@ -431,7 +402,7 @@ impl Rasterizer {
                 params,
                 &globals,
                 &view_buffer,
-                [&color, &depth, &final_t, &last],
+                (&color, [&depth, &final_t, &last]),
                 views.len() as u32,
                 write_depth,
             )?;
@@ -460,7 +431,7 @@ impl Rasterizer {
         params: &GaussianBuffers,
         globals: &GlobalsGpu,
         view_buffer: &wgpu::Buffer,
-        outputs: [&wgpu::Buffer; 4],
+        outputs: (&GpuSlice, [&wgpu::Buffer; 3]),
         total_views: u32,
         write_depth: bool,
     ) -> Result<ChunkState, RasterError> {
@@ -481,19 +452,12 @@ impl Rasterizer {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let depth_keys = [
-            storage(d, "depth keys", total as u64 * 4),
-            storage(d, "depth keys 2", total as u64 * 4),
-        ];
-        let depth_values = [
-            storage(d, "depth values", total as u64 * 4),
-            storage(d, "depth values 2", total as u64 * 4),
-        ];
+        let depth_keys = [storage(d, "depth keys", total as u64 * 4), storage(d, "depth keys 2", total as u64 * 4)];
+        let depth_values =
+            [storage(d, "depth values", total as u64 * 4), storage(d, "depth values 2", total as u64 * 4)];
 
         // Part 1: project, compact, count.
-        let mut enc = d.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("project"),
-        });
+        let mut enc = d.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("project") });
         if total > 0 {
             let p = params;
             let (gx, gy) = grid(total.div_ceil(256));
@@ -502,43 +466,36 @@ impl Rasterizer {
                 Stage::Project,
                 "main",
                 &[
-                    (0, &globals_buf),
-                    (1, view_buffer),
-                    (2, &p.means),
-                    (3, &p.log_scales),
-                    (4, &p.rot_left),
-                    (5, &p.rot_right),
-                    (6, &p.opacity),
-                    (7, &p.sh),
-                    (8, &proj[0]),
-                    (9, &proj[1]),
-                    (10, &proj[2]),
-                    (11, &tile_counts),
-                    (12, &positions),
-                    (13, &counters),
+                    (0, globals_buf.as_entire_binding()),
+                    (1, view_buffer.as_entire_binding()),
+                    (2, p.means.as_entire_binding()),
+                    (3, p.log_scales.as_entire_binding()),
+                    (4, p.rot_left.as_entire_binding()),
+                    (5, p.rot_right.as_entire_binding()),
+                    (6, p.opacity.as_entire_binding()),
+                    (7, p.sh.as_entire_binding()),
+                    (8, proj[0].as_entire_binding()),
+                    (9, proj[1].as_entire_binding()),
+                    (10, proj[2].as_entire_binding()),
+                    (11, tile_counts.as_entire_binding()),
+                    (12, positions.as_entire_binding()),
+                    (13, counters.as_entire_binding()),
                 ],
                 (gx, gy, 1),
             );
             self.encode_scan(&mut enc, &positions, total);
-            let cp = uniform(
-                d,
-                "compact",
-                &CountParams {
-                    n: total,
-                    groups_x: gx,
-                },
-            );
+            let cp = uniform(d, "compact", &CountParams { n: total, groups_x: gx });
             self.dispatch(
                 &mut enc,
                 Stage::Compact,
                 "main",
                 &[
-                    (0, &cp),
-                    (1, &tile_counts),
-                    (2, &positions),
-                    (3, &proj[0]),
-                    (4, &depth_keys[0]),
-                    (5, &depth_values[0]),
+                    (0, cp.as_entire_binding()),
+                    (1, tile_counts.as_entire_binding()),
+                    (2, positions.as_entire_binding()),
+                    (3, proj[0].as_entire_binding()),
+                    (4, depth_keys[0].as_entire_binding()),
+                    (5, depth_values[0].as_entire_binding()),
                 ],
                 (gx, gy, 1),
             );
@@ -546,8 +503,7 @@ impl Rasterizer {
         enc.copy_buffer_to_buffer(&counters, 0, &staging, 0, 8);
         self.gpu.queue.submit([enc.finish()]);
         let counts: Vec<u32> =
-            bytemuck::cast_slice(&gb::map_and_read(d, &staging, 8).map_err(RasterError::Gpu)?)
-                .to_vec();
+            bytemuck::cast_slice(&gb::map_and_read(d, &staging, 8).map_err(RasterError::Gpu)?).to_vec();
         let (visible, pairs) = (counts[0], counts[1]);
         if pairs as u64 * 4 > self.gpu.caps.max_storage_binding {
             return Err(RasterError::TooLarge(format!(
@@ -556,9 +512,7 @@ impl Rasterizer {
         }
 
         // Part 2: sort by depth, emit pairs, sort by tile, find ranges, rasterize.
-        let mut enc = d.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("rasterize"),
-        });
+        let mut enc = d.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rasterize") });
         let sorted = self.encode_sort(
             &mut enc,
             [&depth_keys[0], &depth_keys[1]],
@@ -567,38 +521,25 @@ impl Rasterizer {
             32,
         );
         let tiles_per_chunk = globals.tiles_x * globals.tiles_y * globals.num_views;
-        let tile_keys = [
-            storage(d, "tile keys", pairs as u64 * 4),
-            storage(d, "tile keys 2", pairs as u64 * 4),
-        ];
-        let tile_values = [
-            storage(d, "tile values", pairs as u64 * 4),
-            storage(d, "tile values 2", pairs as u64 * 4),
-        ];
+        let tile_keys = [storage(d, "tile keys", pairs as u64 * 4), storage(d, "tile keys 2", pairs as u64 * 4)];
+        let tile_values = [storage(d, "tile values", pairs as u64 * 4), storage(d, "tile values 2", pairs as u64 * 4)];
         let ranges = storage(d, "tile ranges", tiles_per_chunk as u64 * 8);
         let mut final_values = 0;
         if visible > 0 {
             let counts_in_order = storage(d, "counts in depth order", visible as u64 * 4);
             let (gx, gy) = grid(visible.div_ceil(256));
-            let ep = uniform(
-                d,
-                "emit",
-                &CountParams {
-                    n: visible,
-                    groups_x: gx,
-                },
-            );
+            let ep = uniform(d, "emit", &CountParams { n: visible, groups_x: gx });
             let bind = [
-                (0, &globals_buf),
-                (1, &depth_values[sorted]),
-                (2, &tile_counts),
-                (3, &counts_in_order),
-                (4, &proj[0]),
-                (5, &proj[1]),
-                (6, &proj[2]),
-                (7, &tile_keys[0]),
-                (8, &tile_values[0]),
-                (9, &ep),
+                (0, globals_buf.as_entire_binding()),
+                (1, depth_values[sorted].as_entire_binding()),
+                (2, tile_counts.as_entire_binding()),
+                (3, counts_in_order.as_entire_binding()),
+                (4, proj[0].as_entire_binding()),
+                (5, proj[1].as_entire_binding()),
+                (6, proj[2].as_entire_binding()),
+                (7, tile_keys[0].as_entire_binding()),
+                (8, tile_values[0].as_entire_binding()),
+                (9, ep.as_entire_binding()),
             ];
             self.dispatch(&mut enc, Stage::Emit, "gather_counts", &bind, (gx, gy, 1));
             self.encode_scan(&mut enc, &counts_in_order, visible);
@@ -612,48 +553,38 @@ impl Rasterizer {
                 tile_bits,
             );
             let (gx, gy) = grid(pairs.div_ceil(256));
-            let rp = uniform(
-                d,
-                "ranges",
-                &CountParams {
-                    n: pairs,
-                    groups_x: gx,
-                },
-            );
+            let rp = uniform(d, "ranges", &CountParams { n: pairs, groups_x: gx });
             self.dispatch(
                 &mut enc,
                 Stage::TileRanges,
                 "main",
-                &[(0, &rp), (1, &tile_keys[final_values]), (2, &ranges)],
+                &[
+                    (0, rp.as_entire_binding()),
+                    (1, tile_keys[final_values].as_entire_binding()),
+                    (2, ranges.as_entire_binding()),
+                ],
                 (gx, gy, 1),
             );
         }
-        let raster_params = uniform(
-            d,
-            "raster",
-            &RasterParams {
-                total_views,
-                write_depth: write_depth as u32,
-            },
-        );
-        let [color, depth, final_t, last] = outputs;
+        let raster_params = uniform(d, "raster", &RasterParams { total_views, write_depth: write_depth as u32 });
+        let (color, [depth, final_t, last]) = outputs;
         self.dispatch(
             &mut enc,
             Stage::Rasterize,
             "main",
             &[
-                (0, &globals_buf),
-                (1, view_buffer),
-                (2, &ranges),
-                (3, &tile_values[final_values]),
-                (4, &proj[0]),
-                (5, &proj[1]),
-                (6, &proj[2]),
-                (7, color),
-                (8, depth),
-                (9, last),
-                (10, &raster_params),
-                (11, final_t),
+                (0, globals_buf.as_entire_binding()),
+                (1, view_buffer.as_entire_binding()),
+                (2, ranges.as_entire_binding()),
+                (3, tile_values[final_values].as_entire_binding()),
+                (4, proj[0].as_entire_binding()),
+                (5, proj[1].as_entire_binding()),
+                (6, proj[2].as_entire_binding()),
+                (7, color.as_entire_binding()),
+                (8, depth.as_entire_binding()),
+                (9, last.as_entire_binding()),
+                (10, raster_params.as_entire_binding()),
+                (11, final_t.as_entire_binding()),
             ],
             (globals.tiles_x, globals.tiles_y, globals.num_views),
         );
@@ -677,24 +608,47 @@ impl Rasterizer {
         &self,
         params: &GaussianBuffers,
         rendered: &Rendered,
-        d_color: &wgpu::Buffer,
+        d_color: &GpuSlice,
     ) -> Result<GradientBuffers, RasterError> {
         let d = self.device();
         let n = params.count as u64;
         let k3 = sh_coeffs(params.sh_degree) as u64 * 3;
+        let b = |label: &str, bytes: u64| GpuSlice::whole(storage(d, label, bytes));
         let grads = GaussianBuffers {
-            means: storage(d, "d means", n * 16),
-            log_scales: storage(d, "d log_scales", n * 16),
-            rot_left: storage(d, "d rot_left", n * 16),
-            rot_right: storage(d, "d rot_right", n * 16),
-            opacity: storage(d, "d opacity", n * 4),
-            sh: storage(d, "d sh", n * k3 * 4),
+            means: b("d means", n * 16),
+            log_scales: b("d log_scales", n * 16),
+            rot_left: b("d rot_left", n * 16),
+            rot_right: b("d rot_right", n * 16),
+            opacity: b("d opacity", n * 4),
+            sh: b("d sh", n * k3 * 4),
             count: params.count,
             sh_degree: params.sh_degree,
         };
-        let mut enc = d.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("backward"),
-        });
+        self.backward_into(params, rendered, d_color, &grads)?;
+        Ok(GradientBuffers(grads))
+    }
+
+    /// Like [`Rasterizer::backward`], writing into caller-provided gradient storage (overwritten).
+    pub fn backward_into(
+        &self,
+        params: &GaussianBuffers,
+        rendered: &Rendered,
+        d_color: &GpuSlice,
+        grads: &GaussianBuffers,
+    ) -> Result<(), RasterError> {
+        let d = self.device();
+        let pixels = rendered.views as u64 * rendered.width as u64 * rendered.height as u64;
+        if d_color.size < pixels * 16 {
+            return Err(RasterError::Input(format!(
+                "pixel gradients hold {} bytes, {} needed",
+                d_color.size,
+                pixels * 16
+            )));
+        }
+        let mut enc = d.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("backward") });
+        for g in [&grads.means, &grads.log_scales, &grads.rot_left, &grads.rot_right, &grads.opacity, &grads.sh] {
+            enc.clear_buffer(&g.buffer, g.offset, Some(g.size));
+        }
         for chunk in &rendered.chunks {
             let total = params.count as u64 * chunk.views as u64;
             let proj_grads = storage(d, "projected gradients", total * 9 * 4);
@@ -704,23 +658,19 @@ impl Rasterizer {
                     Stage::RasterizeBackward,
                     "main",
                     &[
-                        (0, &chunk.globals),
-                        (1, &rendered.view_buffer),
-                        (2, &chunk.ranges),
-                        (3, &chunk.tile_values),
-                        (4, &chunk.proj[0]),
-                        (5, &chunk.proj[1]),
-                        (6, &chunk.proj[2]),
-                        (7, &rendered.final_t),
-                        (8, &rendered.last),
-                        (9, d_color),
-                        (10, &proj_grads),
+                        (0, chunk.globals.as_entire_binding()),
+                        (1, rendered.view_buffer.as_entire_binding()),
+                        (2, chunk.ranges.as_entire_binding()),
+                        (3, chunk.tile_values.as_entire_binding()),
+                        (4, chunk.proj[0].as_entire_binding()),
+                        (5, chunk.proj[1].as_entire_binding()),
+                        (6, chunk.proj[2].as_entire_binding()),
+                        (7, rendered.final_t.as_entire_binding()),
+                        (8, rendered.last.as_entire_binding()),
+                        (9, d_color.as_entire_binding()),
+                        (10, proj_grads.as_entire_binding()),
                     ],
-                    (
-                        rendered.width.div_ceil(TILE),
-                        rendered.height.div_ceil(TILE),
-                        chunk.views,
-                    ),
+                    (rendered.width.div_ceil(TILE), rendered.height.div_ceil(TILE), chunk.views),
                 );
             }
             if params.count > 0 && chunk.visible > 0 {
@@ -731,21 +681,21 @@ impl Rasterizer {
                     Stage::ProjectBackward,
                     "main",
                     &[
-                        (0, &chunk.globals),
-                        (1, &rendered.view_buffer),
-                        (2, &p.means),
-                        (3, &p.log_scales),
-                        (4, &p.rot_left),
-                        (5, &p.rot_right),
-                        (6, &p.opacity),
-                        (7, &p.sh),
-                        (8, &proj_grads),
-                        (9, &grads.means),
-                        (10, &grads.log_scales),
-                        (11, &grads.rot_left),
-                        (12, &grads.rot_right),
-                        (13, &grads.opacity),
-                        (14, &grads.sh),
+                        (0, chunk.globals.as_entire_binding()),
+                        (1, rendered.view_buffer.as_entire_binding()),
+                        (2, p.means.as_entire_binding()),
+                        (3, p.log_scales.as_entire_binding()),
+                        (4, p.rot_left.as_entire_binding()),
+                        (5, p.rot_right.as_entire_binding()),
+                        (6, p.opacity.as_entire_binding()),
+                        (7, p.sh.as_entire_binding()),
+                        (8, proj_grads.as_entire_binding()),
+                        (9, grads.means.as_entire_binding()),
+                        (10, grads.log_scales.as_entire_binding()),
+                        (11, grads.rot_left.as_entire_binding()),
+                        (12, grads.rot_right.as_entire_binding()),
+                        (13, grads.opacity.as_entire_binding()),
+                        (14, grads.sh.as_entire_binding()),
                     ],
                     (gx, gy, 1),
                 );
@@ -753,34 +703,25 @@ impl Rasterizer {
             let _ = chunk.view_offset;
         }
         self.gpu.queue.submit([enc.finish()]);
-        Ok(GradientBuffers(grads))
+        Ok(())
     }
 
     /// Reads the rendered images: views × height × width × (r, g, b, alpha).
     pub fn read_color(&self, r: &Rendered) -> Result<Vec<f32>, RasterError> {
-        gb::read_f32(
-            self.device(),
-            &self.gpu.queue,
-            &r.color,
-            (r.views * r.width * r.height * 4) as usize,
-        )
-        .map_err(RasterError::Gpu)
+        gb::read_f32(self.device(), &self.gpu.queue, &r.color, (r.views * r.width * r.height * 4) as usize)
+            .map_err(RasterError::Gpu)
     }
 
     pub fn read_depth(&self, r: &Rendered) -> Result<Vec<f32>, RasterError> {
-        gb::read_f32(
-            self.device(),
-            &self.gpu.queue,
-            &r.depth,
-            (r.views * r.width * r.height) as usize,
-        )
-        .map_err(RasterError::Gpu)
+        let depth = GpuSlice::whole(r.depth.clone());
+        gb::read_f32(self.device(), &self.gpu.queue, &depth, (r.views * r.width * r.height) as usize)
+            .map_err(RasterError::Gpu)
     }
 
     /// Reads GPU parameters (or gradients) back into the CPU layout.
     pub fn download(&self, b: &GaussianBuffers) -> Result<Gaussians4d, RasterError> {
         let n = b.count as usize;
-        let read = |buf: &wgpu::Buffer, count: usize| {
+        let read = |buf: &GpuSlice, count: usize| {
             gb::read_f32(self.device(), &self.gpu.queue, buf, count).map_err(RasterError::Gpu)
         };
         Ok(Gaussians4d {
@@ -795,49 +736,33 @@ impl Rasterizer {
     }
 
     /// Uploads per-pixel gradients dL/d(r, g, b, alpha) laid out like `Rendered::color`.
-    pub fn upload_pixel_grads(&self, data: &[f32]) -> wgpu::Buffer {
-        gb::storage_init(self.device(), "d colour", bytemuck::cast_slice(data))
+    pub fn upload_pixel_grads(&self, data: &[f32]) -> GpuSlice {
+        GpuSlice::whole(gb::storage_init(self.device(), "d colour", bytemuck::cast_slice(data)))
     }
 }
 
 impl Rendered {
     /// Bytes of every GPU buffer this forward pass holds (outputs and backward state).
     pub fn gpu_bytes(&self) -> u64 {
-        let own = [
-            &self.color,
-            &self.depth,
-            &self.final_t,
-            &self.last,
-            &self.view_buffer,
-        ]
-        .iter()
-        .map(|b| b.size())
-        .sum::<u64>();
+        let own = self.color.size
+            + [&self.depth, &self.final_t, &self.last, &self.view_buffer]
+            .iter()
+            .map(|b| b.size())
+            .sum::<u64>();
         own + self
             .chunks
             .iter()
-            .map(|c| {
-                c.proj.iter().map(|b| b.size()).sum::<u64>()
-                    + c.ranges.size()
-                    + c.tile_values.size()
-            })
+            .map(|c| c.proj.iter().map(|b| b.size()).sum::<u64>() + c.ranges.size() + c.tile_values.size())
             .sum::<u64>()
     }
 }
 
 impl GaussianBuffers {
     pub fn gpu_bytes(&self) -> u64 {
-        [
-            &self.means,
-            &self.log_scales,
-            &self.rot_left,
-            &self.rot_right,
-            &self.opacity,
-            &self.sh,
-        ]
-        .iter()
-        .map(|b| b.size())
-        .sum()
+        [&self.means, &self.log_scales, &self.rot_left, &self.rot_right, &self.opacity, &self.sh]
+            .iter()
+            .map(|b| b.size)
+            .sum()
     }
 }
 

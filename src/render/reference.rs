@@ -4,8 +4,7 @@
 
 use crate::gaussians::Gaussians4d;
 use crate::gaussians::math::{
-    self, GaussianGrad, MAX_ALPHA, MIN_ALPHA, MIN_TRANSMITTANCE, Projected, ProjectedGrad,
-    ViewParams,
+    self, GaussianGrad, MAX_ALPHA, MIN_ALPHA, MIN_TRANSMITTANCE, Projected, ProjectedGrad, ViewParams,
 };
 
 /// One rendered image: RGB composited on the background, accumulated alpha, expected depth.
@@ -21,9 +20,8 @@ pub struct ReferenceImage {
 
 /// Visible Gaussians of a view, front to back (ties broken by index, as the GPU sort does).
 fn visible(gs: &Gaussians4d, view: &ViewParams) -> Vec<(usize, Projected)> {
-    let mut vis: Vec<(usize, Projected)> = (0..gs.len())
-        .filter_map(|i| math::project(&gs.get(i), view).map(|p| (i, p)))
-        .collect();
+    let mut vis: Vec<(usize, Projected)> =
+        (0..gs.len()).filter_map(|i| math::project(&gs.get(i), view).map(|p| (i, p))).collect();
     vis.sort_by(|a, b| a.1.depth.total_cmp(&b.1.depth).then(a.0.cmp(&b.0)));
     vis
 }
@@ -40,13 +38,8 @@ pub fn render(gs: &Gaussians4d, view: &ViewParams, background: [f64; 3]) -> Refe
     let vis = visible(gs, view);
     let (w, h) = (view.width, view.height);
     let n = (w * h) as usize;
-    let mut img = ReferenceImage {
-        width: w,
-        height: h,
-        rgb: vec![[0.0; 3]; n],
-        alpha: vec![0.0; n],
-        depth: vec![0.0; n],
-    };
+    let mut img =
+        ReferenceImage { width: w, height: h, rgb: vec![[0.0; 3]; n], alpha: vec![0.0; n], depth: vec![0.0; n] };
     for y in 0..h {
         for x in 0..w {
             let (px, py) = (x as f64 + 0.5, y as f64 + 0.5);

@@ -70,24 +70,12 @@ impl Stage {
                 COMMON,
                 RASTERIZE_BACKWARD,
                 GRAD_STORE,
-                if f.float_atomics {
-                    ATOMIC_ADD_FLOAT
-                } else {
-                    ATOMIC_ADD_CAS
-                },
-                if f.subgroups {
-                    ACCUMULATE_SUBGROUP
-                } else {
-                    ACCUMULATE_PLAIN
-                },
+                if f.float_atomics { ATOMIC_ADD_FLOAT } else { ATOMIC_ADD_CAS },
+                if f.subgroups { ACCUMULATE_SUBGROUP } else { ACCUMULATE_PLAIN },
             ],
             Stage::ProjectBackward => vec![COMMON, GAUSSIAN_PARAMS, PROJECT_BACKWARD],
         };
-        let grad_atomic = if f.float_atomics {
-            "atomic<f32>"
-        } else {
-            "atomic<u32>"
-        };
+        let grad_atomic = if f.float_atomics { "atomic<f32>" } else { "atomic<u32>" };
         parts.join("\n").replace("GRAD_ATOMIC", grad_atomic)
     }
 }
@@ -110,11 +98,8 @@ pub fn validator(f: ShaderFeatures) -> naga::valid::Validator {
 /// Parses and validates a stage's WGSL, returning the module (for layout reflection).
 pub fn parse_and_validate(stage: Stage, f: ShaderFeatures) -> Result<naga::Module, String> {
     let src = stage.source(f);
-    let module = naga::front::wgsl::parse_str(&src)
-        .map_err(|e| format!("{stage:?}: {}", e.emit_to_string(&src)))?;
-    validator(f)
-        .validate(&module)
-        .map_err(|e| format!("{stage:?}: {}", e.emit_to_string(&src)))?;
+    let module = naga::front::wgsl::parse_str(&src).map_err(|e| format!("{stage:?}: {}", e.emit_to_string(&src)))?;
+    validator(f).validate(&module).map_err(|e| format!("{stage:?}: {}", e.emit_to_string(&src)))?;
     Ok(module)
 }
 
@@ -127,9 +112,9 @@ pub fn layout_entries(module: &naga::Module) -> Vec<wgpu::BindGroupLayoutEntry> 
         };
         let ty = match var.space {
             naga::AddressSpace::Uniform => wgpu::BufferBindingType::Uniform,
-            naga::AddressSpace::Storage { access } => wgpu::BufferBindingType::Storage {
-                read_only: !access.contains(naga::StorageAccess::STORE),
-            },
+            naga::AddressSpace::Storage { access } => {
+                wgpu::BufferBindingType::Storage { read_only: !access.contains(naga::StorageAccess::STORE) }
+            }
             _ => continue,
         };
         entries.insert(
@@ -137,11 +122,7 @@ pub fn layout_entries(module: &naga::Module) -> Vec<wgpu::BindGroupLayoutEntry> 
             wgpu::BindGroupLayoutEntry {
                 binding: binding.binding,
                 visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty,
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
-                },
+                ty: wgpu::BindingType::Buffer { ty, has_dynamic_offset: false, min_binding_size: None },
                 count: None,
             },
         );
@@ -157,16 +138,10 @@ mod tests {
     fn every_stage_validates_in_every_feature_variant() {
         for subgroups in [false, true] {
             for float_atomics in [false, true] {
-                let f = ShaderFeatures {
-                    subgroups,
-                    float_atomics,
-                };
+                let f = ShaderFeatures { subgroups, float_atomics };
                 for stage in Stage::ALL {
                     let module = parse_and_validate(stage, f).unwrap_or_else(|e| panic!("{e}"));
-                    assert!(
-                        !layout_entries(&module).is_empty(),
-                        "{stage:?} declares no bindings"
-                    );
+                    assert!(!layout_entries(&module).is_empty(), "{stage:?} declares no bindings");
                 }
             }
         }
@@ -174,15 +149,9 @@ mod tests {
 
     #[test]
     fn subgroup_builtins_appear_only_in_the_subgroup_variant() {
-        let plain = Stage::RasterizeBackward.source(ShaderFeatures {
-            subgroups: false,
-            float_atomics: false,
-        });
+        let plain = Stage::RasterizeBackward.source(ShaderFeatures { subgroups: false, float_atomics: false });
         assert!(!plain.contains("subgroupAdd") && plain.contains("atomicCompareExchangeWeak"));
-        let fast = Stage::RasterizeBackward.source(ShaderFeatures {
-            subgroups: true,
-            float_atomics: true,
-        });
+        let fast = Stage::RasterizeBackward.source(ShaderFeatures { subgroups: true, float_atomics: true });
         assert!(fast.contains("subgroupAdd") && !fast.contains("atomicCompareExchangeWeak"));
     }
 }

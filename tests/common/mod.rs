@@ -18,9 +18,7 @@ pub fn gpu() -> Arc<GpuContext> {
 /// One rasterizer per process (pipeline creation costs ~1 s on lavapipe); tests take turns.
 pub fn rasterizer() -> std::sync::MutexGuard<'static, Rasterizer> {
     static R: OnceLock<Mutex<Rasterizer>> = OnceLock::new();
-    R.get_or_init(|| Mutex::new(Rasterizer::new(gpu()).unwrap()))
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+    R.get_or_init(|| Mutex::new(Rasterizer::new(gpu()).unwrap())).lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Rig view `i` at `time`, rendered at w × h with the rig's field of view (stretched to the aspect).
@@ -34,11 +32,7 @@ pub fn rig_view(i: u32, time: f32, w: u32, h: u32) -> RasterView {
         width: w,
         height: h,
     };
-    RasterView {
-        camera,
-        time,
-        background: BG,
-    }
+    RasterView { camera, time, background: BG }
 }
 
 pub fn reference(gs: &Gaussians4d, v: &RasterView) -> ReferenceImage {
@@ -67,9 +61,5 @@ pub fn diff(gpu: &[f32], r: &ReferenceImage) -> Diff {
             n += 1;
         }
     }
-    Diff {
-        max,
-        mean: sum / n as f64,
-        frac_over_1e3: over as f64 / n as f64,
-    }
+    Diff { max, mean: sum / n as f64, frac_over_1e3: over as f64 / n as f64 }
 }
