@@ -1,13 +1,16 @@
 // Bindings 0-7 of every stage that reads the Gaussians, and the slice + projection of one Gaussian.
+// PARAM_ACCESS is `read`, or `read_write` where the stage also writes buffers that may share a wgpu
+// buffer with the parameters (burn packs tensors into shared pages, and wgpu forbids one buffer
+// being both read-only and writable storage in a dispatch).
 
 @group(0) @binding(0) var<uniform> globals: Globals;
 @group(0) @binding(1) var<storage, read> views: array<View>;
-@group(0) @binding(2) var<storage, read> means: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> log_scales: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> rot_left: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read> rot_right: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read> opacity_logits: array<f32>;
-@group(0) @binding(7) var<storage, read> sh: array<f32>;
+@group(0) @binding(2) var<storage, PARAM_ACCESS> means: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, PARAM_ACCESS> log_scales: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, PARAM_ACCESS> rot_left: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, PARAM_ACCESS> rot_right: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, PARAM_ACCESS> opacity_logits: array<f32>;
+@group(0) @binding(7) var<storage, PARAM_ACCESS> sh: array<f32>;
 
 fn outer3(a: vec3<f32>, b: vec3<f32>) -> mat3x3<f32> {
     return mat3x3<f32>(a * b.x, a * b.y, a * b.z);

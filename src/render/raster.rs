@@ -373,7 +373,11 @@ impl Rasterizer {
         let view_buffer = gb::storage_init(d, "views", bytemuck::cast_slice(&view_data));
         let color = match color_out {
             Some(c) if c.size < pixels * 16 => {
-                return Err(RasterError::Input(format!("colour target holds {} bytes, {} needed", c.size, pixels * 16)));
+                return Err(RasterError::Input(format!(
+                    "colour target holds {} bytes, {} needed",
+                    c.size,
+                    pixels * 16
+                )));
             }
             Some(c) => c,
             None => GpuSlice::whole(storage(d, "color", pixels * 16)),
@@ -745,10 +749,7 @@ impl Rendered {
     /// Bytes of every GPU buffer this forward pass holds (outputs and backward state).
     pub fn gpu_bytes(&self) -> u64 {
         let own = self.color.size
-            + [&self.depth, &self.final_t, &self.last, &self.view_buffer]
-            .iter()
-            .map(|b| b.size())
-            .sum::<u64>();
+            + [&self.depth, &self.final_t, &self.last, &self.view_buffer].iter().map(|b| b.size()).sum::<u64>();
         own + self
             .chunks
             .iter()

@@ -76,7 +76,8 @@ impl Stage {
             Stage::ProjectBackward => vec![COMMON, GAUSSIAN_PARAMS, PROJECT_BACKWARD],
         };
         let grad_atomic = if f.float_atomics { "atomic<f32>" } else { "atomic<u32>" };
-        parts.join("\n").replace("GRAD_ATOMIC", grad_atomic)
+        let param_access = if self == Stage::ProjectBackward { "read_write" } else { "read" };
+        parts.join("\n").replace("GRAD_ATOMIC", grad_atomic).replace("PARAM_ACCESS", param_access)
     }
 }
 

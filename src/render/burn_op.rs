@@ -1,0 +1,337 @@
+//! The rasterizer as a burn operation with a hand-written backward, so `loss.backward()` yields
+//! gradients for every Gaussian parameter tensor.
+//!
+//! Tensors stay on the GPU: the op reads the storage of burn's tensors directly (cubecl hands out
+//! the wgpu buffer range behind a tensor) and writes its outputs into tensors it allocates through
+//! burn, on the one shared wgpu device and queue. Fetching a tensor's buffer flushes burn's pending
+//! work first, and our submissions go to the same queue, so ordering is preserved in both directions.
+//!
+//! Threading: burn orders GPU work per OS thread (its fusion streams), so the thread that builds a
+//! model's graph must also run this op and the backward pass; the trainer owns one such thread.
+
+use super::gpu_buffers::GpuSlice;
+use super::raster::{GaussianBuffers, RasterView, Rasterizer};
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::fusion::custom::TensorSpec;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, Dispatch, ExtensionType, backend_extension};
+use burn::tensor::{DType, Shape, Tensor};
+use burn_cubecl::CubeBackend;
+use burn_cubecl::cubecl::wgpu::{AutoCompiler, WgpuResource, WgpuServer};
+use burn_cubecl::tensor::CubeTensor;
+use std::sync::Arc;
+
+/// What to render: the views and the rasterizer (pipelines on the shared device).
+#[derive(Clone)]
+pub struct SplatBatch {
+    pub rasterizer: Arc<Rasterizer>,
+    pub views: Arc<Vec<RasterView>>,
+    pub sh_degree: u32,
+}
+
+impl std::fmt::Debug for SplatBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SplatBatch({} views, SH degree {})", self.views.len(), self.sh_degree)
+    }
+}
+
+impl SplatBatch {
+    fn image_shape(&self) -> Shape {
+        let k = self.views.first().map(|v| v.camera.intrinsics).expect("a batch has views");
+        Shape::from([self.views.len(), k.height as usize, k.width as usize, 4])
+    }
+}
+
+/// Gradients of the six parameter tensors.
+#[derive(ExtensionType)]
+#[extension_type(fusion)]
+pub struct SplatGrads<B: Backend> {
+    pub means: FloatTensor<B>,
+    pub log_scales: FloatTensor<B>,
+    pub rot_left: FloatTensor<B>,
+    pub rot_right: FloatTensor<B>,
+    pub opacity: FloatTensor<B>,
+    pub sh: FloatTensor<B>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render_meta(
+    means: &TensorSpec,
+    _log_scales: &TensorSpec,
+    _rot_left: &TensorSpec,
+    _rot_right: &TensorSpec,
+    _opacity: &TensorSpec,
+    _sh: &TensorSpec,
+    batch: &SplatBatch,
+) -> TensorSpec {
+    TensorSpec::new(batch.image_shape(), means.dtype)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn backward_meta(
+    means: &TensorSpec,
+    log_scales: &TensorSpec,
+    rot_left: &TensorSpec,
+    rot_right: &TensorSpec,
+    opacity: &TensorSpec,
+    sh: &TensorSpec,
+    _d_color: &TensorSpec,
+    _batch: &SplatBatch,
+) -> SplatGradsMetadata {
+    SplatGradsMetadata {
+        means: means.clone(),
+        log_scales: log_scales.clone(),
+        rot_left: rot_left.clone(),
+        rot_right: rot_right.clone(),
+        opacity: opacity.clone(),
+        sh: sh.clone(),
+    }
+}
+
+#[backend_extension(Cube, Fusion, Autodiff)]
+pub trait SplatOps: Backend {
+    /// Renders every view: [views, height, width, 4] (rgb composited on the background, alpha).
+    #[fusion(meta = render_meta)]
+    fn splat_render(
+        means: FloatTensor<Self>,
+        log_scales: FloatTensor<Self>,
+        rot_left: FloatTensor<Self>,
+        rot_right: FloatTensor<Self>,
+        opacity: FloatTensor<Self>,
+        sh: FloatTensor<Self>,
+        batch: SplatBatch,
+    ) -> FloatTensor<Self>;
+
+    /// Gradients of the six parameters given dL/d(output of `splat_render`).
+    #[allow(clippy::too_many_arguments)]
+    #[fusion(meta = backward_meta)]
+    fn splat_render_backward(
+        means: FloatTensor<Self>,
+        log_scales: FloatTensor<Self>,
+        rot_left: FloatTensor<Self>,
+        rot_right: FloatTensor<Self>,
+        opacity: FloatTensor<Self>,
+        sh: FloatTensor<Self>,
+        d_color: FloatTensor<Self>,
+        batch: SplatBatch,
+    ) -> SplatGrads<Self>;
+}
+
+/// Keeps a tensor's allocation in place while our passes are recorded and submitted.
+type Resource = Box<dyn std::any::Any>;
+
+/// The wgpu buffer range behind a tensor. The returned guard keeps the allocation in place.
+fn tensor_slice(t: &CubeTensor) -> (GpuSlice, Resource) {
+    assert_eq!(t.dtype, DType::F32, "the splat rasterizer works on f32 tensors");
+    let guard = t
+        .client
+        .get_resource::<WgpuServer<AutoCompiler>>(t.handle.clone())
+        .expect("splat rendering needs tensors on the wgpu backend");
+    let r: &WgpuResource = guard.resource();
+    (GpuSlice { buffer: r.buffer.clone(), offset: r.offset, size: r.size }, Box::new(guard))
+}
+
+fn contiguous(t: CubeTensor) -> CubeTensor {
+    burn_cubecl::kernel::into_contiguous(t)
+}
+
+fn empty_like_shape(like: &CubeTensor, shape: Shape) -> CubeTensor {
+    let bytes = shape.num_elements() * 4;
+    let handle = like.client.empty(bytes.max(4));
+    CubeTensor::new_contiguous(like.client.clone(), like.device.clone(), shape, handle, DType::F32)
+}
+
+struct Bound {
+    buffers: GaussianBuffers,
+    _guards: Vec<Resource>,
+}
+
+fn bind_params(ts: [&CubeTensor; 6], sh_degree: u32) -> Bound {
+    let mut guards = Vec::new();
+    let mut slices = ts.map(|t| {
+        let (s, g) = tensor_slice(t);
+        guards.push(g);
+        Some(s)
+    });
+    let mut take = |i: usize| slices[i].take().expect("each slice is taken once");
+    let count = ts[4].meta.shape().num_elements() as u32;
+    Bound {
+        buffers: GaussianBuffers {
+            means: take(0),
+            log_scales: take(1),
+            rot_left: take(2),
+            rot_right: take(3),
+            opacity: take(4),
+            sh: take(5),
+            count,
+            sh_degree,
+        },
+        _guards: guards,
+    }
+}
+
+impl SplatOps for CubeBackend {
+    fn splat_render(
+        means: CubeTensor,
+        log_scales: CubeTensor,
+        rot_left: CubeTensor,
+        rot_right: CubeTensor,
+        opacity: CubeTensor,
+        sh: CubeTensor,
+        batch: SplatBatch,
+    ) -> CubeTensor {
+        let ts = [means, log_scales, rot_left, rot_right, opacity, sh].map(contiguous);
+        let bound = bind_params([&ts[0], &ts[1], &ts[2], &ts[3], &ts[4], &ts[5]], batch.sh_degree);
+        let out = empty_like_shape(&ts[0], batch.image_shape());
+        let (out_slice, _out_guard) = tensor_slice(&out);
+        batch
+            .rasterizer
+            .forward_into(&bound.buffers, &batch.views, false, Some(out_slice))
+            .unwrap_or_else(|e| panic!("splat rendering failed: {e}"));
+        out
+    }
+
+    fn splat_render_backward(
+        means: CubeTensor,
+        log_scales: CubeTensor,
+        rot_left: CubeTensor,
+        rot_right: CubeTensor,
+        opacity: CubeTensor,
+        sh: CubeTensor,
+        d_color: CubeTensor,
+        batch: SplatBatch,
+    ) -> SplatGrads<Self> {
+        let ts = [means, log_scales, rot_left, rot_right, opacity, sh].map(contiguous);
+        let d_color = contiguous(d_color);
+        let bound = bind_params([&ts[0], &ts[1], &ts[2], &ts[3], &ts[4], &ts[5]], batch.sh_degree);
+        // The forward's per-tile lists are rebuilt rather than kept alive between the passes
+        // (fusion runs ops lazily; a re-run costs about a quarter of forward + backward).
+        let rendered = batch
+            .rasterizer
+            .forward(&bound.buffers, &batch.views, false)
+            .unwrap_or_else(|e| panic!("splat rendering failed: {e}"));
+        let grads = ts.clone().map(|t| empty_like_shape(&t, t.meta.shape().clone()));
+        let grad_bound =
+            bind_params([&grads[0], &grads[1], &grads[2], &grads[3], &grads[4], &grads[5]], batch.sh_degree);
+        let (d_slice, _d_guard) = tensor_slice(&d_color);
+        batch
+            .rasterizer
+            .backward_into(&bound.buffers, &rendered, &d_slice, &grad_bound.buffers)
+            .unwrap_or_else(|e| panic!("splat backward failed: {e}"));
+        let [means, log_scales, rot_left, rot_right, opacity, sh] = grads;
+        SplatGrads { means, log_scales, rot_left, rot_right, opacity, sh }
+    }
+}
+
+#[derive(Debug)]
+struct SplatBackward;
+
+impl<B: SplatOps> Backward<B, 6> for SplatBackward {
+    type State = ([FloatTensor<B>; 6], SplatBatch);
+
+    fn backward(self, ops: Ops<Self::State, 6>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let d_color = grads.consume::<B>(&ops.node);
+        let ([means, log_scales, rot_left, rot_right, opacity, sh], batch) = ops.state;
+        let g = B::splat_render_backward(means, log_scales, rot_left, rot_right, opacity, sh, d_color, batch);
+        let all = [g.means, g.log_scales, g.rot_left, g.rot_right, g.opacity, g.sh];
+        for (parent, grad) in ops.parents.into_iter().zip(all) {
+            if let Some(node) = parent {
+                grads.register::<B>(node.id, grad);
+            }
+        }
+    }
+}
+
+impl<B: SplatOps, C: CheckpointStrategy> SplatOps for Autodiff<B, C> {
+    fn splat_render(
+        means: FloatTensor<Self>,
+        log_scales: FloatTensor<Self>,
+        rot_left: FloatTensor<Self>,
+        rot_right: FloatTensor<Self>,
+        opacity: FloatTensor<Self>,
+        sh: FloatTensor<Self>,
+        batch: SplatBatch,
+    ) -> FloatTensor<Self> {
+        let parts = [means, log_scales, rot_left, rot_right, opacity, sh].map(|t| t.into_parts());
+        let mut prims_nodes = parts.into_iter();
+        let (mut prims, mut nodes) = (Vec::with_capacity(6), Vec::with_capacity(6));
+        for (p, n) in prims_nodes.by_ref() {
+            prims.push(p);
+            nodes.push(n);
+        }
+        let prims: [FloatTensor<B>; 6] = prims.try_into().unwrap_or_else(|_| unreachable!());
+        let nodes = nodes.try_into().unwrap_or_else(|_| unreachable!());
+        let render = |p: [FloatTensor<B>; 6], b: SplatBatch| {
+            let [m, s, l, r, o, h] = p;
+            B::splat_render(m, s, l, r, o, h, b)
+        };
+        match SplatBackward.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let out = render(prims.clone(), batch.clone());
+                prep.finish((prims, batch), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(render(prims, batch)),
+        }
+    }
+
+    fn splat_render_backward(
+        means: FloatTensor<Self>,
+        log_scales: FloatTensor<Self>,
+        rot_left: FloatTensor<Self>,
+        rot_right: FloatTensor<Self>,
+        opacity: FloatTensor<Self>,
+        sh: FloatTensor<Self>,
+        d_color: FloatTensor<Self>,
+        batch: SplatBatch,
+    ) -> SplatGrads<Self> {
+        // Second derivatives are not provided: the gradients come back as constants.
+        let g = B::splat_render_backward(
+            means.into_primitive(),
+            log_scales.into_primitive(),
+            rot_left.into_primitive(),
+            rot_right.into_primitive(),
+            opacity.into_primitive(),
+            sh.into_primitive(),
+            d_color.into_primitive(),
+            batch,
+        );
+        let c = FloatTensor::<Self>::new;
+        SplatGrads {
+            means: c(g.means),
+            log_scales: c(g.log_scales),
+            rot_left: c(g.rot_left),
+            rot_right: c(g.rot_right),
+            opacity: c(g.opacity),
+            sh: c(g.sh),
+        }
+    }
+}
+
+/// The Gaussian parameters as burn tensors (shapes [N, 4] ×4, [N], [N, K·3]).
+#[derive(Clone, Debug)]
+pub struct SplatParams {
+    pub means: Tensor<2>,
+    pub log_scales: Tensor<2>,
+    pub rot_left: Tensor<2>,
+    pub rot_right: Tensor<2>,
+    pub opacity: Tensor<1>,
+    pub sh: Tensor<2>,
+}
+
+/// Renders `batch` from `params`: [views, height, width, 4], differentiable in every parameter.
+pub fn render_splats(params: &SplatParams, batch: &SplatBatch) -> Tensor<4> {
+    let f2 = |t: &Tensor<2>| t.clone().into_dispatch();
+    let out = Dispatch::splat_render(
+        f2(&params.means),
+        f2(&params.log_scales),
+        f2(&params.rot_left),
+        f2(&params.rot_right),
+        params.opacity.clone().into_dispatch(),
+        f2(&params.sh),
+        batch.clone(),
+    );
+    Tensor::from_dispatch(out)
+}
