@@ -35,10 +35,21 @@ pub enum Command {
         out: PathBuf,
         #[arg(long)]
         iters: Option<u32>,
+        /// Downscale images so the longer side is at most this many pixels.
         #[arg(long)]
         resolution: Option<u32>,
+        /// Print one JSON object (psnr, ssim, seconds, iters, splats, peak_rss_mb) instead of a progress bar.
         #[arg(long)]
         json: bool,
+        /// Views rendered per step.
+        #[arg(long)]
+        batch: Option<usize>,
+        /// Initial number of Gaussians.
+        #[arg(long)]
+        points: Option<usize>,
+        /// Spherical-harmonics degree of the colour (0..=3).
+        #[arg(long)]
+        sh_degree: Option<u32>,
     },
     /// Write a PLY per frame from a checkpoint.
     Export {
@@ -54,12 +65,15 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// PSNR / SSIM of a checkpoint on a dataset's test split.
+    /// PSNR / SSIM of a checkpoint on a dataset's test split (white background).
     Eval {
         checkpoint: PathBuf,
         dataset: PathBuf,
         #[arg(long)]
         json: bool,
+        /// Evaluate at this resolution (longer side).
+        #[arg(long)]
+        resolution: Option<u32>,
     },
     /// Benchmarks: `raster`, `view`, `generate`.
     Bench {

@@ -1,5 +1,6 @@
 use clap::Parser;
 use efficient4d::cli::{Cli, Command, not_yet};
+use efficient4d::commands;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -26,10 +27,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             pending("run", 6, "video decoding, the weights-free generator and the end-to-end pipeline")
         }
         Some(Command::Generate { .. }) => pending("generate", 6, "stage 1 from a video"),
-        Some(Command::Train { .. }) => pending("train", 4, "the 4D Gaussian trainer"),
-        Some(Command::Export { .. }) => pending("export", 4, "PLY sequence export"),
+        Some(Command::Train { dataset, out, iters, resolution, json, batch, points, sh_degree }) => {
+            let args = commands::TrainArgs {
+                iterations: iters,
+                resolution,
+                batch_views: batch,
+                init_points: points,
+                sh_degree,
+                json,
+            };
+            commands::train(&dataset, &out, args).map(|_| ExitCode::SUCCESS)
+        }
+        Some(Command::Export { checkpoint, out, frames }) => {
+            commands::export(&checkpoint, &out, frames).map(|_| ExitCode::SUCCESS)
+        }
         Some(Command::Render { .. }) => pending("render", 4, "rendering a checkpoint"),
-        Some(Command::Eval { .. }) => pending("eval", 4, "PSNR/SSIM evaluation"),
+        Some(Command::Eval { checkpoint, dataset, json, resolution }) => {
+            commands::eval(&checkpoint, &dataset, resolution, json).map(|_| ExitCode::SUCCESS)
+        }
         Some(Command::Bench { what, json, iterations }) => match what.as_str() {
             "raster" => bench_raster(json, iterations),
             "view" => pending("bench view", 5, "the viewer benchmark"),

@@ -310,14 +310,14 @@ impl<B: SplatOps, C: CheckpointStrategy> SplatOps for Autodiff<B, C> {
     }
 }
 
-/// The Gaussian parameters as burn tensors (shapes [N, 4] ×4, [N], [N, K·3]).
+/// The Gaussian parameters as burn tensors (shapes [N, 4] ×4, [N, 1], [N, K·3]).
 #[derive(Clone, Debug)]
 pub struct SplatParams {
     pub means: Tensor<2>,
     pub log_scales: Tensor<2>,
     pub rot_left: Tensor<2>,
     pub rot_right: Tensor<2>,
-    pub opacity: Tensor<1>,
+    pub opacity: Tensor<2>,
     pub sh: Tensor<2>,
 }
 
@@ -329,7 +329,7 @@ pub fn render_splats(params: &SplatParams, batch: &SplatBatch) -> Tensor<4> {
         f2(&params.log_scales),
         f2(&params.rot_left),
         f2(&params.rot_right),
-        params.opacity.clone().into_dispatch(),
+        params.opacity.clone().reshape([params.opacity.dims()[0]]).into_dispatch(),
         f2(&params.sh),
         batch.clone(),
     );

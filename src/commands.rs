@@ -1,0 +1,142 @@
+//! The CLI subcommands that are built: each a thin layer over the library.
+
+use crate::dataset::{LoadOptions, Split, load_dataset};
+use crate::export::Checkpoint;
+use crate::export::ply::export_sequence;
+use crate::gpu::GpuContext;
+use crate::render::Rasterizer;
+use crate::render::bench::peak_rss_mb;
+use crate::train::eval::evaluate;
+use crate::train::{TrainConfig, Trainer};
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Settings of `efficient4d train` beyond the dataset and output folder.
+pub struct TrainArgs {
+    pub iterations: Option<u32>,
+    pub resolution: Option<u32>,
+    pub batch_views: Option<usize>,
+    pub init_points: Option<usize>,
+    pub sh_degree: Option<u32>,
+    pub json: bool,
+}
+
+fn interrupt_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    // A second handler registration fails harmlessly (e.g. in tests); Ctrl-C then just exits.
+    let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
+    flag
+}
+
+pub fn train(dataset: &Path, out: &Path, args: TrainArgs) -> anyhow::Result<()> {
+    let ds = load_dataset(dataset, LoadOptions { max_side: args.resolution })?;
+    let mut config = TrainConfig::default();
+    if let Some(i) = args.iterations {
+        config.iterations = i;
+    }
+    if let Some(b) = args.batch_views {
+        config.batch_views = b;
+    }
+    if let Some(p) = args.init_points {
+        config.init_points = p;
+    }
+    if let Some(d) = args.sh_degree {
+        anyhow::ensure!(d <= 3, "--sh-degree must be 0..=3");
+        config.sh_degree = d;
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let gpu = GpuContext::headless()?;
+    let rast = Arc::new(Rasterizer::new(gpu.clone())?);
+    let iterations = config.iterations;
+    let mut trainer = Trainer::new(&gpu, rast.clone(), &ds, config, None)?;
+    let stop = interrupt_flag();
+    let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(iterations as u64) };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise} < {eta_precise}, {per_sec}]")
+            .expect("valid template"),
+    );
+    let start = Instant::now();
+    while trainer.iteration() < iterations && !stop.load(Ordering::SeqCst) {
+        let s = trainer.step();
+        bar.set_position(s.iteration as u64);
+        bar.set_message(format!("loss {:.4} psnr {:.2} splats {}", s.loss, s.psnr, s.splats));
+    }
+    bar.finish();
+    let seconds = start.elapsed().as_secs_f64();
+    let interrupted = stop.load(Ordering::SeqCst);
+    let ckpt = trainer.checkpoint();
+    let path = out.join("model.safetensors");
+    ckpt.save(&path)?;
+    let report =
+        if ds.test.is_empty() { None } else { Some(evaluate(&rast, &ckpt.gaussians, &ds.test, ckpt.meta.background)?) };
+    let summary = serde_json::json!({
+        "checkpoint": path,
+        "iters": trainer.iteration(),
+        "interrupted": interrupted,
+        "seconds": seconds,
+        "splats": trainer.splat_count(),
+        "psnr": report.as_ref().map(|r| r.psnr),
+        "ssim": report.as_ref().map(|r| r.ssim),
+        "eval_resolution": report.as_ref().map(|r| [r.width, r.height]),
+        "peak_rss_mb": peak_rss_mb(),
+    });
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!(
+            "saved {} after {} iterations in {seconds:.1} s{}",
+            path.display(),
+            trainer.iteration(),
+            if interrupted { " (interrupted)" } else { "" }
+        );
+        if let Some(r) = report {
+            println!(
+                "test split: PSNR {:.2} dB, SSIM {:.4} over {} views at {}x{}",
+                r.psnr, r.ssim, r.views, r.width, r.height
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn eval(checkpoint: &Path, dataset: &Path, resolution: Option<u32>, json: bool) -> anyhow::Result<()> {
+    let ck = Checkpoint::load(checkpoint)?;
+    let ds = load_dataset(dataset, LoadOptions { max_side: resolution })?;
+    let views = if ds.test.is_empty() { &ds.train } else { ds.split(Split::Test) };
+    let gpu = GpuContext::headless()?;
+    let rast = Rasterizer::new(gpu)?;
+    let r = evaluate(&rast, &ck.gaussians, views, ck.meta.background)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        println!("PSNR {:.2} dB, SSIM {:.4} over {} views at {}x{}", r.psnr, r.ssim, r.views, r.width, r.height);
+    }
+    Ok(())
+}
+
+/// The times to export: K evenly spaced over the trained range, or the training key frames.
+pub fn export_times(meta: &crate::export::CheckpointMeta, frames: Option<u32>) -> Vec<f32> {
+    match frames {
+        Some(k) if k >= 2 => {
+            let [t0, t1] = meta.time_range;
+            (0..k).map(|i| t0 + (t1 - t0) * i as f32 / (k - 1) as f32).collect()
+        }
+        Some(_) => vec![meta.time_range[0]],
+        None if !meta.frame_times.is_empty() => meta.frame_times.clone(),
+        None => vec![meta.time_range[0]],
+    }
+}
+
+pub fn export(checkpoint: &Path, out: &Path, frames: Option<u32>) -> anyhow::Result<()> {
+    let ck = Checkpoint::load(checkpoint)?;
+    let times = export_times(&ck.meta, frames);
+    let paths = export_sequence(&ck.gaussians, &times, out, "frame")
+        .with_context(|| format!("writing PLY files to {}", out.display()))?;
+    println!("wrote {} PLY files to {}", paths.len(), out.display());
+    Ok(())
+}

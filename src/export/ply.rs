@@ -1,0 +1,200 @@
+//! PLY sequences in the INRIA 3DGS layout (spec §3): each 4D Gaussian sliced at a time to a 3D
+//! Gaussian, written raw (logit opacity, log scales, w-first quaternion, SH DC + channel-major rest).
+
+use crate::atomic_file::write_atomically_with;
+use crate::gaussians::math::{MIN_TEMPORAL_WEIGHT, slice};
+use crate::gaussians::{Gaussians4d, sh_coeffs};
+use nalgebra::{Matrix3, Rotation3, UnitQuaternion};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// One 3D Gaussian in the stored (raw) form.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Splat3d {
+    pub position: [f32; 3],
+    pub f_dc: [f32; 3],
+    /// Channel-major: all R coefficients, then G, then B.
+    pub f_rest: Vec<f32>,
+    pub opacity_logit: f32,
+    pub log_scale: [f32; 3],
+    /// Quaternion w, x, y, z.
+    pub rotation: [f32; 4],
+}
+
+/// Slices every Gaussian at time `t`; Gaussians that are not present then (temporal weight below
+/// the renderer's cut-off) or not finite are left out.
+pub fn slice_to_3d(g: &Gaussians4d, t: f32) -> Vec<Splat3d> {
+    let k = sh_coeffs(g.sh_degree);
+    let mut out = Vec::with_capacity(g.len());
+    for i in 0..g.len() {
+        let gi = g.get(i);
+        let s = slice(&gi, t as f64);
+        if !(s.temporal_weight >= MIN_TEMPORAL_WEIGHT) || !(s.opacity > 0.0 && s.opacity < 1.0) {
+            continue;
+        }
+        let m = Matrix3::from_fn(|r, c| s.cov.col(c)[r]);
+        let eig = m.symmetric_eigen();
+        let mut vecs = eig.eigenvectors;
+        if vecs.determinant() < 0.0 {
+            vecs.set_column(2, &(-vecs.column(2)));
+        }
+        let q = UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(vecs));
+        let log_scale = eig.eigenvalues.map(|l| 0.5 * l.max(1e-30).ln());
+        let splat = Splat3d {
+            position: [s.mean.x as f32, s.mean.y as f32, s.mean.z as f32],
+            f_dc: [gi.sh[0] as f32, gi.sh[1] as f32, gi.sh[2] as f32],
+            f_rest: (0..3).flat_map(|c| (1..k).map(move |j| (c, j))).map(|(c, j)| gi.sh[j * 3 + c] as f32).collect(),
+            opacity_logit: (s.opacity / (1.0 - s.opacity)).ln() as f32,
+            log_scale: [log_scale[0] as f32, log_scale[1] as f32, log_scale[2] as f32],
+            rotation: [q.w as f32, q.i as f32, q.j as f32, q.k as f32],
+        };
+        let finite = splat.position.iter().chain(&splat.log_scale).chain(&splat.rotation).all(|v| v.is_finite());
+        if finite && splat.opacity_logit.is_finite() {
+            out.push(splat);
+        }
+    }
+    out
+}
+
+fn property_names(rest: usize) -> Vec<String> {
+    let mut names: Vec<String> =
+        ["x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2"].map(String::from).to_vec();
+    names.extend((0..rest).map(|i| format!("f_rest_{i}")));
+    names.extend(["opacity", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"].map(String::from));
+    names
+}
+
+/// Writes one PLY (binary little endian), atomically.
+pub fn write_ply(path: &Path, splats: &[Splat3d], sh_degree: u32) -> std::io::Result<()> {
+    let rest = (sh_coeffs(sh_degree) - 1) * 3;
+    if let Some(s) = splats.iter().find(|s| s.f_rest.len() != rest) {
+        return Err(std::io::Error::other(format!(
+            "a splat has {} f_rest values, degree {sh_degree} needs {rest}",
+            s.f_rest.len()
+        )));
+    }
+    write_atomically_with(path, |w| {
+        writeln!(w, "ply\nformat binary_little_endian 1.0\nelement vertex {}", splats.len())?;
+        for name in property_names(rest) {
+            writeln!(w, "property float {name}")?;
+        }
+        writeln!(w, "end_header")?;
+        for s in splats {
+            let mut row: Vec<f32> = Vec::with_capacity(17 + rest);
+            row.extend(s.position);
+            row.extend([0.0; 3]);
+            row.extend(s.f_dc);
+            row.extend(&s.f_rest);
+            row.push(s.opacity_logit);
+            row.extend(s.log_scale);
+            row.extend(s.rotation);
+            w.write_all(bytemuck::cast_slice(&row))?;
+        }
+        Ok(())
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct PlyError {
+    pub path: String,
+    pub message: String,
+}
+
+/// Reads a 3DGS PLY: properties found by name, normals optional, SH degree 0..=3 from the f_rest
+/// count. Returns the splats and the SH degree.
+pub fn read_ply(path: &Path) -> Result<(Vec<Splat3d>, u32), PlyError> {
+    let err = |message: String| PlyError { path: path.display().to_string(), message };
+    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    let end = bytes
+        .windows(11)
+        .position(|w| w == b"end_header\n")
+        .ok_or_else(|| err("no end_header: not a PLY file".into()))?;
+    let header = std::str::from_utf8(&bytes[..end]).map_err(|_| err("header is not text".into()))?;
+    let mut lines = header.lines();
+    if lines.next() != Some("ply") {
+        return Err(err("does not start with `ply`".into()));
+    }
+    let (mut count, mut props, mut in_vertex, mut format_ok) = (None, Vec::new(), false, false);
+    for line in lines {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["format", "binary_little_endian", _] => format_ok = true,
+            ["format", other, _] => {
+                return Err(err(format!("format `{other}` is not supported (binary_little_endian only)")));
+            }
+            ["element", "vertex", n] => {
+                count = Some(n.parse::<usize>().map_err(|_| err(format!("bad vertex count `{n}`")))?);
+                in_vertex = true;
+            }
+            ["element", ..] => in_vertex = false,
+            ["property", "float", name] if in_vertex => props.push(name.to_string()),
+            ["property", ty, name] if in_vertex => {
+                return Err(err(format!("property `{name}` is `{ty}`; only float is supported")));
+            }
+            _ => {}
+        }
+    }
+    if !format_ok {
+        return Err(err("no binary_little_endian format line".into()));
+    }
+    let count = count.ok_or_else(|| err("no vertex element".into()))?;
+    let stride = props.len();
+    let data = &bytes[end + 11..];
+    let need = count.checked_mul(stride * 4).ok_or_else(|| err("vertex count overflows".into()))?;
+    if data.len() < need {
+        return Err(err(format!("truncated: {} bytes of vertex data, {need} expected", data.len())));
+    }
+    let index = |name: &str| props.iter().position(|p| p == name);
+    let req = |name: &str| index(name).ok_or_else(|| err(format!("missing property `{name}`")));
+    let rest_count = props.iter().filter(|p| p.starts_with("f_rest_")).count();
+    let degree = match rest_count {
+        0 => 0,
+        9 => 1,
+        24 => 2,
+        45 => 3,
+        n => return Err(err(format!("{n} f_rest properties do not match SH degree 0..=3"))),
+    };
+    let cols = |names: &[&str]| names.iter().map(|n| req(n)).collect::<Result<Vec<_>, _>>();
+    let pos = cols(&["x", "y", "z"])?;
+    let dc = cols(&["f_dc_0", "f_dc_1", "f_dc_2"])?;
+    let rest: Vec<usize> = (0..rest_count).map(|i| req(&format!("f_rest_{i}"))).collect::<Result<_, _>>()?;
+    let op = req("opacity")?;
+    let sc = cols(&["scale_0", "scale_1", "scale_2"])?;
+    let rot = cols(&["rot_0", "rot_1", "rot_2", "rot_3"])?;
+    let floats: &[u8] = &data[..need];
+    let value = |row: usize, col: usize| {
+        let o = (row * stride + col) * 4;
+        f32::from_le_bytes([floats[o], floats[o + 1], floats[o + 2], floats[o + 3]])
+    };
+    let splats = (0..count)
+        .map(|r| Splat3d {
+            position: [value(r, pos[0]), value(r, pos[1]), value(r, pos[2])],
+            f_dc: [value(r, dc[0]), value(r, dc[1]), value(r, dc[2])],
+            f_rest: rest.iter().map(|&c| value(r, c)).collect(),
+            opacity_logit: value(r, op),
+            log_scale: [value(r, sc[0]), value(r, sc[1]), value(r, sc[2])],
+            rotation: [value(r, rot[0]), value(r, rot[1]), value(r, rot[2]), value(r, rot[3])],
+        })
+        .collect();
+    Ok((splats, degree))
+}
+
+/// Zero-padded frame file name: `<name>_0007.ply`.
+pub fn frame_file_name(name: &str, index: usize) -> String {
+    format!("{name}_{index:04}.ply")
+}
+
+/// Writes one PLY per time into `dir`; returns the paths.
+pub fn export_sequence(g: &Gaussians4d, times: &[f32], dir: &Path, name: &str) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    times
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| {
+            let path = dir.join(frame_file_name(name, i));
+            write_ply(&path, &slice_to_3d(g, t), g.sh_degree)?;
+            Ok(path)
+        })
+        .collect()
+}

@@ -1,0 +1,158 @@
+//! The confidence-aware photometric loss of Efficient4D, in burn tensor ops (differentiable):
+//! (1 − λ)·mean(C·|I − Î|) + λ·(1 − mean SSIM_C) + w_mask·mean(|α − α̂|), where the SSIM statistics
+//! (means, variances, covariance under an 11×11 Gaussian window, σ = 1.5) are weighted by C too.
+//! With C ≡ 1 this is the usual 3DGS loss.
+
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Tensor, TensorData};
+
+pub const SSIM_WINDOW: usize = 11;
+pub const SSIM_SIGMA: f64 = 1.5;
+const C1: f64 = 0.01 * 0.01;
+const C2: f64 = 0.03 * 0.03;
+
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+pub struct LossWeights {
+    /// λ: the D-SSIM share.
+    pub ssim: f32,
+    /// Weight of the alpha (mask) term.
+    pub mask: f32,
+}
+
+impl Default for LossWeights {
+    fn default() -> Self {
+        Self { ssim: 0.2, mask: 0.1 }
+    }
+}
+
+/// The normalised 1D Gaussian window.
+pub fn gaussian_window() -> Vec<f32> {
+    let half = (SSIM_WINDOW / 2) as f64;
+    let w: Vec<f64> =
+        (0..SSIM_WINDOW).map(|i| (-(i as f64 - half).powi(2) / (2.0 * SSIM_SIGMA * SSIM_SIGMA)).exp()).collect();
+    let s: f64 = w.iter().sum();
+    w.iter().map(|v| (v / s) as f32).collect()
+}
+
+/// Separable Gaussian blur of [B, C, H, W], zero-padded ("same" size).
+fn blur(x: Tensor<4>, window_h: &Tensor<4>, window_w: &Tensor<4>) -> Tensor<4> {
+    let c = x.dims()[1];
+    let p = SSIM_WINDOW / 2;
+    let along_h = conv2d(x, window_h.clone(), None, ConvOptions::new([1, 1], [p, 0], [1, 1], c));
+    conv2d(along_h, window_w.clone(), None, ConvOptions::new([1, 1], [0, p], [1, 1], c))
+}
+
+/// Windows shaped for a depthwise conv over `channels` channels.
+fn windows(channels: usize, device: &Device) -> (Tensor<4>, Tensor<4>) {
+    let w = gaussian_window();
+    let taps: Vec<f32> = (0..channels).flat_map(|_| w.iter().copied()).collect();
+    let h = Tensor::<4>::from_data(TensorData::new(taps.clone(), [channels, 1, SSIM_WINDOW, 1]), device);
+    let v = Tensor::<4>::from_data(TensorData::new(taps, [channels, 1, 1, SSIM_WINDOW]), device);
+    (h, v)
+}
+
+/// Per-pixel SSIM map of two [B, C, H, W] images with per-pixel weights `c` ([B, 1, H, W]).
+pub fn ssim_map(x: Tensor<4>, y: Tensor<4>, c: Tensor<4>) -> Tensor<4> {
+    let [_, ch, _, _] = x.dims();
+    let (wh, ww) = windows(ch, &x.device());
+    let (wh1, ww1) = windows(1, &x.device());
+    let wsum = blur(c.clone(), &wh1, &ww1).clamp_min(1e-6);
+    let wavg = |t: Tensor<4>| blur(t * c.clone(), &wh, &ww) / wsum.clone();
+    let mu_x = wavg(x.clone());
+    let mu_y = wavg(y.clone());
+    let sxx = wavg(x.clone() * x.clone()) - mu_x.clone() * mu_x.clone();
+    let syy = wavg(y.clone() * y.clone()) - mu_y.clone() * mu_y.clone();
+    let sxy = wavg(x * y) - mu_x.clone() * mu_y.clone();
+    let num = (mu_x.clone() * mu_y.clone() * 2.0 + C1) * (sxy * 2.0 + C2);
+    let den = (mu_x.clone() * mu_x + mu_y.clone() * mu_y + C1) * (sxx + syy + C2);
+    num / den
+}
+
+/// The loss of rendered images against targets. `rendered` and `target` are [B, H, W, 4]
+/// (rgb composited on the background, alpha); `confidence` is [B, H, W, 1] in [0, 1].
+pub fn photometric_loss(
+    rendered: Tensor<4>,
+    target: Tensor<4>,
+    confidence: Tensor<4>,
+    weights: LossWeights,
+) -> LossParts {
+    let [b, h, w, _] = rendered.dims();
+    let to_nchw = |t: Tensor<4>| t.permute([0, 3, 1, 2]);
+    let rgb = to_nchw(rendered.clone().narrow(3, 0, 3));
+    let target_rgb = to_nchw(target.clone().narrow(3, 0, 3));
+    let conf = to_nchw(confidence.clone());
+    let l1 = ((rgb.clone() - target_rgb.clone()).abs() * conf.clone()).mean();
+    let ssim = ssim_map(rgb, target_rgb, conf).mean();
+    let alpha = rendered.narrow(3, 3, 1);
+    let target_alpha = target.narrow(3, 3, 1);
+    let mask = (alpha - target_alpha).abs().mean();
+    let lambda = weights.ssim as f64;
+    let total = l1.clone() * (1.0 - lambda) + (ssim.clone().neg() + 1.0) * lambda + mask.clone() * weights.mask as f64;
+    let _ = (b, h, w);
+    LossParts { total, l1, ssim, mask }
+}
+
+/// The loss and its parts (each a one-element tensor).
+pub struct LossParts {
+    pub total: Tensor<1>,
+    pub l1: Tensor<1>,
+    pub ssim: Tensor<1>,
+    pub mask: Tensor<1>,
+}
+
+/// SSIM of two images on the CPU in f64 (evaluation): rgb in [0, 1], interleaved, w × h.
+pub fn ssim_cpu(a: &[f32], b: &[f32], width: usize, height: usize, channels: usize) -> f64 {
+    let win: Vec<f64> = gaussian_window().iter().map(|&v| v as f64).collect();
+    let r = (SSIM_WINDOW / 2) as isize;
+    let blur = |img: &dyn Fn(usize, usize) -> f64| -> Vec<f64> {
+        let mut tmp = vec![0.0; width * height];
+        for y in 0..height {
+            for x in 0..width {
+                let mut s = 0.0;
+                for (k, wk) in win.iter().enumerate() {
+                    let yy = y as isize + k as isize - r;
+                    if yy >= 0 && (yy as usize) < height {
+                        s += wk * img(x, yy as usize);
+                    }
+                }
+                tmp[y * width + x] = s;
+            }
+        }
+        let mut out = vec![0.0; width * height];
+        for y in 0..height {
+            for x in 0..width {
+                let mut s = 0.0;
+                for (k, wk) in win.iter().enumerate() {
+                    let xx = x as isize + k as isize - r;
+                    if xx >= 0 && (xx as usize) < width {
+                        s += wk * tmp[y * width + xx as usize];
+                    }
+                }
+                out[y * width + x] = s;
+            }
+        }
+        out
+    };
+    let mut total = 0.0;
+    for c in 0..channels {
+        let pa = |x: usize, y: usize| a[(y * width + x) * channels + c] as f64;
+        let pb = |x: usize, y: usize| b[(y * width + x) * channels + c] as f64;
+        let mu_a = blur(&pa);
+        let mu_b = blur(&pb);
+        let saa = blur(&|x, y| pa(x, y) * pa(x, y));
+        let sbb = blur(&|x, y| pb(x, y) * pb(x, y));
+        let sab = blur(&|x, y| pa(x, y) * pb(x, y));
+        for i in 0..width * height {
+            let (ma, mb) = (mu_a[i], mu_b[i]);
+            let (va, vb, cov) = (saa[i] - ma * ma, sbb[i] - mb * mb, sab[i] - ma * mb);
+            total += ((2.0 * ma * mb + C1) * (2.0 * cov + C2)) / ((ma * ma + mb * mb + C1) * (va + vb + C2));
+        }
+    }
+    total / (channels * width * height) as f64
+}
+
+pub fn psnr(a: &[f32], b: &[f32]) -> f64 {
+    let mse: f64 = a.iter().zip(b).map(|(x, y)| ((*x as f64) - (*y as f64)).powi(2)).sum::<f64>() / a.len() as f64;
+    -10.0 * mse.max(1e-20).log10()
+}

@@ -1,0 +1,376 @@
+//! Stage 2: fit 4D Gaussians to a multi-view, multi-time dataset (an image matrix from stage 1, or
+//! any dataset in the D-NeRF convention) with the confidence-aware loss, on the shared GPU.
+
+pub mod adam;
+pub mod eval;
+pub mod init;
+pub mod loss;
+
+use crate::dataset::Dataset;
+use crate::export::{Checkpoint, CheckpointMeta, checkpoint::FORMAT_VERSION};
+use crate::gaussians::Gaussians4d;
+use crate::gpu::GpuContext;
+use crate::render::burn_op::{SplatBatch, SplatParams, render_splats};
+use crate::render::{RasterView, Rasterizer};
+use adam::{Moments, lr_row};
+use burn::tensor::{Device, Tensor, TensorData};
+use init::{InitVolume, initial_gaussians, view_volume};
+use loss::{LossWeights, photometric_loss};
+use rand::seq::SliceRandom;
+use rand::{SeedableRng, rngs::StdRng};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Learning rates per parameter group, as the Efficient4D authors used for video.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct LearningRates {
+    pub position_init: f64,
+    pub position_final: f64,
+    /// The position rate decays exponentially over this fraction of the steps, then stays.
+    pub position_decay_fraction: f64,
+    pub time: f64,
+    pub color: f64,
+    pub opacity: f64,
+    pub scale: f64,
+    pub rotation: f64,
+}
+
+impl Default for LearningRates {
+    fn default() -> Self {
+        Self {
+            position_init: 0.01,
+            position_final: 2e-4,
+            position_decay_fraction: 0.6,
+            time: 0.01,
+            color: 0.01,
+            opacity: 0.05,
+            scale: 0.005,
+            rotation: 0.005,
+        }
+    }
+}
+
+impl LearningRates {
+    pub fn position_at(&self, step: u32, total: u32) -> f64 {
+        let decay_steps = (total as f64 * self.position_decay_fraction).max(1.0);
+        let f = (step as f64 / decay_steps).min(1.0);
+        (self.position_init.ln() * (1.0 - f) + self.position_final.ln() * f).exp()
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub iterations: u32,
+    /// Views rendered per step.
+    pub batch_views: usize,
+    pub init_points: usize,
+    pub sh_degree: u32,
+    pub background: [f32; 3],
+    pub lr: LearningRates,
+    pub loss: LossWeights,
+    /// Loss weight of the input view: in a generated matrix it has `view_index` = the rig's view
+    /// count (16), after the generated views 0..15. Plain D-NeRF data has none.
+    pub input_view_weight: f32,
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            iterations: 3000,
+            batch_views: 4,
+            init_points: 20_000,
+            sh_degree: 0,
+            background: [1.0; 3],
+            lr: LearningRates::default(),
+            loss: LossWeights::default(),
+            input_view_weight: 1.0,
+            seed: 0,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("the dataset has no training views")]
+    NoViews,
+    #[error("training views differ in size ({0}); load the dataset with a resolution")]
+    MixedSizes(String),
+    #[error(transparent)]
+    Gpu(#[from] crate::gpu::GpuError),
+    #[error(transparent)]
+    Raster(#[from] crate::render::RasterError),
+}
+
+/// One training view, kept on the CPU; batches are uploaded per step.
+struct TrainView {
+    view: RasterView,
+    /// rgb composited on the background + alpha, row-major.
+    target: Vec<f32>,
+    /// Per-pixel confidence in [0, 1] (times the view's weight).
+    confidence: Vec<f32>,
+}
+
+/// Progress of one step.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct StepStats {
+    pub iteration: u32,
+    pub loss: f32,
+    pub psnr: f32,
+    pub splats: usize,
+    /// True when the step produced non-finite values and was rolled back.
+    pub rolled_back: bool,
+}
+
+/// The four groups of the 4D mean + the other parameters, in the order of [`SplatParams`].
+const GROUPS: usize = 6;
+
+pub struct Trainer {
+    rasterizer: Arc<Rasterizer>,
+    device: Device,
+    config: TrainConfig,
+    views: Vec<TrainView>,
+    width: u32,
+    height: u32,
+    /// means, log_scales, rot_left, rot_right, opacity [N, 1], sh: inner (non-autodiff) tensors.
+    params: [Tensor<2>; GROUPS],
+    moments: [Moments; GROUPS],
+    last_good: Option<([Tensor<2>; GROUPS], [Moments; GROUPS])>,
+    lr_scale: f64,
+    step: u32,
+    order: Vec<usize>,
+    cursor: usize,
+    rng: StdRng,
+    time_range: (f32, f32),
+    frame_times: Vec<f32>,
+    rig: Option<crate::camera::SyncDreamerRig>,
+}
+
+fn tensor2(v: &[f32], cols: usize, device: &Device) -> Tensor<2> {
+    Tensor::<2>::from_data(TensorData::new(v.to_vec(), [v.len() / cols.max(1), cols]), device)
+}
+
+impl Trainer {
+    /// Prepares training on `dataset`'s train split, from `init` or a fresh initialisation.
+    pub fn new(
+        gpu: &Arc<GpuContext>,
+        rasterizer: Arc<Rasterizer>,
+        dataset: &Dataset,
+        config: TrainConfig,
+        init: Option<Gaussians4d>,
+    ) -> Result<Self, TrainError> {
+        let first = dataset.train.first().ok_or(TrainError::NoViews)?;
+        let (width, height) = first.image.dimensions();
+        if let Some(v) = dataset.train.iter().find(|v| v.image.dimensions() != (width, height)) {
+            return Err(TrainError::MixedSizes(format!("{width}x{height} and {:?}", v.image.dimensions())));
+        }
+        let bg = config.background;
+        let views: Vec<TrainView> = dataset
+            .train
+            .iter()
+            .map(|v| {
+                let is_input = matches!((&dataset.rig, v.view_index), (Some(rig), Some(i)) if i == rig.views);
+                let weight = if is_input { config.input_view_weight } else { 1.0 };
+                let mut target = Vec::with_capacity((width * height * 4) as usize);
+                for p in v.image.pixels() {
+                    let a = p[3] as f32 / 255.0;
+                    for (c, bgc) in bg.iter().enumerate() {
+                        target.push(p[c] as f32 / 255.0 * a + bgc * (1.0 - a));
+                    }
+                    target.push(a);
+                }
+                let confidence = match &v.confidence {
+                    Some(c) => c.pixels().map(|p| p[0] as f32 / 255.0 * weight).collect(),
+                    None => vec![weight; (width * height) as usize],
+                };
+                TrainView { view: RasterView { camera: v.camera, time: v.time, background: bg }, target, confidence }
+            })
+            .collect();
+        let mut frame_times: Vec<f32> = dataset.train.iter().map(|v| v.time).collect();
+        frame_times.sort_by(f32::total_cmp);
+        frame_times.dedup();
+        let time_range = (frame_times[0], *frame_times.last().unwrap_or(&frame_times[0]));
+        let spacing =
+            if frame_times.len() > 1 { (time_range.1 - time_range.0) / (frame_times.len() - 1) as f32 } else { 1.0 };
+        let gaussians = init.unwrap_or_else(|| {
+            let cameras: Vec<_> = dataset.train.iter().map(|v| v.camera).collect();
+            let volume = match dataset.rig {
+                Some(_) => InitVolume::Ball { center: [0.0; 3], radius: 0.5 },
+                None => view_volume(&cameras),
+            };
+            initial_gaussians(config.init_points, volume, &cameras, time_range, spacing, config.sh_degree, config.seed)
+        });
+        let device = gpu.burn_device()?;
+        let params = [
+            tensor2(&gaussians.means, 4, &device),
+            tensor2(&gaussians.log_scales, 4, &device),
+            tensor2(&gaussians.rot_left, 4, &device),
+            tensor2(&gaussians.rot_right, 4, &device),
+            tensor2(&gaussians.opacity, 1, &device),
+            tensor2(&gaussians.sh, gaussians.sh_stride(), &device),
+        ];
+        let moments = params.each_ref().map(Moments::zeros_like);
+        let mut rng = StdRng::seed_from_u64(config.seed ^ 0x5eed);
+        let mut order: Vec<usize> = (0..views.len()).collect();
+        order.shuffle(&mut rng);
+        Ok(Self {
+            rasterizer,
+            device,
+            views,
+            width,
+            height,
+            params,
+            moments,
+            last_good: None,
+            lr_scale: 1.0,
+            step: 0,
+            order,
+            cursor: 0,
+            rng,
+            time_range,
+            frame_times,
+            rig: dataset.rig.clone(),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    pub fn iteration(&self) -> u32 {
+        self.step
+    }
+
+    pub fn splat_count(&self) -> usize {
+        self.params[4].dims()[0]
+    }
+
+    /// The next `batch_views` views of a shuffled pass over the training set.
+    fn next_batch(&mut self) -> Vec<usize> {
+        let b = self.config.batch_views.clamp(1, self.views.len());
+        let mut out = Vec::with_capacity(b);
+        while out.len() < b {
+            if self.cursor == self.order.len() {
+                self.order.shuffle(&mut self.rng);
+                self.cursor = 0;
+            }
+            out.push(self.order[self.cursor]);
+            self.cursor += 1;
+        }
+        out
+    }
+
+    fn learning_rates(&self) -> [Vec<f64>; GROUPS] {
+        let lr = &self.config.lr;
+        let s = self.lr_scale;
+        let pos = lr.position_at(self.step, self.config.iterations) * s;
+        [
+            vec![pos, pos, pos, lr.time * s],
+            vec![lr.scale * s; 4],
+            vec![lr.rotation * s; 4],
+            vec![lr.rotation * s; 4],
+            vec![lr.opacity * s],
+            vec![lr.color * s],
+        ]
+    }
+
+    /// One optimisation step on a batch of views.
+    pub fn step(&mut self) -> StepStats {
+        let batch_idx = self.next_batch();
+        let (w, h) = (self.width as usize, self.height as usize);
+        let b = batch_idx.len();
+        let mut target = Vec::with_capacity(b * w * h * 4);
+        let mut conf = Vec::with_capacity(b * w * h);
+        let mut views = Vec::with_capacity(b);
+        for &i in &batch_idx {
+            target.extend_from_slice(&self.views[i].target);
+            conf.extend_from_slice(&self.views[i].confidence);
+            views.push(self.views[i].view);
+        }
+        let target = Tensor::<4>::from_data(TensorData::new(target, [b, h, w, 4]), &self.device).autodiff();
+        let conf = Tensor::<4>::from_data(TensorData::new(conf, [b, h, w, 1]), &self.device).autodiff();
+        let leaves = self.params.clone().map(|p| p.autodiff().require_grad());
+        let [means, log_scales, rot_left, rot_right, opacity, sh] = leaves.clone();
+        let splat_params = SplatParams { means, log_scales, rot_left, rot_right, opacity, sh };
+        let batch = SplatBatch {
+            rasterizer: self.rasterizer.clone(),
+            views: Arc::new(views),
+            sh_degree: self.config.sh_degree,
+        };
+        let image = render_splats(&splat_params, &batch);
+        let mse = (image.clone().narrow(3, 0, 3) - target.clone().narrow(3, 0, 3)).powf_scalar(2.0).mean();
+        let parts = photometric_loss(image, target, conf, self.config.loss);
+        let grads = parts.total.clone().backward();
+        let loss: f32 = parts.total.inner().into_scalar();
+        let mse: f32 = mse.inner().into_scalar();
+        self.step += 1;
+        if !loss.is_finite() {
+            return self.roll_back(loss);
+        }
+        let lrs = self.learning_rates();
+        for (g, leaf) in leaves.iter().enumerate() {
+            let Some(grad) = leaf.grad(&grads) else { continue };
+            let cols = self.params[g].dims()[1];
+            let row = if lrs[g].len() == cols { lrs[g].clone() } else { vec![lrs[g][0]; cols] };
+            let lr = lr_row(&row, &self.params[g]);
+            self.params[g] = self.moments[g].update(self.params[g].clone(), grad, lr, self.step);
+        }
+        // Keep a known-good copy to roll back to (cheap: tensors are reference-counted on the GPU).
+        if self.step % 50 == 1 {
+            self.last_good = Some((self.params.clone(), self.moments.clone()));
+        }
+        StepStats {
+            iteration: self.step,
+            loss,
+            psnr: -10.0 * mse.max(1e-10).log10(),
+            splats: self.splat_count(),
+            rolled_back: false,
+        }
+    }
+
+    /// Non-finite loss: restore the last good state and halve the learning rates.
+    fn roll_back(&mut self, loss: f32) -> StepStats {
+        if let Some((p, m)) = self.last_good.clone() {
+            self.params = p;
+            self.moments = m;
+        }
+        self.lr_scale *= 0.5;
+        log::warn!(
+            "step {}: loss is {loss}; rolled back to the last good state, learning rates now ×{}",
+            self.step,
+            self.lr_scale
+        );
+        StepStats { iteration: self.step, loss, psnr: 0.0, splats: self.splat_count(), rolled_back: true }
+    }
+
+    /// The current parameters on the CPU.
+    pub fn gaussians(&self) -> Gaussians4d {
+        let read = |t: &Tensor<2>| -> Vec<f32> { t.clone().into_data().try_to_vec::<f32>().expect("f32 parameters") };
+        Gaussians4d {
+            means: read(&self.params[0]),
+            log_scales: read(&self.params[1]),
+            rot_left: read(&self.params[2]),
+            rot_right: read(&self.params[3]),
+            opacity: read(&self.params[4]),
+            sh: read(&self.params[5]),
+            sh_degree: self.config.sh_degree,
+        }
+    }
+
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            gaussians: self.gaussians(),
+            meta: CheckpointMeta {
+                format_version: FORMAT_VERSION,
+                time_range: [self.time_range.0, self.time_range.1],
+                sh_degree: self.config.sh_degree,
+                background: self.config.background,
+                rig: self.rig.clone(),
+                frame_times: self.frame_times.clone(),
+                iterations: self.step,
+                settings: serde_json::to_value(&self.config).unwrap_or_default(),
+            },
+        }
+    }
+}
