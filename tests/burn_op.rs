@@ -62,3 +62,47 @@ fn the_burn_op_renders_and_differentiates_like_the_rasterizer() {
     check("opacity", g2(&params.opacity), &direct.opacity);
     check("sh", g2(&params.sh), &direct.sh);
 }
+
+#[test]
+fn the_fused_loss_matches_the_burn_reference_loss_and_its_gradient() {
+    use efficient4d::render::burn_op::{LossSpec, fused_loss};
+    use efficient4d::train::loss::{LossWeights, photometric_loss};
+    let gpu = gpu();
+    let device = gpu.burn_device().unwrap().autodiff();
+    let rast = Arc::new(Rasterizer::new(gpu.clone()).unwrap());
+    let (b, h, w) = (2, 21, 30);
+    let n = b * h * w;
+    let noise = |i: usize, k: usize| ((i * 7919 + k * 104729) % 1000) as f32 / 1000.0;
+    let rendered: Vec<f32> = (0..n * 4).map(|i| noise(i, 1)).collect();
+    let target: Vec<f32> = (0..n * 4).map(|i| noise(i, 2) * 0.5 + rendered[i] * 0.5).collect();
+    let conf: Vec<f32> = (0..n).map(|i| if i % 5 == 0 { 0.2 } else { 1.0 }).collect();
+    let weights = LossWeights { ssim: 0.2, mask: 0.3 };
+    let t4 = |v: &[f32], c: usize| Tensor::<4>::from_data(TensorData::new(v.to_vec(), [b, h, w, c]), &device);
+
+    let x = t4(&rendered, 4).require_grad();
+    let reference = photometric_loss(x.clone(), t4(&target, 4), t4(&conf, 1), weights);
+    let g_ref = reference.total.clone().backward();
+    let want_grad: Vec<f32> = x.grad(&g_ref).unwrap().into_data().try_to_vec::<f32>().unwrap();
+    let want: Vec<f32> = [reference.total, reference.l1, reference.ssim, reference.mask]
+        .map(|t| t.inner().into_scalar::<f32>())
+        .to_vec();
+
+    let y = t4(&rendered, 4).require_grad();
+    let spec = LossSpec { rasterizer: rast, ssim_weight: weights.ssim, mask_weight: weights.mask };
+    let (total, parts) = fused_loss(y.clone(), t4(&target, 4), t4(&conf, 1), &spec);
+    let g = (total * 3.0).sum().backward();
+    let got_grad: Vec<f32> = y.grad(&g).unwrap().into_data().try_to_vec::<f32>().unwrap();
+    let got: Vec<f32> = parts.inner().into_data().try_to_vec::<f32>().unwrap();
+    for k in 0..4 {
+        assert!(
+            (got[k] - want[k]).abs() < 1e-5 * (1.0 + want[k].abs()),
+            "part {k}: fused {} vs burn {}",
+            got[k],
+            want[k]
+        );
+    }
+    let scale = want_grad.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    for (i, (a, r)) in got_grad.iter().zip(&want_grad).enumerate() {
+        assert!((a - 3.0 * r).abs() <= 1e-3 * 3.0 * scale, "grad[{i}]: fused {a} vs 3 × burn {r}");
+    }
+}

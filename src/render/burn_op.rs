@@ -17,7 +17,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::fusion::custom::TensorSpec;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, Dispatch, ExtensionType, backend_extension};
+use burn::backend::{Autodiff, Backend, Dispatch, ExtensionType, TensorMetadata, backend_extension};
 use burn::tensor::{DType, Shape, Tensor};
 use burn_cubecl::CubeBackend;
 use burn_cubecl::cubecl::wgpu::{AutoCompiler, WgpuResource, WgpuServer};
@@ -55,6 +55,43 @@ pub struct SplatGrads<B: Backend> {
     pub rot_right: FloatTensor<B>,
     pub opacity: FloatTensor<B>,
     pub sh: FloatTensor<B>,
+}
+
+/// Settings of the fused loss (see shaders/loss.wgsl).
+#[derive(Clone)]
+pub struct LossSpec {
+    pub rasterizer: Arc<Rasterizer>,
+    pub ssim_weight: f32,
+    pub mask_weight: f32,
+}
+
+impl std::fmt::Debug for LossSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LossSpec(λ = {}, mask = {})", self.ssim_weight, self.mask_weight)
+    }
+}
+
+/// The fused loss: `total` ([1], differentiable), `parts` ([4]: total, L1, SSIM, mask) and the
+/// gradient map it computed alongside (constants).
+#[derive(ExtensionType)]
+#[extension_type(fusion)]
+pub struct SplatLoss<B: Backend> {
+    pub total: FloatTensor<B>,
+    pub parts: FloatTensor<B>,
+    pub grad: FloatTensor<B>,
+}
+
+fn loss_meta(
+    rendered: &TensorSpec,
+    _target: &TensorSpec,
+    _confidence: &TensorSpec,
+    _spec: &LossSpec,
+) -> SplatLossMetadata {
+    SplatLossMetadata {
+        total: TensorSpec::new(Shape::from([1]), rendered.dtype),
+        parts: TensorSpec::new(Shape::from([4]), rendered.dtype),
+        grad: rendered.clone(),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -118,6 +155,16 @@ pub trait SplatOps: Backend {
         d_color: FloatTensor<Self>,
         batch: SplatBatch,
     ) -> SplatGrads<Self>;
+
+    /// The confidence-aware loss of `rendered` against `target` ([views, h, w, 4]) with per-pixel
+    /// `confidence` ([views, h, w, 1]); its backward uses the gradient computed in the same passes.
+    #[fusion(meta = loss_meta)]
+    fn splat_loss(
+        rendered: FloatTensor<Self>,
+        target: FloatTensor<Self>,
+        confidence: FloatTensor<Self>,
+        spec: LossSpec,
+    ) -> SplatLoss<Self>;
 }
 
 /// Keeps a tensor's allocation in place while our passes are recorded and submitted.
@@ -224,6 +271,52 @@ impl SplatOps for CubeBackend {
         let [means, log_scales, rot_left, rot_right, opacity, sh] = grads;
         SplatGrads { means, log_scales, rot_left, rot_right, opacity, sh }
     }
+
+    fn splat_loss(rendered: CubeTensor, target: CubeTensor, confidence: CubeTensor, spec: LossSpec) -> SplatLoss<Self> {
+        let [rendered, target, confidence] = [rendered, target, confidence].map(contiguous);
+        let dims = rendered.meta.shape().clone();
+        assert_eq!(dims.num_dims(), 4, "the loss takes [views, height, width, 4] images");
+        let grad = empty_like_shape(&rendered, dims.clone());
+        let parts = empty_like_shape(&rendered, Shape::from([4]));
+        let total = empty_like_shape(&rendered, Shape::from([1]));
+        let mut guards = Vec::new();
+        let mut slice = |t: &CubeTensor| {
+            let (s, g) = tensor_slice(t);
+            guards.push(g);
+            s
+        };
+        let (r, t, c, g, l, tot) =
+            (slice(&rendered), slice(&target), slice(&confidence), slice(&grad), slice(&parts), slice(&total));
+        let buffers = super::fused_loss::LossBuffers {
+            rendered: &r,
+            target: &t,
+            confidence: &c,
+            grad: &g,
+            loss: &l,
+            total: &tot,
+        };
+        spec.rasterizer
+            .loss_into(buffers, dims[0] as u32, dims[2] as u32, dims[1] as u32, spec.ssim_weight, spec.mask_weight)
+            .unwrap_or_else(|e| panic!("loss failed: {e}"));
+        SplatLoss { total, parts, grad }
+    }
+}
+
+#[derive(Debug)]
+struct LossBackward;
+
+impl<B: SplatOps> Backward<B, 1> for LossBackward {
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let upstream = grads.consume::<B>(&ops.node);
+        let grad = ops.state;
+        let shape = grad.shape();
+        let scale = B::float_expand(B::float_reshape(upstream, Shape::from([1, 1, 1, 1])), shape);
+        if let Some(node) = &ops.parents[0] {
+            grads.register::<B>(node.id, B::float_mul(grad, scale));
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -308,6 +401,21 @@ impl<B: SplatOps, C: CheckpointStrategy> SplatOps for Autodiff<B, C> {
             sh: c(g.sh),
         }
     }
+
+    fn splat_loss(
+        rendered: FloatTensor<Self>,
+        target: FloatTensor<Self>,
+        confidence: FloatTensor<Self>,
+        spec: LossSpec,
+    ) -> SplatLoss<Self> {
+        let (prim, node) = rendered.into_parts();
+        let out = B::splat_loss(prim, target.into_primitive(), confidence.into_primitive(), spec);
+        let total = match LossBackward.prepare::<C>([node]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(out.grad.clone(), out.total),
+            OpsKind::UnTracked(prep) => prep.finish(out.total),
+        };
+        SplatLoss { total, parts: FloatTensor::<Self>::new(out.parts), grad: FloatTensor::<Self>::new(out.grad) }
+    }
 }
 
 /// The Gaussian parameters as burn tensors (shapes [N, 4] ×4, [N, 1], [N, K·3]).
@@ -334,4 +442,21 @@ pub fn render_splats(params: &SplatParams, batch: &SplatBatch) -> Tensor<4> {
         batch.clone(),
     );
     Tensor::from_dispatch(out)
+}
+
+/// The fused loss of `rendered` against `target` with per-pixel `confidence`: returns the
+/// differentiable total ([1]) and the parts [total, L1, SSIM, mask] ([4], constant).
+pub fn fused_loss(
+    rendered: Tensor<4>,
+    target: Tensor<4>,
+    confidence: Tensor<4>,
+    spec: &LossSpec,
+) -> (Tensor<1>, Tensor<1>) {
+    let out = Dispatch::splat_loss(
+        rendered.into_dispatch(),
+        target.into_dispatch(),
+        confidence.into_dispatch(),
+        spec.clone(),
+    );
+    (Tensor::from_dispatch(out.total), Tensor::from_dispatch(out.parts))
 }

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod burn_op;
+pub mod fused_loss;
 pub mod gpu_buffers;
 pub mod raster;
 pub mod reference;

@@ -145,7 +145,7 @@ pub struct Rasterizer {
     pub max_chunk_pairs: u64,
 }
 
-const ENTRY_POINTS: [(Stage, &str); 12] = [
+const ENTRY_POINTS: [(Stage, &str); 18] = [
     (Stage::Project, "main"),
     (Stage::Scan, "scan_blocks"),
     (Stage::Scan, "add_offsets"),
@@ -158,6 +158,12 @@ const ENTRY_POINTS: [(Stage, &str); 12] = [
     (Stage::Rasterize, "main"),
     (Stage::RasterizeBackward, "main"),
     (Stage::ProjectBackward, "main"),
+    (Stage::Loss, "products"),
+    (Stage::Loss, "blur_h"),
+    (Stage::Loss, "blur_v"),
+    (Stage::Loss, "ssim_terms"),
+    (Stage::Loss, "gradient"),
+    (Stage::Loss, "reduce"),
 ];
 
 impl Rasterizer {
@@ -214,12 +220,12 @@ impl Rasterizer {
         &self.gpu
     }
 
-    fn device(&self) -> &wgpu::Device {
+    pub(super) fn device(&self) -> &wgpu::Device {
         &self.gpu.device
     }
 
     /// Records one compute dispatch binding `buffers` at their binding indices.
-    fn dispatch(
+    pub(super) fn dispatch(
         &self,
         enc: &mut wgpu::CommandEncoder,
         stage: Stage,

@@ -21,6 +21,7 @@ const ATOMIC_ADD_CAS: &str = include_str!("../../shaders/atomic_add_cas.wgsl");
 const ACCUMULATE_SUBGROUP: &str = include_str!("../../shaders/grad_accumulate_subgroup.wgsl");
 const ACCUMULATE_PLAIN: &str = include_str!("../../shaders/grad_accumulate_plain.wgsl");
 const PROJECT_BACKWARD: &str = include_str!("../../shaders/project_backward.wgsl");
+const LOSS: &str = include_str!("../../shaders/loss.wgsl");
 
 /// Which optional device features a shader variant uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -41,10 +42,12 @@ pub enum Stage {
     Rasterize,
     RasterizeBackward,
     ProjectBackward,
+    /// The fused training loss (not a rasterizer stage, but it shares the machinery).
+    Loss,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 9] = [
+    pub const ALL: [Stage; 10] = [
         Stage::Project,
         Stage::Scan,
         Stage::RadixSort,
@@ -54,6 +57,7 @@ impl Stage {
         Stage::Rasterize,
         Stage::RasterizeBackward,
         Stage::ProjectBackward,
+        Stage::Loss,
     ];
 
     /// The assembled WGSL of this stage for the given features.
@@ -74,6 +78,7 @@ impl Stage {
                 if f.subgroups { ACCUMULATE_SUBGROUP } else { ACCUMULATE_PLAIN },
             ],
             Stage::ProjectBackward => vec![COMMON, GAUSSIAN_PARAMS, PROJECT_BACKWARD],
+            Stage::Loss => vec![LOSS],
         };
         let grad_atomic = if f.float_atomics { "atomic<f32>" } else { "atomic<u32>" };
         let param_access = if self == Stage::ProjectBackward { "read_write" } else { "read" };

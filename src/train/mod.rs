@@ -10,12 +10,12 @@ use crate::dataset::Dataset;
 use crate::export::{Checkpoint, CheckpointMeta, checkpoint::FORMAT_VERSION};
 use crate::gaussians::Gaussians4d;
 use crate::gpu::GpuContext;
-use crate::render::burn_op::{SplatBatch, SplatParams, render_splats};
+use crate::render::burn_op::{LossSpec, SplatBatch, SplatParams, fused_loss, render_splats};
 use crate::render::{RasterView, Rasterizer};
 use adam::{Moments, lr_row};
 use burn::tensor::{Device, Tensor, TensorData};
 use init::{InitVolume, initial_gaussians, view_volume};
-use loss::{LossWeights, photometric_loss};
+use loss::LossWeights;
 use rand::seq::SliceRandom;
 use rand::{SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
@@ -300,9 +300,16 @@ impl Trainer {
         };
         let image = render_splats(&splat_params, &batch);
         let mse = (image.clone().narrow(3, 0, 3) - target.clone().narrow(3, 0, 3)).powf_scalar(2.0).mean();
-        let parts = photometric_loss(image, target, conf, self.config.loss);
-        let grads = parts.total.clone().backward();
-        let loss: f32 = parts.total.inner().into_scalar();
+        // The fused WGSL loss (same value and gradient as `loss::photometric_loss`, tested), ~10x
+        // faster than the burn-op version on lavapipe.
+        let spec = LossSpec {
+            rasterizer: self.rasterizer.clone(),
+            ssim_weight: self.config.loss.ssim,
+            mask_weight: self.config.loss.mask,
+        };
+        let (total, _parts) = fused_loss(image, target, conf, &spec);
+        let grads = total.clone().backward();
+        let loss: f32 = total.inner().into_scalar();
         let mse: f32 = mse.inner().into_scalar();
         self.step += 1;
         if !loss.is_finite() {
