@@ -59,11 +59,15 @@ pub enum Command {
         #[arg(long)]
         frames: Option<u32>,
     },
-    /// Render images of a checkpoint.
+    /// Render the rig's views of a checkpoint at each key frame (or K evenly spaced times) to PNGs.
     Render {
         checkpoint: PathBuf,
         #[arg(long)]
         out: PathBuf,
+        #[arg(long)]
+        frames: Option<u32>,
+        #[arg(long, default_value_t = 256)]
+        size: u32,
     },
     /// PSNR / SSIM of a checkpoint on a dataset's test split (white background).
     Eval {

@@ -9,6 +9,7 @@ use crate::render::bench::peak_rss_mb;
 use crate::train::eval::evaluate;
 use crate::train::{TrainConfig, Trainer};
 use anyhow::Context;
+use image::ImageEncoder;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
 use std::sync::Arc;
@@ -138,5 +139,48 @@ pub fn export(checkpoint: &Path, out: &Path, frames: Option<u32>) -> anyhow::Res
     let paths = export_sequence(&ck.gaussians, &times, out, "frame")
         .with_context(|| format!("writing PLY files to {}", out.display()))?;
     println!("wrote {} PLY files to {}", paths.len(), out.display());
+    Ok(())
+}
+
+/// Renders the 16 rig views of a checkpoint at each exported time into PNGs.
+pub fn render(checkpoint: &Path, out: &Path, frames: Option<u32>, size: u32) -> anyhow::Result<()> {
+    use crate::render::RasterView;
+    anyhow::ensure!((16..=4096).contains(&size), "--size must be in 16..=4096");
+    let ck = Checkpoint::load(checkpoint)?;
+    let rig = ck.meta.rig.clone().unwrap_or_default();
+    let times = export_times(&ck.meta, frames);
+    let gpu = GpuContext::headless()?;
+    let rast = Rasterizer::new(gpu)?;
+    let params = rast.upload(&ck.gaussians)?;
+    std::fs::create_dir_all(out)?;
+    let scale = size as f64 / rig.image_size as f64;
+    for (f, &t) in times.iter().enumerate() {
+        let views: Vec<RasterView> = (0..rig.views)
+            .map(|v| {
+                let mut camera = rig.camera(v);
+                camera.intrinsics = camera
+                    .intrinsics
+                    .scaled_to((rig.image_size as f64 * scale) as u32, (rig.image_size as f64 * scale) as u32);
+                RasterView { camera, time: t, background: ck.meta.background }
+            })
+            .collect();
+        let img = rast.read_color(&rast.forward(&params, &views, false)?)?;
+        let px = (size * size) as usize;
+        for v in 0..views.len() {
+            let rgb: Vec<u8> = img[v * px * 4..(v + 1) * px * 4]
+                .chunks_exact(4)
+                .flat_map(|p| [p[0], p[1], p[2]].map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8))
+                .collect();
+            let mut png = Vec::new();
+            image::codecs::png::PngEncoder::new(&mut png).write_image(
+                &rgb,
+                size,
+                size,
+                image::ExtendedColorType::Rgb8,
+            )?;
+            crate::atomic_file::write_atomically(&out.join(format!("f{f:04}_v{v:02}.png")), &png)?;
+        }
+    }
+    println!("rendered {} frames × {} views to {}", times.len(), rig.views, out.display());
     Ok(())
 }

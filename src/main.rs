@@ -41,7 +41,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Export { checkpoint, out, frames }) => {
             commands::export(&checkpoint, &out, frames).map(|_| ExitCode::SUCCESS)
         }
-        Some(Command::Render { .. }) => pending("render", 4, "rendering a checkpoint"),
+        Some(Command::Render { checkpoint, out, frames, size }) => {
+            commands::render(&checkpoint, &out, frames, size).map(|_| ExitCode::SUCCESS)
+        }
         Some(Command::Eval { checkpoint, dataset, json, resolution }) => {
             commands::eval(&checkpoint, &dataset, resolution, json).map(|_| ExitCode::SUCCESS)
         }

@@ -67,7 +67,7 @@ fn check(rast: &Rasterizer, name: &str, gs: &Gaussians4d, views: &[RasterView]) 
         let mut worst = (0.0f64, 0usize);
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
             let err = (*g as f64 - w).abs() / (1e-4 * scale + 1e-3 * w.abs());
-            if !(err <= worst.0) {
+            if err > worst.0 || err.is_nan() {
                 worst = (err, i);
             }
         }

@@ -115,7 +115,7 @@ pub fn poisoned_copies(clean: &Gaussians4d) -> Gaussians4d {
     ];
     for (j, &(group, comp, bad)) in cases.iter().enumerate() {
         let src = j % clean.len();
-        let mut copy = |v: &mut Vec<f32>, width: usize, g: usize| {
+        let copy = |v: &mut Vec<f32>, width: usize, g: usize| {
             let mut vals = v[src * width..(src + 1) * width].to_vec();
             if g == group {
                 vals[comp] = bad;

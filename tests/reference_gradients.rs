@@ -49,15 +49,15 @@ fn check_scene(gs: Gaussians4d, v: ViewParams) {
     ];
     let mut checked_nonzero = 0;
     for (name, field, per) in groups {
-        for i in 0..gs.len() {
+        for (i, grad) in grads.iter().enumerate() {
             for c in 0..per {
                 let analytic = match name {
-                    "means" => grads[i].mean[c],
-                    "log_scales" => grads[i].log_scale[c],
-                    "rot_left" => grads[i].rot_left[c],
-                    "rot_right" => grads[i].rot_right[c],
-                    "opacity" => grads[i].opacity_logit,
-                    _ => grads[i].sh[c],
+                    "means" => grad.mean[c],
+                    "log_scales" => grad.log_scale[c],
+                    "rot_left" => grad.rot_left[c],
+                    "rot_right" => grad.rot_right[c],
+                    "opacity" => grad.opacity_logit,
+                    _ => grad.sh[c],
                 };
                 // Parameters are f32: the actual steps are measured in f64, so f32 rounding cancels.
                 let h = 1e-5f32;

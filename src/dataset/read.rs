@@ -185,10 +185,10 @@ fn load_view(
     };
     let image = image::open(&image_path).map_err(|e| image_err("file_path", &image_path, e.to_string()))?.into_rgba8();
     let (w, h) = image.dimensions();
-    if let (Some(fw), Some(fh)) = (file.w, file.h) {
-        if (fw, fh) != (w, h) {
-            return Err(image_err("file_path", &image_path, format!("is {w}x{h} but the JSON says w={fw}, h={fh}")));
-        }
+    if let (Some(fw), Some(fh)) = (file.w, file.h)
+        && (fw, fh) != (w, h)
+    {
+        return Err(image_err("file_path", &image_path, format!("is {w}x{h} but the JSON says w={fw}, h={fh}")));
     }
     let (tw, th) = target_size(w, h, opts.max_side);
     let image = if (tw, th) == (w, h) { image } else { image::imageops::resize(&image, tw, th, FilterType::Triangle) };

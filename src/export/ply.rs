@@ -29,7 +29,8 @@ pub fn slice_to_3d(g: &Gaussians4d, t: f32) -> Vec<Splat3d> {
     for i in 0..g.len() {
         let gi = g.get(i);
         let s = slice(&gi, t as f64);
-        if !(s.temporal_weight >= MIN_TEMPORAL_WEIGHT) || !(s.opacity > 0.0 && s.opacity < 1.0) {
+        let present = s.temporal_weight >= MIN_TEMPORAL_WEIGHT && s.opacity > 0.0 && s.opacity < 1.0;
+        if !present {
             continue;
         }
         let m = Matrix3::from_fn(|r, c| s.cov.col(c)[r]);

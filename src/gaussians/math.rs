@@ -2,6 +2,9 @@
 //! exact analytic backward of all of it. This is the specification the WGSL kernels follow and the
 //! CPU reference renderer uses; `export` uses the slicing.
 
+// Culling tests are written `!(x >= limit)` on purpose: NaN fails them, so NaN is culled.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use glam::{DMat3, DMat4, DVec3, DVec4};
 
 use super::SH_C0;
@@ -163,6 +166,11 @@ fn covariance4(g: &Gaussian) -> Covariance4 {
     let l = DMat4::from_cols(r.x_axis * s.x, r.y_axis * s.y, r.z_axis * s.z, r.w_axis * s.w);
     let sigma = l * l.transpose();
     Covariance4 { ql, ql_norm, qr, qr_norm, ml, mr, r, s, l, sigma }
+}
+
+/// L = R·diag(exp(s)): the 4D Gaussian is mean + L·z with z ~ N(0, I₄) (used to split splats).
+pub fn scaled_rotation(g: &Gaussian) -> DMat4 {
+    covariance4(g).l
 }
 
 /// A 4D Gaussian conditioned on time t: a 3D Gaussian with a time-attenuated opacity.
@@ -396,6 +404,7 @@ pub fn project(g: &Gaussian, v: &ViewParams) -> Option<Projected> {
 }
 
 /// Chain rule from the projected quantities back to every raw parameter.
+#[allow(clippy::needless_range_loop)] // small matrix products read clearest with indices
 pub fn project_backward(g: &Gaussian, v: &ViewParams, grad: &ProjectedGrad) -> GaussianGrad {
     let mut out = g.zero_like();
     let Some(pp) = project_parts(g, v) else {

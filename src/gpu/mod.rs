@@ -92,7 +92,7 @@ impl GpuContext {
             subgroups: features.contains(wgpu::Features::SUBGROUP),
             float_atomics: features.contains(wgpu::Features::SHADER_FLOAT32_ATOMIC),
             timestamp_queries: features.contains(wgpu::Features::TIMESTAMP_QUERY),
-            max_storage_binding: device.limits().max_storage_buffer_binding_size as u64,
+            max_storage_binding: device.limits().max_storage_buffer_binding_size,
         };
         Self { instance, adapter, device, queue, caps, burn: OnceLock::new() }
     }

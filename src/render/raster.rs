@@ -370,7 +370,7 @@ impl Rasterizer {
             return Err(RasterError::TooLarge(format!(
                 "{} views of {width}x{height} need {} MiB of output, over the device's {} MiB binding limit; render fewer views at once",
                 views.len(),
-                pixels * 16 >> 20,
+                (pixels * 16) >> 20,
                 self.gpu.caps.max_storage_binding >> 20
             )));
         }

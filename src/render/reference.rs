@@ -33,6 +33,7 @@ fn alpha_at(p: &Projected, px: f64, py: f64) -> (f64, f64, f64, f64) {
     (p.opacity * gauss, gauss, dx, dy)
 }
 
+#[allow(clippy::needless_range_loop)] // per-channel loops over parallel arrays
 /// Renders one view. Pixel (x, y) is sampled at its centre (x + 0.5, y + 0.5).
 pub fn render(gs: &Gaussians4d, view: &ViewParams, background: [f64; 3]) -> ReferenceImage {
     let vis = visible(gs, view);
@@ -71,6 +72,7 @@ pub fn render(gs: &Gaussians4d, view: &ViewParams, background: [f64; 3]) -> Refe
     img
 }
 
+#[allow(clippy::needless_range_loop)]
 /// Gradients of a loss with respect to every raw parameter, given dL/d(rgb) and dL/d(alpha) per pixel.
 pub fn render_backward(
     gs: &Gaussians4d,

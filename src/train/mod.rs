@@ -2,6 +2,7 @@
 //! any dataset in the D-NeRF convention) with the confidence-aware loss, on the shared GPU.
 
 pub mod adam;
+pub mod densify;
 pub mod eval;
 pub mod init;
 pub mod loss;
@@ -72,6 +73,7 @@ pub struct TrainConfig {
     /// count (16), after the generated views 0..15. Plain D-NeRF data has none.
     pub input_view_weight: f32,
     pub seed: u64,
+    pub densify: densify::DensifyConfig,
 }
 
 impl Default for TrainConfig {
@@ -86,6 +88,7 @@ impl Default for TrainConfig {
             loss: LossWeights::default(),
             input_view_weight: 1.0,
             seed: 0,
+            densify: densify::DensifyConfig::default(),
         }
     }
 }
@@ -144,6 +147,10 @@ pub struct Trainer {
     time_range: (f32, f32),
     frame_times: Vec<f32>,
     rig: Option<crate::camera::SyncDreamerRig>,
+    /// Σ |∂L/∂μxyz| per splat since the last densification ([N, 1]) and the steps summed.
+    grad_accum: Option<Tensor<2>>,
+    grad_steps: u32,
+    pub last_densify: Option<densify::DensifyStats>,
 }
 
 fn tensor2(v: &[f32], cols: usize, device: &Device) -> Tensor<2> {
@@ -231,6 +238,9 @@ impl Trainer {
             frame_times,
             rig: dataset.rig.clone(),
             config,
+            grad_accum: None,
+            grad_steps: 0,
+            last_densify: None,
         })
     }
 
@@ -318,11 +328,20 @@ impl Trainer {
         let lrs = self.learning_rates();
         for (g, leaf) in leaves.iter().enumerate() {
             let Some(grad) = leaf.grad(&grads) else { continue };
+            if g == 0 && self.config.densify.enabled {
+                let norm = grad.clone().narrow(1, 0, 3).powf_scalar(2.0).sum_dim(1).sqrt();
+                self.grad_accum = Some(match self.grad_accum.take() {
+                    Some(acc) => acc + norm,
+                    None => norm,
+                });
+                self.grad_steps += 1;
+            }
             let cols = self.params[g].dims()[1];
             let row = if lrs[g].len() == cols { lrs[g].clone() } else { vec![lrs[g][0]; cols] };
             let lr = lr_row(&row, &self.params[g]);
             self.params[g] = self.moments[g].update(self.params[g].clone(), grad, lr, self.step);
         }
+        self.maybe_densify();
         // Keep a known-good copy to roll back to (cheap: tensors are reference-counted on the GPU).
         if self.step % 50 == 1 {
             self.last_good = Some((self.params.clone(), self.moments.clone()));
@@ -334,6 +353,34 @@ impl Trainer {
             splats: self.splat_count(),
             rolled_back: false,
         }
+    }
+
+    fn maybe_densify(&mut self) {
+        let d = self.config.densify;
+        let total = self.config.iterations as f32;
+        let in_window = (self.step as f32) >= d.start_fraction * total && (self.step as f32) < d.end_fraction * total;
+        if !d.enabled || !in_window || d.interval == 0 || !self.step.is_multiple_of(d.interval) || self.grad_steps == 0
+        {
+            return;
+        }
+        let Some(acc) = self.grad_accum.take() else { return };
+        let grad: Vec<f32> = (acc / self.grad_steps as f64).into_data().try_to_vec::<f32>().expect("f32");
+        self.grad_steps = 0;
+        let mut g = self.gaussians();
+        let read = |t: &Tensor<2>| -> Vec<f32> { t.clone().into_data().try_to_vec::<f32>().expect("f32") };
+        let mut moments: Vec<densify::Rows> =
+            vec![self.moments.each_ref().map(|m| read(&m.m)), self.moments.each_ref().map(|m| read(&m.v))];
+        let stats = densify::densify(&mut g, &mut moments, &grad, &d, &mut self.rng);
+        let w = densify::widths(&g);
+        let dev = &self.device;
+        let upload =
+            |rows: &densify::Rows| -> [Tensor<2>; GROUPS] { [0, 1, 2, 3, 4, 5].map(|k| tensor2(&rows[k], w[k], dev)) };
+        self.params = upload(&[g.means, g.log_scales, g.rot_left, g.rot_right, g.opacity, g.sh]);
+        let (m, v) = (upload(&moments[0]), upload(&moments[1]));
+        self.moments = [0, 1, 2, 3, 4, 5].map(|k| Moments { m: m[k].clone(), v: v[k].clone() });
+        self.last_good = None;
+        self.last_densify = Some(stats);
+        log::info!("step {}: densified {stats:?}", self.step);
     }
 
     /// Non-finite loss: restore the last good state and halve the learning rates.

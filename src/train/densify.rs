@@ -1,0 +1,180 @@
+//! Adaptive density control in 4D: splats whose mean gradient stays large are cloned (small ones)
+//! or split (large ones, new means sampled from the 4D Gaussian, time included); nearly transparent
+//! splats are pruned; the count never exceeds a cap. Works on CPU copies of the parameters and the
+//! Adam moments, a few times per run.
+
+use crate::gaussians::Gaussians4d;
+use crate::gaussians::math::scaled_rotation;
+use glam::DVec4;
+use rand::Rng;
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct DensifyConfig {
+    pub enabled: bool,
+    /// Fraction of the run in which densification happens: [start, end).
+    pub start_fraction: f32,
+    pub end_fraction: f32,
+    pub interval: u32,
+    /// Share of the splats (highest mean gradient) grown at each densification.
+    pub grow_fraction: f32,
+    /// A splat wider than this (largest spatial standard deviation) is split rather than cloned.
+    pub split_scale: f32,
+    /// Splats with opacity below this are removed.
+    pub prune_opacity: f32,
+    pub max_splats: usize,
+}
+
+impl Default for DensifyConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            start_fraction: 0.1,
+            end_fraction: 0.6,
+            interval: 100,
+            grow_fraction: 0.05,
+            split_scale: 0.01,
+            prune_opacity: 0.005,
+            max_splats: 200_000,
+        }
+    }
+}
+
+/// Row-wise CPU copies of something shaped like the parameters (the parameters or one Adam moment).
+pub type Rows = [Vec<f32>; 6];
+
+/// Widths of the six groups (means, log_scales, rot_left, rot_right, opacity, sh).
+pub fn widths(g: &Gaussians4d) -> [usize; 6] {
+    [4, 4, 4, 4, 1, g.sh_stride()]
+}
+
+/// What one densification did.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct DensifyStats {
+    pub cloned: usize,
+    pub split: usize,
+    pub pruned: usize,
+    pub total: usize,
+}
+
+/// Decides and applies clone / split / prune. `grad_norm` is the mean |∂L/∂μxyz| per splat since
+/// the last densification. `moments` follow the same row operations (new rows start at zero).
+pub fn densify(
+    g: &mut Gaussians4d,
+    moments: &mut [Rows],
+    grad_norm: &[f32],
+    cfg: &DensifyConfig,
+    rng: &mut StdRng,
+) -> DensifyStats {
+    let n = g.len();
+    let w = widths(g);
+    let mut stats = DensifyStats::default();
+    // Rank by gradient; grow the top share that fits under the cap.
+    let room = cfg.max_splats.saturating_sub(n);
+    let mut order: Vec<usize> = (0..n).filter(|&i| grad_norm[i] > 0.0 && grad_norm[i].is_finite()).collect();
+    order.sort_by(|&a, &b| grad_norm[b].total_cmp(&grad_norm[a]));
+    order.truncate(((n as f32 * cfg.grow_fraction) as usize).min(room));
+    let mut keep = vec![true; n];
+    let mut new_rows: Vec<(usize, [f32; 4], [f32; 4])> = Vec::new(); // (source, mean, log_scale)
+    for &i in &order {
+        let max_scale = g.log_scales[i * 4..i * 4 + 3].iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v)).exp();
+        let mean = [g.means[i * 4], g.means[i * 4 + 1], g.means[i * 4 + 2], g.means[i * 4 + 3]];
+        let ls = [g.log_scales[i * 4], g.log_scales[i * 4 + 1], g.log_scales[i * 4 + 2], g.log_scales[i * 4 + 3]];
+        if max_scale > cfg.split_scale {
+            // Split: two children sampled from the parent (space and time), 1.6x smaller; parent goes.
+            let l = scaled_rotation(&g.get(i));
+            let child_ls = ls.map(|s| s - 1.6f32.ln());
+            for _ in 0..2 {
+                let z = DVec4::from_array([0; 4].map(|_| standard_normal(rng)));
+                let off = l * z;
+                let m = [0, 1, 2, 3].map(|k| mean[k] + off[k] as f32);
+                new_rows.push((i, m, child_ls));
+            }
+            keep[i] = false;
+            stats.split += 1;
+        } else {
+            new_rows.push((i, mean, ls));
+            stats.cloned += 1;
+        }
+    }
+    // Prune nearly transparent splats (and any non-finite one).
+    for (i, kept) in keep.iter_mut().enumerate() {
+        let op = 1.0 / (1.0 + (-g.opacity[i]).exp());
+        let finite = g.means[i * 4..i * 4 + 4].iter().chain(&g.log_scales[i * 4..i * 4 + 4]).all(|v| v.is_finite());
+        if *kept && (op < cfg.prune_opacity || !finite) {
+            *kept = false;
+            stats.pruned += 1;
+        }
+    }
+    let mut groups: [&mut Vec<f32>; 6] =
+        [&mut g.means, &mut g.log_scales, &mut g.rot_left, &mut g.rot_right, &mut g.opacity, &mut g.sh];
+    for (k, col) in groups.iter_mut().enumerate() {
+        let old = std::mem::take(*col);
+        let mut out: Vec<f32> =
+            (0..n).filter(|&i| keep[i]).flat_map(|i| old[i * w[k]..(i + 1) * w[k]].to_vec()).collect();
+        for (src, mean, ls) in &new_rows {
+            match k {
+                0 => out.extend(mean),
+                1 => out.extend(ls),
+                _ => out.extend(&old[src * w[k]..(src + 1) * w[k]]),
+            }
+        }
+        **col = out;
+    }
+    for m in moments.iter_mut() {
+        for (k, col) in m.iter_mut().enumerate() {
+            let old = std::mem::take(col);
+            let mut out: Vec<f32> =
+                (0..n).filter(|&i| keep[i]).flat_map(|i| old[i * w[k]..(i + 1) * w[k]].to_vec()).collect();
+            out.resize(out.len() + new_rows.len() * w[k], 0.0);
+            *col = out;
+        }
+    }
+    stats.total = g.len();
+    stats
+}
+
+fn standard_normal(rng: &mut StdRng) -> f64 {
+    rng.sample(rand_distr::StandardNormal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gaussians::random::RandomScene;
+    use rand::SeedableRng;
+
+    #[test]
+    fn clones_splits_prunes_and_respects_the_cap() {
+        let mut g = RandomScene { count: 100, seed: 3, log_scale: (-6.0, -3.0), ..Default::default() }.build();
+        g.opacity[0] = -10.0; // prunable
+        let w = widths(&g);
+        let mut moments: Vec<Rows> = vec![[0, 1, 2, 3, 4, 5].map(|k| vec![1.0; g.len() * w[k]])];
+        let grad: Vec<f32> = (0..100).map(|i| i as f32).collect();
+        let cfg = DensifyConfig { grow_fraction: 0.1, split_scale: 0.03, max_splats: 1000, ..Default::default() };
+        let mut rng = StdRng::seed_from_u64(1);
+        let before = g.clone();
+        let s = densify(&mut g, &mut moments, &grad, &cfg, &mut rng);
+        assert_eq!(s.cloned + s.split, 10);
+        assert_eq!(s.pruned, 1);
+        assert_eq!(g.len(), 100 - s.split - 1 + s.cloned + 2 * s.split);
+        g.validate().unwrap();
+        for (k, col) in moments[0].iter().enumerate() {
+            assert_eq!(col.len(), g.len() * w[k]);
+            // Survivors keep their moments, new rows start at zero.
+            assert_eq!(col[0], 1.0);
+            assert_eq!(*col.last().unwrap(), 0.0);
+        }
+        // Split children are smaller than their parent by 1.6x.
+        assert!(s.split > 0 && s.cloned > 0, "{s:?}");
+        let child_ls = g.log_scales[g.len() * 4 - 4];
+        assert!(before.log_scales.iter().any(|&p| (p - 1.6f32.ln() - child_ls).abs() < 1e-5));
+        // The cap holds.
+        let cfg = DensifyConfig { grow_fraction: 0.5, max_splats: g.len() + 3, ..Default::default() };
+        let mut m2: Vec<Rows> = vec![];
+        let grad: Vec<f32> = vec![1.0; g.len()];
+        let s = densify(&mut g, &mut m2, &grad, &cfg, &mut rng);
+        assert!(s.cloned + s.split <= 3);
+    }
+}
