@@ -50,6 +50,9 @@ pub enum Command {
         /// Spherical-harmonics degree of the colour (0..=3).
         #[arg(long)]
         sh_degree: Option<u32>,
+        /// Keep the initial splats: no cloning, splitting or pruning.
+        #[arg(long)]
+        no_densify: bool,
     },
     /// Write a PLY per frame from a checkpoint.
     Export {

@@ -23,6 +23,7 @@ pub struct TrainArgs {
     pub batch_views: Option<usize>,
     pub init_points: Option<usize>,
     pub sh_degree: Option<u32>,
+    pub densify: bool,
     pub json: bool,
 }
 
@@ -50,6 +51,7 @@ pub fn train(dataset: &Path, out: &Path, args: TrainArgs) -> anyhow::Result<()> 
         anyhow::ensure!(d <= 3, "--sh-degree must be 0..=3");
         config.sh_degree = d;
     }
+    config.densify.enabled = args.densify;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let gpu = GpuContext::headless()?;
     let rast = Arc::new(Rasterizer::new(gpu.clone())?);

@@ -27,13 +27,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             pending("run", 6, "video decoding, the weights-free generator and the end-to-end pipeline")
         }
         Some(Command::Generate { .. }) => pending("generate", 6, "stage 1 from a video"),
-        Some(Command::Train { dataset, out, iters, resolution, json, batch, points, sh_degree }) => {
+        Some(Command::Train { dataset, out, iters, resolution, json, batch, points, sh_degree, no_densify }) => {
             let args = commands::TrainArgs {
                 iterations: iters,
                 resolution,
                 batch_views: batch,
                 init_points: points,
                 sh_degree,
+                densify: !no_densify,
                 json,
             };
             commands::train(&dataset, &out, args).map(|_| ExitCode::SUCCESS)

@@ -19,7 +19,8 @@ pub struct DensifyConfig {
     pub interval: u32,
     /// Share of the splats (highest mean gradient) grown at each densification.
     pub grow_fraction: f32,
-    /// A splat wider than this (largest spatial standard deviation) is split rather than cloned.
+    /// A splat wider than this share of the scene extent (largest spatial standard deviation) is
+    /// split rather than cloned (3DGS's `percent_dense`).
     pub split_scale: f32,
     /// Splats with opacity below this are removed.
     pub prune_opacity: f32,
@@ -60,11 +61,13 @@ pub struct DensifyStats {
 
 /// Decides and applies clone / split / prune. `grad_norm` is the mean |∂L/∂μxyz| per splat since
 /// the last densification. `moments` follow the same row operations (new rows start at zero).
+/// `extent` is the scene's radius in world units.
 pub fn densify(
     g: &mut Gaussians4d,
     moments: &mut [Rows],
     grad_norm: &[f32],
     cfg: &DensifyConfig,
+    extent: f32,
     rng: &mut StdRng,
 ) -> DensifyStats {
     let n = g.len();
@@ -81,7 +84,7 @@ pub fn densify(
         let max_scale = g.log_scales[i * 4..i * 4 + 3].iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v)).exp();
         let mean = [g.means[i * 4], g.means[i * 4 + 1], g.means[i * 4 + 2], g.means[i * 4 + 3]];
         let ls = [g.log_scales[i * 4], g.log_scales[i * 4 + 1], g.log_scales[i * 4 + 2], g.log_scales[i * 4 + 3]];
-        if max_scale > cfg.split_scale {
+        if max_scale > cfg.split_scale * extent {
             // Split: two children sampled from the parent (space and time), 1.6x smaller; parent goes.
             let l = scaled_rotation(&g.get(i));
             let child_ls = ls.map(|s| s - 1.6f32.ln());
@@ -155,7 +158,7 @@ mod tests {
         let cfg = DensifyConfig { grow_fraction: 0.1, split_scale: 0.03, max_splats: 1000, ..Default::default() };
         let mut rng = StdRng::seed_from_u64(1);
         let before = g.clone();
-        let s = densify(&mut g, &mut moments, &grad, &cfg, &mut rng);
+        let s = densify(&mut g, &mut moments, &grad, &cfg, 1.0, &mut rng);
         assert_eq!(s.cloned + s.split, 10);
         assert_eq!(s.pruned, 1);
         assert_eq!(g.len(), 100 - s.split - 1 + s.cloned + 2 * s.split);
@@ -174,7 +177,7 @@ mod tests {
         let cfg = DensifyConfig { grow_fraction: 0.5, max_splats: g.len() + 3, ..Default::default() };
         let mut m2: Vec<Rows> = vec![];
         let grad: Vec<f32> = vec![1.0; g.len()];
-        let s = densify(&mut g, &mut m2, &grad, &cfg, &mut rng);
+        let s = densify(&mut g, &mut m2, &grad, &cfg, 1.0, &mut rng);
         assert!(s.cloned + s.split <= 3);
     }
 }

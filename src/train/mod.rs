@@ -151,6 +151,27 @@ pub struct Trainer {
     grad_accum: Option<Tensor<2>>,
     grad_steps: u32,
     pub last_densify: Option<densify::DensifyStats>,
+    /// Radius of the initial cloud around its centre (world units), the scale densification uses.
+    scene_extent: f32,
+}
+
+/// Largest distance of the (x, y, z) means from their centroid (1 for an empty cloud).
+fn cloud_radius(means: &[f32]) -> f32 {
+    let n = means.len() / 4;
+    if n == 0 {
+        return 1.0;
+    }
+    let mut c = [0.0f64; 3];
+    for p in means.chunks_exact(4) {
+        for k in 0..3 {
+            c[k] += p[k] as f64 / n as f64;
+        }
+    }
+    let r = means
+        .chunks_exact(4)
+        .map(|p| (0..3).map(|k| (p[k] as f64 - c[k]).powi(2)).sum::<f64>().sqrt())
+        .fold(0.0, f64::max);
+    if r > 0.0 { r as f32 } else { 1.0 }
 }
 
 fn tensor2(v: &[f32], cols: usize, device: &Device) -> Tensor<2> {
@@ -207,6 +228,7 @@ impl Trainer {
             };
             initial_gaussians(config.init_points, volume, &cameras, time_range, spacing, config.sh_degree, config.seed)
         });
+        let scene_extent = cloud_radius(&gaussians.means);
         let device = gpu.burn_device()?;
         let params = [
             tensor2(&gaussians.means, 4, &device),
@@ -241,6 +263,7 @@ impl Trainer {
             grad_accum: None,
             grad_steps: 0,
             last_densify: None,
+            scene_extent,
         })
     }
 
@@ -370,7 +393,7 @@ impl Trainer {
         let read = |t: &Tensor<2>| -> Vec<f32> { t.clone().into_data().try_to_vec::<f32>().expect("f32") };
         let mut moments: Vec<densify::Rows> =
             vec![self.moments.each_ref().map(|m| read(&m.m)), self.moments.each_ref().map(|m| read(&m.v))];
-        let stats = densify::densify(&mut g, &mut moments, &grad, &d, &mut self.rng);
+        let stats = densify::densify(&mut g, &mut moments, &grad, &d, self.scene_extent, &mut self.rng);
         let w = densify::widths(&g);
         let dev = &self.device;
         let upload =
