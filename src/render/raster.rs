@@ -469,30 +469,18 @@ impl Rasterizer {
         // Part 1: project, compact, count.
         let mut enc = d.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("project") });
         if total > 0 {
-            let p = params;
             let (gx, gy) = grid(total.div_ceil(256));
-            self.dispatch(
-                &mut enc,
-                Stage::Project,
-                "main",
-                &[
-                    (0, globals_buf.as_entire_binding()),
-                    (1, view_buffer.as_entire_binding()),
-                    (2, p.means.as_entire_binding()),
-                    (3, p.log_scales.as_entire_binding()),
-                    (4, p.rot_left.as_entire_binding()),
-                    (5, p.rot_right.as_entire_binding()),
-                    (6, p.opacity.as_entire_binding()),
-                    (7, p.sh.as_entire_binding()),
-                    (8, proj[0].as_entire_binding()),
-                    (9, proj[1].as_entire_binding()),
-                    (10, proj[2].as_entire_binding()),
-                    (11, tile_counts.as_entire_binding()),
-                    (12, positions.as_entire_binding()),
-                    (13, counters.as_entire_binding()),
-                ],
-                (gx, gy, 1),
-            );
+            let mut bind = vec![(0, globals_buf.as_entire_binding()), (1, view_buffer.as_entire_binding())];
+            bind.extend(params.bindings(2));
+            bind.extend([
+                (8, proj[0].as_entire_binding()),
+                (9, proj[1].as_entire_binding()),
+                (10, proj[2].as_entire_binding()),
+                (11, tile_counts.as_entire_binding()),
+                (12, positions.as_entire_binding()),
+                (13, counters.as_entire_binding()),
+            ]);
+            self.dispatch(&mut enc, Stage::Project, "main", &bind, (gx, gy, 1));
             self.encode_scan(&mut enc, &positions, total);
             let cp = uniform(d, "compact", &CountParams { n: total, groups_x: gx });
             self.dispatch(
@@ -656,7 +644,7 @@ impl Rasterizer {
             )));
         }
         let mut enc = d.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("backward") });
-        for g in [&grads.means, &grads.log_scales, &grads.rot_left, &grads.rot_right, &grads.opacity, &grads.sh] {
+        for g in grads.slices() {
             enc.clear_buffer(&g.buffer, g.offset, Some(g.size));
         }
         for chunk in &rendered.chunks {
@@ -685,30 +673,12 @@ impl Rasterizer {
             }
             if params.count > 0 && chunk.visible > 0 {
                 let (gx, gy) = grid(params.count.div_ceil(256));
-                let p = params;
-                self.dispatch(
-                    &mut enc,
-                    Stage::ProjectBackward,
-                    "main",
-                    &[
-                        (0, chunk.globals.as_entire_binding()),
-                        (1, rendered.view_buffer.as_entire_binding()),
-                        (2, p.means.as_entire_binding()),
-                        (3, p.log_scales.as_entire_binding()),
-                        (4, p.rot_left.as_entire_binding()),
-                        (5, p.rot_right.as_entire_binding()),
-                        (6, p.opacity.as_entire_binding()),
-                        (7, p.sh.as_entire_binding()),
-                        (8, proj_grads.as_entire_binding()),
-                        (9, grads.means.as_entire_binding()),
-                        (10, grads.log_scales.as_entire_binding()),
-                        (11, grads.rot_left.as_entire_binding()),
-                        (12, grads.rot_right.as_entire_binding()),
-                        (13, grads.opacity.as_entire_binding()),
-                        (14, grads.sh.as_entire_binding()),
-                    ],
-                    (gx, gy, 1),
-                );
+                let mut bind =
+                    vec![(0, chunk.globals.as_entire_binding()), (1, rendered.view_buffer.as_entire_binding())];
+                bind.extend(params.bindings(2));
+                bind.push((8, proj_grads.as_entire_binding()));
+                bind.extend(grads.bindings(9));
+                self.dispatch(&mut enc, Stage::ProjectBackward, "main", &bind, (gx, gy, 1));
             }
             let _ = chunk.view_offset;
         }
@@ -766,10 +736,17 @@ impl Rendered {
 
 impl GaussianBuffers {
     pub fn gpu_bytes(&self) -> u64 {
+        self.slices().iter().map(|b| b.size).sum()
+    }
+
+    /// The six groups in binding order: means, log_scales, rot_left, rot_right, opacity, sh.
+    pub fn slices(&self) -> [&GpuSlice; 6] {
         [&self.means, &self.log_scales, &self.rot_left, &self.rot_right, &self.opacity, &self.sh]
-            .iter()
-            .map(|b| b.size)
-            .sum()
+    }
+
+    /// The six groups bound at consecutive indices from `first` (the layout of gaussian_params.wgsl).
+    fn bindings(&self, first: u32) -> impl Iterator<Item = (u32, wgpu::BindingResource<'_>)> {
+        self.slices().into_iter().zip(first..).map(|(s, i)| (i, s.as_entire_binding()))
     }
 }
 
