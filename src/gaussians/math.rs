@@ -185,7 +185,6 @@ pub struct Sliced {
 
 struct SliceParts {
     cov4: Covariance4,
-    sigma3: DMat3,
     cross: DVec3,
     var_t: f64,
     dt: f64,
@@ -205,7 +204,7 @@ fn slice_parts(g: &Gaussian, t: f64) -> SliceParts {
     let cov = sigma3 - outer(cross, cross) / var_t;
     let sig_o = sigmoid(g.opacity_logit);
     let out = Sliced { mean, cov, opacity: sig_o * temporal_weight, temporal_weight };
-    SliceParts { cov4, sigma3, cross, var_t, dt, sig_o, out }
+    SliceParts { cov4, cross, var_t, dt, sig_o, out }
 }
 
 /// Slices a 4D Gaussian at time t (no culling).
@@ -321,7 +320,6 @@ struct ProjectParts {
     clamped_x: bool,
     clamped_y: bool,
     jw: [[f64; 3]; 2],
-    cov2: [f64; 3],
     dir: DVec3,
     dir_len: f64,
     raw_color: [f64; 3],
@@ -389,7 +387,6 @@ fn project_parts(g: &Gaussian, v: &ViewParams) -> Option<ProjectParts> {
         clamped_x: rx != t_xz,
         clamped_y: ry != t_yz,
         jw,
-        cov2,
         dir,
         dir_len,
         raw_color,
@@ -444,7 +441,6 @@ pub fn project_backward(g: &Gaussian, v: &ViewParams, grad: &ProjectedGrad) -> G
             d_cov2[r][c] = -acc;
         }
     }
-    let _ = pp.cov2;
     // cov2 = T cov3 Tᵀ: dcov3 = Tᵀ dCov2 T, dT = 2 dCov2 T cov3.
     let t = pp.jw;
     let cov3 = sp.out.cov;
@@ -525,7 +521,6 @@ pub fn project_backward(g: &Gaussian, v: &ViewParams, grad: &ProjectedGrad) -> G
         g_sigma.col_mut(r)[3] = 0.5 * d_cross[r];
     }
     g_sigma.col_mut(3)[3] = d_var_t;
-    let _ = sp.sigma3;
 
     // Σ = L Lᵀ, L = R·diag(s).
     let c4 = &sp.cov4;

@@ -103,7 +103,6 @@ pub struct GradientBuffers(pub GaussianBuffers);
 
 /// What one chunk of views keeps for the backward pass.
 struct ChunkState {
-    view_offset: u32,
     views: u32,
     globals: wgpu::Buffer,
     proj: [wgpu::Buffer; 3],
@@ -589,7 +588,6 @@ impl Rasterizer {
         self.gpu.queue.submit([enc.finish()]);
         let [tv0, tv1] = tile_values;
         Ok(ChunkState {
-            view_offset: globals.view_offset,
             views: globals.num_views,
             globals: globals_buf,
             proj,
@@ -680,7 +678,6 @@ impl Rasterizer {
                 bind.extend(grads.bindings(9));
                 self.dispatch(&mut enc, Stage::ProjectBackward, "main", &bind, (gx, gy, 1));
             }
-            let _ = chunk.view_offset;
         }
         self.gpu.queue.submit([enc.finish()]);
         Ok(())

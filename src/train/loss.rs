@@ -77,7 +77,6 @@ pub fn photometric_loss(
     confidence: Tensor<4>,
     weights: LossWeights,
 ) -> LossParts {
-    let [b, h, w, _] = rendered.dims();
     let to_nchw = |t: Tensor<4>| t.permute([0, 3, 1, 2]);
     let rgb = to_nchw(rendered.clone().narrow(3, 0, 3));
     let target_rgb = to_nchw(target.clone().narrow(3, 0, 3));
@@ -89,7 +88,6 @@ pub fn photometric_loss(
     let mask = (alpha - target_alpha).abs().mean();
     let lambda = weights.ssim as f64;
     let total = l1.clone() * (1.0 - lambda) + (ssim.clone().neg() + 1.0) * lambda + mask.clone() * weights.mask as f64;
-    let _ = (b, h, w);
     LossParts { total, l1, ssim, mask }
 }
 
