@@ -86,20 +86,9 @@ pub fn write_truth(dir: &std::path::Path, size: u32, frames: u32) {
     let mut writer = DatasetWriter::new(dir, Some("render"), Some(rig.clone()));
     for f in 0..frames {
         let t = f as f32 / (frames - 1) as f32;
-        let views: Vec<RasterView> = (0..rig.views)
-            .map(|v| {
-                let mut camera = rig.camera(v);
-                camera.intrinsics = Intrinsics {
-                    fx: 280.0 * size as f64 / 256.0,
-                    fy: 280.0 * size as f64 / 256.0,
-                    cx: size as f64 / 2.0,
-                    cy: size as f64 / 2.0,
-                    width: size,
-                    height: size,
-                };
-                RasterView { camera, time: t, background: [0.0; 3] }
-            })
-            .collect();
+        // Rendered on black, so colour / alpha recovers the straight colour below.
+        let views: Vec<RasterView> =
+            (0..rig.views).map(|v| RasterView { background: [0.0; 3], ..rig_view(v, t, size, size) }).collect();
         let img = r.read_color(&r.forward(&p, &views, false).unwrap()).unwrap();
         for (v, view) in views.iter().enumerate() {
             let px = (size * size) as usize;
