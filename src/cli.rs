@@ -82,7 +82,8 @@ pub enum Command {
         #[arg(long)]
         resolution: Option<u32>,
     },
-    /// Benchmarks: `raster`, `view`, `generate`.
+    /// Benchmarks: `raster` (rasterizer speed), `ring` (training on a known 16-view ring),
+    /// `view`, `generate`.
     Bench {
         what: String,
         #[arg(long)]
@@ -90,6 +91,15 @@ pub enum Command {
         /// Timed iterations per configuration (after one warm-up).
         #[arg(long, default_value_t = 3)]
         iterations: usize,
+        /// `ring`: training steps.
+        #[arg(long, default_value_t = 2000)]
+        steps: u32,
+        /// `ring`: image size.
+        #[arg(long, default_value_t = 256)]
+        size: u32,
+        /// `ring`: key frames.
+        #[arg(long, default_value_t = 16)]
+        frames: u32,
     },
     /// Show which model weights are installed and where they are looked for.
     Weights,

@@ -13,6 +13,7 @@ pub mod commands;
 pub mod dataset;
 pub mod export;
 pub mod gaussians;
+pub mod generate;
 pub mod gpu;
 pub mod render;
 pub mod train;

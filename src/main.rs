@@ -48,8 +48,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Eval { checkpoint, dataset, json, resolution }) => {
             commands::eval(&checkpoint, &dataset, resolution, json).map(|_| ExitCode::SUCCESS)
         }
-        Some(Command::Bench { what, json, iterations }) => match what.as_str() {
+        Some(Command::Bench { what, json, iterations, steps, size, frames }) => match what.as_str() {
             "raster" => bench_raster(json, iterations),
+            "ring" => commands::bench_ring(json, steps, size, frames).map(|_| ExitCode::SUCCESS),
             "view" => pending("bench view", 5, "the viewer benchmark"),
             "generate" => pending("bench generate", 7, "the SyncDreamer-T benchmark"),
             other => {

@@ -29,9 +29,9 @@ fn training_reproduces_held_out_views_of_a_known_scene() {
         "held-out PSNR {:.2} → {:.2} dB, SSIM {:.3} → {:.3}; last step {:?}",
         before.psnr, after.psnr, before.ssim, after.ssim, last
     );
-    // Measured: 10.9 → 24.6 dB (only 8 training views per frame; the held-out views lie between them).
-    assert!(after.psnr > before.psnr + 10.0, "training did not improve held-out views enough");
-    assert!(after.psnr > 22.0, "held-out PSNR {:.2} dB", after.psnr);
+    // Measured: 10.8 → 27.9 dB (16 rig views train; 8 in-between azimuths are held out).
+    assert!(after.psnr > before.psnr + 12.0, "training did not improve held-out views enough");
+    assert!(after.psnr > 25.0, "held-out PSNR {:.2} dB", after.psnr);
 
     // The checkpoint round-trips and evaluates the same.
     let path = dir.path().join("model.safetensors");

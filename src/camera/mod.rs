@@ -6,7 +6,7 @@
 //! The renderer works in the OpenCV world-to-camera form (pixel = K · (R·x + t)), so datasets are
 //! converted once when loaded.
 
-mod rig;
+pub mod rig;
 
 pub use rig::{SyncDreamerRig, input_view_camera};
 

@@ -2,14 +2,13 @@
 #![allow(dead_code)]
 
 use efficient4d::camera::{Intrinsics, SyncDreamerRig};
-use efficient4d::dataset::{DatasetWriter, Split, ViewToWrite};
 use efficient4d::gaussians::Gaussians4d;
 use efficient4d::gaussians::math::ViewParams;
 use efficient4d::gaussians::random::RandomScene;
+use efficient4d::generate::render_matrix::{MatrixSpec, render_image_matrix};
 use efficient4d::gpu::GpuContext;
 use efficient4d::render::reference::{ReferenceImage, render};
 use efficient4d::render::{RasterView, Rasterizer};
-use image::RgbaImage;
 use std::sync::{Arc, Mutex, OnceLock};
 
 pub const BG: [f32; 3] = [1.0, 0.9, 0.8];
@@ -67,8 +66,8 @@ pub fn diff(gpu: &[f32], r: &ReferenceImage) -> Diff {
     Diff { max, mean: sum / n as f64, frac_over_1e3: over as f64 / n as f64 }
 }
 
-/// Renders `scene` from every rig view at `frames` times into a dataset folder (even views train,
-/// odd views test).
+/// Renders a small random 4D scene into a dataset: the 16 rig views × `frames` for training, 8
+/// in-between azimuths at the same times held out.
 pub fn write_truth(dir: &std::path::Path, size: u32, frames: u32) {
     let scene = RandomScene {
         count: 400,
@@ -80,47 +79,7 @@ pub fn write_truth(dir: &std::path::Path, size: u32, frames: u32) {
         ..Default::default()
     }
     .build();
-    let rig = SyncDreamerRig::default();
-    let r = rasterizer();
-    let p = r.upload(&scene).unwrap();
-    let mut writer = DatasetWriter::new(dir, Some("render"), Some(rig.clone()));
-    for f in 0..frames {
-        let t = f as f32 / (frames - 1) as f32;
-        // Rendered on black, so colour / alpha recovers the straight colour below.
-        let views: Vec<RasterView> =
-            (0..rig.views).map(|v| RasterView { background: [0.0; 3], ..rig_view(v, t, size, size) }).collect();
-        let img = r.read_color(&r.forward(&p, &views, false).unwrap()).unwrap();
-        for (v, view) in views.iter().enumerate() {
-            let px = (size * size) as usize;
-            // Straight alpha: the colour rendered on black divided by alpha.
-            let rgba = RgbaImage::from_fn(size, size, |x, y| {
-                let o = (v * px + (y * size + x) as usize) * 4;
-                let a = img[o + 3].clamp(0.0, 1.0);
-                let c = |k: usize| if a > 1e-4 { (img[o + k] / a).clamp(0.0, 1.0) } else { 0.0 };
-                image::Rgba([
-                    (c(0) * 255.0).round() as u8,
-                    (c(1) * 255.0).round() as u8,
-                    (c(2) * 255.0).round() as u8,
-                    (a * 255.0).round() as u8,
-                ])
-            });
-            let split = if v % 2 == 0 { Split::Train } else { Split::Test };
-            let name = format!("{}/f{f:02}_v{v:02}", split.name());
-            writer
-                .add(
-                    split,
-                    ViewToWrite {
-                        name: &name,
-                        camera: &view.camera,
-                        time: t,
-                        image: &rgba,
-                        confidence: None,
-                        frame_index: Some(f),
-                        view_index: Some(v as u32),
-                    },
-                )
-                .unwrap();
-        }
-    }
-    writer.finish().unwrap();
+    let test_views = (0..8).map(|i| (i as f64 * 45.0 + 11.25, 30.0)).collect();
+    let spec = MatrixSpec { size, frames, test_views, test_frames: frames };
+    render_image_matrix(&rasterizer(), &scene, dir, &spec).unwrap();
 }
