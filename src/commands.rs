@@ -248,3 +248,37 @@ pub fn bench_ring(json: bool, steps: u32, size: u32, frames: u32) -> anyhow::Res
     }
     Ok(())
 }
+
+/// `bench raster`: the rasterizer grid of the issue, as a table or JSON.
+pub fn bench_raster(json: bool, iterations: usize) -> anyhow::Result<()> {
+    let gpu = GpuContext::headless()?;
+    let r = Rasterizer::new(gpu)?;
+    if !json {
+        println!("device: {}", r.gpu().describe());
+        println!(
+            "{:>9} {:>6} {:>6} {:>12} {:>14} {:>10} {:>11} {:>9}",
+            "gaussians", "size", "batch", "fwd ms/img", "fwd+bwd ms/img", "visible", "tile pairs", "GPU MiB"
+        );
+    }
+    let report = crate::render::bench::bench_raster(&r, iterations, |row| {
+        if !json {
+            println!(
+                "{:>9} {:>6} {:>6} {:>12.2} {:>14.2} {:>10.0} {:>11.0} {:>9.1}",
+                row.gaussians,
+                row.resolution,
+                row.views_per_batch,
+                row.forward_ms_per_image,
+                row.forward_backward_ms_per_image,
+                row.visible_per_image,
+                row.tile_pairs_per_image,
+                row.gpu_buffer_mb
+            );
+        }
+    })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("peak RSS: {:.0} MiB", report.peak_rss_mb);
+    }
+    Ok(())
+}

@@ -49,12 +49,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::eval(&checkpoint, &dataset, resolution, json).map(|_| ExitCode::SUCCESS)
         }
         Some(Command::Bench { what, json, iterations, steps, size, frames }) => match what.as_str() {
-            "raster" => bench_raster(json, iterations),
+            "raster" => commands::bench_raster(json, iterations).map(|_| ExitCode::SUCCESS),
             "ring" => commands::bench_ring(json, steps, size, frames).map(|_| ExitCode::SUCCESS),
             "view" => pending("bench view", 5, "the viewer benchmark"),
             "generate" => pending("bench generate", 7, "the SyncDreamer-T benchmark"),
             other => {
-                anyhow::bail!("unknown benchmark `{other}` (expected raster, view or generate)")
+                anyhow::bail!("unknown benchmark `{other}` (expected raster, ring, view or generate)")
             }
         },
         Some(Command::Weights) => pending("weights", 7, "SyncDreamer-T weight loading"),
@@ -74,37 +74,4 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-fn bench_raster(json: bool, iterations: usize) -> anyhow::Result<ExitCode> {
-    let gpu = efficient4d::gpu::GpuContext::headless()?;
-    let r = efficient4d::render::Rasterizer::new(gpu)?;
-    if !json {
-        println!("device: {}", r.gpu().describe());
-        println!(
-            "{:>9} {:>6} {:>6} {:>12} {:>14} {:>10} {:>11} {:>9}",
-            "gaussians", "size", "batch", "fwd ms/img", "fwd+bwd ms/img", "visible", "tile pairs", "GPU MiB"
-        );
-    }
-    let report = efficient4d::render::bench::bench_raster(&r, iterations, |row| {
-        if !json {
-            println!(
-                "{:>9} {:>6} {:>6} {:>12.2} {:>14.2} {:>10.0} {:>11.0} {:>9.1}",
-                row.gaussians,
-                row.resolution,
-                row.views_per_batch,
-                row.forward_ms_per_image,
-                row.forward_backward_ms_per_image,
-                row.visible_per_image,
-                row.tile_pairs_per_image,
-                row.gpu_buffer_mb
-            );
-        }
-    })?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!("peak RSS: {:.0} MiB", report.peak_rss_mb);
-    }
-    Ok(ExitCode::SUCCESS)
 }
