@@ -106,3 +106,13 @@ fn the_fused_loss_matches_the_burn_reference_loss_and_its_gradient() {
         assert!((a - 3.0 * r).abs() <= 1e-3 * 3.0 * scale, "grad[{i}]: fused {a} vs 3 × burn {r}");
     }
 }
+
+#[test]
+fn the_finiteness_check_finds_nan_and_inf() {
+    use efficient4d::train::all_finite;
+    let device = gpu().burn_device().unwrap();
+    let t = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [2, 2]), &device);
+    assert!(all_finite(&[t(vec![1.0, -2.0, 0.0, 3.5]), t(vec![0.0; 4])]));
+    assert!(!all_finite(&[t(vec![1.0, 2.0, 3.0, 4.0]), t(vec![0.0, f32::NAN, 0.0, 0.0])]));
+    assert!(!all_finite(&[t(vec![f32::NEG_INFINITY, 2.0, 3.0, 4.0])]));
+}

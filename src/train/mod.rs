@@ -155,6 +155,15 @@ pub struct Trainer {
     scene_extent: f32,
 }
 
+/// True when no element of any tensor is NaN or infinite (one small GPU reduction each).
+pub fn all_finite(tensors: &[Tensor<2>]) -> bool {
+    tensors.iter().all(|t| {
+        let bad: bool = (t.clone().is_nan().any().int().into_scalar::<i64>() != 0)
+            || (t.clone().is_inf().any().int().into_scalar::<i64>() != 0);
+        !bad
+    })
+}
+
 /// Largest distance of the (x, y, z) means from their centroid (1 for an empty cloud).
 fn cloud_radius(means: &[f32]) -> f32 {
     let n = means.len() / 4;
@@ -365,8 +374,12 @@ impl Trainer {
             self.params[g] = self.moments[g].update(self.params[g].clone(), grad, lr, self.step);
         }
         self.maybe_densify();
-        // Keep a known-good copy to roll back to (cheap: tensors are reference-counted on the GPU).
+        // Every 50 steps: make sure no parameter went non-finite, and keep this state as the one to
+        // roll back to (cheap: tensors are reference-counted on the GPU).
         if self.step % 50 == 1 {
+            if !all_finite(&self.params) {
+                return self.roll_back(f32::NAN);
+            }
             self.last_good = Some((self.params.clone(), self.moments.clone()));
         }
         StepStats {
@@ -406,7 +419,7 @@ impl Trainer {
         log::info!("step {}: densified {stats:?}", self.step);
     }
 
-    /// Non-finite loss: restore the last good state and halve the learning rates.
+    /// Non-finite loss or parameters: restore the last good state and halve the learning rates.
     fn roll_back(&mut self, loss: f32) -> StepStats {
         if let Some((p, m)) = self.last_good.clone() {
             self.params = p;
@@ -414,7 +427,7 @@ impl Trainer {
         }
         self.lr_scale *= 0.5;
         log::warn!(
-            "step {}: loss is {loss}; rolled back to the last good state, learning rates now ×{}",
+            "step {}: non-finite values (loss {loss}); rolled back to the last good state, learning rates now ×{}",
             self.step,
             self.lr_scale
         );
