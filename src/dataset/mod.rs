@@ -52,6 +52,21 @@ pub struct View {
     pub view_index: Option<u32>,
 }
 
+impl View {
+    /// The image as f32 (r, g, b, alpha) per pixel, colour composited over `background` (what the
+    /// renderer produces for the same view).
+    pub fn composited(&self, background: [f32; 3]) -> Vec<f32> {
+        self.image
+            .pixels()
+            .flat_map(|p| {
+                let a = p[3] as f32 / 255.0;
+                let c = |k: usize| p[k] as f32 / 255.0 * a + background[k] * (1.0 - a);
+                [c(0), c(1), c(2), a]
+            })
+            .collect()
+    }
+}
+
 /// A whole dataset folder. Missing splits are empty.
 #[derive(Clone, Debug, Default)]
 pub struct Dataset {

@@ -35,14 +35,7 @@ pub fn evaluate(
             let px = (w * h) as usize;
             let rendered: Vec<f32> =
                 img[i * px * 4..(i + 1) * px * 4].chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
-            let target: Vec<f32> = v
-                .image
-                .pixels()
-                .flat_map(|p| {
-                    let a = p[3] as f32 / 255.0;
-                    [0, 1, 2].map(|c| p[c] as f32 / 255.0 * a + background[c] * (1.0 - a))
-                })
-                .collect();
+            let target: Vec<f32> = v.composited(background).chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
             psnrs.push(super::loss::psnr(&rendered, &target));
             ssims.push(super::loss::ssim_cpu(&rendered, &target, w as usize, h as usize, 3));
         }

@@ -208,14 +208,7 @@ impl Trainer {
             .map(|v| {
                 let is_input = matches!((&dataset.rig, v.view_index), (Some(rig), Some(i)) if i == rig.views);
                 let weight = if is_input { config.input_view_weight } else { 1.0 };
-                let mut target = Vec::with_capacity((width * height * 4) as usize);
-                for p in v.image.pixels() {
-                    let a = p[3] as f32 / 255.0;
-                    for (c, bgc) in bg.iter().enumerate() {
-                        target.push(p[c] as f32 / 255.0 * a + bgc * (1.0 - a));
-                    }
-                    target.push(a);
-                }
+                let target = v.composited(bg);
                 let confidence = match &v.confidence {
                     Some(c) => c.pixels().map(|p| p[0] as f32 / 255.0 * weight).collect(),
                     None => vec![weight; (width * height) as usize],
