@@ -24,6 +24,13 @@ pub fn write_atomically_with(
         fill(&mut writer)?;
         writer.flush()?;
     }
+    // tempfile creates 0600 files; a finished export should have the usual permissions (umask applies
+    // to the folder we create, not to this rename).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())

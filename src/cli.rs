@@ -16,17 +16,40 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Whole pipeline: video → image matrix → 4D Gaussians → checkpoint + PLY sequence.
+    /// Whole pipeline: video → image matrix → 4D Gaussians → checkpoint + PLY sequence + turntable GIF.
     Run {
-        video: PathBuf,
+        /// Video (mp4/mov H.264, GIF, other codecs through ffmpeg) or folder of frames; the bundled demo
+        /// clip when omitted.
+        video: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
+        #[command(flatten)]
+        stage1: Stage1Args,
+        /// Training steps (default: the trainer's).
+        #[arg(long)]
+        iters: Option<u32>,
+        /// PLY files to export (default: one per key frame).
+        #[arg(long)]
+        ply_frames: Option<u32>,
+        /// Print one JSON object at the end instead of progress bars.
+        #[arg(long)]
+        json: bool,
     },
     /// Stage 1 only: video → 16-view image matrix (D-NeRF convention).
     Generate {
         video: PathBuf,
         #[arg(long)]
         out: PathBuf,
+        #[command(flatten)]
+        stage1: Stage1Args,
+    },
+    /// Write the bundled demo: its clip (MP4 and GIF) and its true 16-view matrix with held-out views.
+    Demo {
+        #[arg(long)]
+        out: PathBuf,
+        /// Key frames of the truth matrix.
+        #[arg(long, default_value_t = 16)]
+        frames: u32,
     },
     /// Stage 2 only: train 4D Gaussians on a dataset in the D-NeRF convention.
     Train {
@@ -112,6 +135,21 @@ pub enum Command {
     },
     /// Show the GPU adapter and the features the rasterizer will use.
     Gpu,
+}
+
+/// How stage 1 reads the video.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Stage1Args {
+    /// Key frames taken evenly from the clip (the paper uses 16; 2 works).
+    #[arg(long, default_value_t = 16)]
+    pub frames: usize,
+    /// Only use this part of the clip, in seconds: `--range 1.5 4`.
+    #[arg(long, num_args = 2, value_names = ["START", "END"])]
+    pub range: Option<Vec<f64>>,
+    /// Crop every frame with one box around the object in all frames (keeps its motion), instead of
+    /// each frame with its own box (the paper).
+    #[arg(long)]
+    pub stable_crop: bool,
 }
 
 /// What a not-yet-built subcommand prints; the caller exits with code 2.

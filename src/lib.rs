@@ -17,3 +17,4 @@ pub mod generate;
 pub mod gpu;
 pub mod render;
 pub mod train;
+pub mod video;

@@ -23,10 +23,14 @@ fn pending(command: &str, issue: u32, what: &str) -> anyhow::Result<ExitCode> {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => efficient4d::app::run(cli.input).map(|_| ExitCode::SUCCESS),
-        Some(Command::Run { .. }) => {
-            pending("run", 6, "video decoding, the weights-free generator and the end-to-end pipeline")
+        Some(Command::Run { video, out, stage1, iters, ply_frames, json }) => {
+            let args = commands::pipeline::RunArgs { iterations: iters, ply_frames, json };
+            commands::pipeline::run(video.as_deref(), &out, &stage1, &args).map(|_| ExitCode::SUCCESS)
         }
-        Some(Command::Generate { .. }) => pending("generate", 6, "stage 1 from a video"),
+        Some(Command::Generate { video, out, stage1 }) => {
+            commands::pipeline::generate(&video, &out, &stage1).map(|_| ExitCode::SUCCESS)
+        }
+        Some(Command::Demo { out, frames }) => commands::pipeline::demo(&out, frames).map(|_| ExitCode::SUCCESS),
         Some(Command::Train { dataset, out, iters, resolution, json, batch, points, sh_degree, no_densify }) => {
             let args = commands::TrainArgs {
                 iterations: iters,

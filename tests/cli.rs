@@ -24,7 +24,7 @@ fn help_lists_every_subcommand() {
 
 #[test]
 fn unbuilt_stages_say_so_with_exit_code_2() {
-    for args in [&["weights"][..], &["generate", "x.mp4", "--out", "o"], &["bench", "view"]] {
+    for args in [&["weights"][..], &["bench", "view"]] {
         let out = e4d(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"), "{args:?}");
@@ -43,6 +43,18 @@ fn bad_input_gets_a_clear_message_and_exit_code_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a safetensors checkpoint"));
     assert!(!dir.path().join("ply").exists(), "nothing is written on failure");
+
+    // A text file renamed .mp4, and a missing video: named in the message, nothing written.
+    let fake = dir.path().join("holiday.mp4");
+    std::fs::write(&fake, b"this is not a video").unwrap();
+    let matrix = dir.path().join("matrix");
+    for video in [fake.clone(), dir.path().join("missing.mp4")] {
+        let out = e4d(&["generate", video.to_str().unwrap(), "--out", matrix.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{video:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(video.file_name().unwrap().to_str().unwrap()), "{err}");
+        assert!(!matrix.exists(), "nothing is written on failure");
+    }
 }
 
 #[test]

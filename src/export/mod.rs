@@ -4,3 +4,4 @@ pub mod checkpoint;
 pub mod ply;
 
 pub use checkpoint::{Checkpoint, CheckpointMeta};
+pub mod turntable;

@@ -1,5 +1,8 @@
-//! Stage 1: making the multi-view, multi-time image matrix. Today: rendering a known 4D scene
-//! (ground truth for benchmarks and tests). SyncDreamer-T (#7) and the weights-free `inflate`
-//! preview (#6) come here.
+//! Stage 1: making the multi-view, multi-time image matrix: from a known 4D scene (`render_matrix`,
+//! ground truth for benchmarks, tests and the demo) or from a video's key frames by the weights-free
+//! `inflate` preview. SyncDreamer-T (#7) comes here too.
 
+pub mod demo;
+pub mod from_video;
+pub mod inflate;
 pub mod render_matrix;

@@ -27,9 +27,9 @@ pub enum MatrixError {
 }
 
 /// Straight-alpha RGBA from a colour rendered over black (colour / alpha).
-fn unpremultiply(rgba: &[f32], size: u32) -> RgbaImage {
-    RgbaImage::from_fn(size, size, |x, y| {
-        let o = ((y * size + x) * 4) as usize;
+fn unpremultiply(rgba: &[f32], width: u32, height: u32) -> RgbaImage {
+    RgbaImage::from_fn(width, height, |x, y| {
+        let o = ((y * width + x) * 4) as usize;
         let a = rgba[o + 3].clamp(0.0, 1.0);
         let c = |k: usize| if a > 1e-4 { (rgba[o + k] / a).clamp(0.0, 1.0) } else { 0.0 };
         let q = |v: f32| (v * 255.0).round() as u8;
@@ -41,6 +41,21 @@ fn times(n: u32) -> Vec<f32> {
     if n <= 1 { vec![0.0] } else { (0..n).map(|f| f as f32 / (n - 1) as f32).collect() }
 }
 
+/// Renders `g` (already uploaded) from each camera at `time` as straight-alpha RGBA images.
+pub fn render_views_rgba(
+    r: &Rasterizer,
+    params: &crate::render::GaussianBuffers,
+    cameras: &[Camera],
+    time: f32,
+) -> Result<Vec<RgbaImage>, RasterError> {
+    let k = cameras[0].intrinsics;
+    let views: Vec<RasterView> =
+        cameras.iter().map(|c| RasterView { camera: *c, time, background: [0.0; 3] }).collect();
+    let img = r.read_color(&r.forward(params, &views, false)?)?;
+    let px = (k.width * k.height * 4) as usize;
+    Ok((0..cameras.len()).map(|i| unpremultiply(&img[i * px..(i + 1) * px], k.width, k.height)).collect())
+}
+
 fn render_split(
     r: &Rasterizer,
     params: &crate::render::GaussianBuffers,
@@ -49,20 +64,16 @@ fn render_split(
     cameras: &[(u32, Camera)],
     frames: u32,
 ) -> Result<(), MatrixError> {
-    let size = cameras[0].1.intrinsics.width;
+    let only_cameras: Vec<Camera> = cameras.iter().map(|(_, c)| *c).collect();
     for (f, t) in times(frames).into_iter().enumerate() {
-        let views: Vec<RasterView> =
-            cameras.iter().map(|(_, c)| RasterView { camera: *c, time: t, background: [0.0; 3] }).collect();
-        let img = r.read_color(&r.forward(params, &views, false)?)?;
-        let px = (size * size * 4) as usize;
-        for (i, (view_index, camera)) in cameras.iter().enumerate() {
-            let rgba = unpremultiply(&img[i * px..(i + 1) * px], size);
+        let images = render_views_rgba(r, params, &only_cameras, t)?;
+        for ((view_index, camera), rgba) in cameras.iter().zip(&images) {
             let name = format!("{}/f{f:03}_v{view_index:02}", split.name());
             let view = ViewToWrite {
                 name: &name,
                 camera,
                 time: t,
-                image: &rgba,
+                image: rgba,
                 confidence: None,
                 frame_index: Some(f as u32),
                 view_index: Some(*view_index),

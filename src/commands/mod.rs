@@ -1,4 +1,6 @@
-//! The CLI subcommands that are built: each a thin layer over the library.
+//! The CLI subcommands: each a thin layer over the library. `pipeline` holds the video ones.
+
+pub mod pipeline;
 
 use crate::dataset::{LoadOptions, Split, load_dataset};
 use crate::export::Checkpoint;
@@ -37,6 +39,22 @@ fn interrupt_flag() -> Arc<AtomicBool> {
 
 pub fn train(dataset: &Path, out: &Path, args: TrainArgs) -> anyhow::Result<()> {
     let ds = load_dataset(dataset, LoadOptions { max_side: args.resolution })?;
+    let gpu = GpuContext::headless()?;
+    let summary = train_loaded(&gpu, &ds, out, &args)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    }
+    Ok(())
+}
+
+/// Trains on a loaded dataset, saves `out/model.safetensors` and returns the summary (evaluated on the
+/// test split when there is one). Prints progress unless `args.json`.
+pub fn train_loaded(
+    gpu: &Arc<GpuContext>,
+    ds: &crate::dataset::Dataset,
+    out: &Path,
+    args: &TrainArgs,
+) -> anyhow::Result<serde_json::Value> {
     let mut config = TrainConfig::default();
     if let Some(i) = args.iterations {
         config.iterations = i;
@@ -53,10 +71,9 @@ pub fn train(dataset: &Path, out: &Path, args: TrainArgs) -> anyhow::Result<()> 
     }
     config.densify.enabled = args.densify;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let gpu = GpuContext::headless()?;
     let rast = Arc::new(Rasterizer::new(gpu.clone())?);
     let iterations = config.iterations;
-    let mut trainer = Trainer::new(&gpu, rast.clone(), &ds, config, None)?;
+    let mut trainer = Trainer::new(gpu, rast.clone(), ds, config, None)?;
     let stop = interrupt_flag();
     let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(iterations as u64) };
     bar.set_style(
@@ -88,9 +105,7 @@ pub fn train(dataset: &Path, out: &Path, args: TrainArgs) -> anyhow::Result<()> 
         "eval_resolution": report.as_ref().map(|r| [r.width, r.height]),
         "peak_rss_mb": peak_rss_mb(),
     });
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else {
+    if !args.json {
         println!(
             "saved {} after {} iterations in {seconds:.1} s{}",
             path.display(),
@@ -104,7 +119,7 @@ pub fn train(dataset: &Path, out: &Path, args: TrainArgs) -> anyhow::Result<()> 
             );
         }
     }
-    Ok(())
+    Ok(summary)
 }
 
 pub fn eval(checkpoint: &Path, dataset: &Path, resolution: Option<u32>, json: bool) -> anyhow::Result<()> {
