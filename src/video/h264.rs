@@ -7,14 +7,18 @@ use image::RgbaImage;
 use openh264::decoder::Decoder;
 use openh264::formats::YUVSource;
 use re_mp4::{Mp4, StsdBoxContent, TrackKind};
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 const START_CODE: [u8; 4] = [0, 0, 0, 1];
+/// No compressed frame is this large; a bigger size field is corruption (and would be a huge allocation).
+const MAX_SAMPLE_BYTES: u64 = 256 << 20;
 
 pub struct H264Source {
     path: PathBuf,
-    bytes: Vec<u8>,
-    samples: Vec<std::ops::Range<usize>>,
+    file: BufReader<File>,
+    samples: Vec<std::ops::Range<u64>>,
     sync: Vec<bool>,
     length_size: usize,
     parameter_sets: Vec<u8>,
@@ -50,9 +54,13 @@ pub fn avcc_to_annex_b(sample: &[u8], length_size: usize, out: &mut Vec<u8>) -> 
 }
 
 impl H264Source {
-    pub fn open(path: &Path, bytes: Vec<u8>) -> Result<Mp4Content, VideoError> {
-        // re_mp4 reports malformed boxes as errors; a panic inside it is turned into one too.
-        let parsed = std::panic::catch_unwind(|| Mp4::read_bytes(&bytes))
+    pub fn open(path: &Path) -> Result<Mp4Content, VideoError> {
+        let file = File::open(path).map_err(|e| VideoError::io(path, e))?;
+        let size = file.metadata().map_err(|e| VideoError::io(path, e))?.len();
+        let mut file = BufReader::new(file);
+        // The box tree is parsed from the file, skipping the media data (bounded memory). re_mp4 reports
+        // malformed boxes as errors; a panic inside it is turned into one too.
+        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Mp4::read(&mut file, size)))
             .map_err(|_| VideoError::corrupt(path, "the MP4 parser gave up on malformed boxes"))?
             .map_err(|e| VideoError::corrupt(path, e))?;
         let track = parsed
@@ -87,14 +95,14 @@ impl H264Source {
         let mut samples = Vec::with_capacity(track.samples.len());
         let mut sync = Vec::with_capacity(track.samples.len());
         for s in &track.samples {
-            let end = s.offset.checked_add(s.size).filter(|&e| e <= bytes.len() as u64);
+            let end = s.offset.checked_add(s.size).filter(|&e| e <= size && s.size <= MAX_SAMPLE_BYTES);
             let Some(end) = end else {
                 return Err(VideoError::corrupt(
                     path,
                     format!("sample {} ends past the end of the file (truncated download?)", s.id),
                 ));
             };
-            samples.push(s.offset as usize..end as usize);
+            samples.push(s.offset..end);
             sync.push(s.is_sync);
         }
         let seconds = track.duration as f64 / track.timescale.max(1) as f64;
@@ -107,7 +115,7 @@ impl H264Source {
         let probe = Probe { frames: samples.len(), fps, width, height, description };
         Ok(Mp4Content::H264(Self {
             path: path.to_path_buf(),
-            bytes,
+            file,
             samples,
             sync,
             length_size: config.length_size_minus_one as usize % 4 + 1,
@@ -139,7 +147,7 @@ impl FrameSource for H264Source {
         let last = wanted.last().copied().unwrap_or(0);
         // Frames come out in display order; count them as they appear.
         let mut shown = 0usize;
-        let mut packet = Vec::new();
+        let (mut packet, mut sample) = (Vec::new(), Vec::new());
         for (i, range) in self.samples.iter().enumerate() {
             if shown > last {
                 break;
@@ -148,7 +156,12 @@ impl FrameSource for H264Source {
             if self.sync[i] || i == 0 {
                 packet.extend_from_slice(&self.parameter_sets);
             }
-            avcc_to_annex_b(&self.bytes[range.clone()], self.length_size, &mut packet)
+            sample.resize((range.end - range.start) as usize, 0);
+            self.file
+                .seek(SeekFrom::Start(range.start))
+                .and_then(|_| self.file.read_exact(&mut sample))
+                .map_err(|e| VideoError::io(&path, e))?;
+            avcc_to_annex_b(&sample, self.length_size, &mut packet)
                 .map_err(|e| VideoError::corrupt(&path, format!("sample {i}: {e}")))?;
             let decoded =
                 decoder.decode(&packet).map_err(|e| VideoError::corrupt(&path, format!("sample {i}: {e}")))?;

@@ -18,6 +18,7 @@ pub use preprocess::{CropMode, ObjectFrames, PreprocessOptions, prepare_object_f
 pub use source::{FrameSource, Probe};
 
 use image::RgbaImage;
+use std::io::Read;
 use std::path::Path;
 
 /// Frames larger than this on either side are refused (a 16384² RGBA frame is already 1 GiB).
@@ -104,12 +105,16 @@ fn open_unchecked(path: &Path, max_side: u32) -> Result<Box<dyn FrameSource>, Vi
     if path.is_dir() {
         return Ok(Box::new(folder::FolderSource::open(path)?));
     }
-    let bytes = std::fs::read(path).map_err(|e| VideoError::io(path, e))?;
-    if bytes.is_empty() {
+    // Only the first bytes are read here: decoders stream from the file (bounded memory for long videos).
+    let mut head = Vec::with_capacity(16);
+    std::fs::File::open(path)
+        .and_then(|f| std::io::Read::take(f, 16).read_to_end(&mut head))
+        .map_err(|e| VideoError::io(path, e))?;
+    if head.is_empty() {
         return Err(VideoError::Empty { path: path.into() });
     }
-    let source: Box<dyn FrameSource> = match sniff(path, &bytes) {
-        Kind::Mp4 => match h264::H264Source::open(path, bytes)? {
+    let source: Box<dyn FrameSource> = match sniff(path, &head) {
+        Kind::Mp4 => match h264::H264Source::open(path)? {
             h264::Mp4Content::H264(s) => Box::new(s),
             h264::Mp4Content::OtherCodec(codec) if ffmpeg::available() => {
                 log::info!("{}: {codec} is decoded by ffmpeg", path.display());
@@ -119,12 +124,12 @@ fn open_unchecked(path: &Path, max_side: u32) -> Result<Box<dyn FrameSource>, Vi
                 return Err(VideoError::UnsupportedCodec { path: path.into(), codec });
             }
         },
-        Kind::Gif => Box::new(gif::GifSource::open(path, bytes)?),
+        Kind::Gif => Box::new(gif::GifSource::open(path)?),
         Kind::Folder => Box::new(folder::FolderSource::open(path)?),
         Kind::Image => return Err(VideoError::TooFewFrames { path: path.into(), found: 1, needed: 2 }),
         Kind::Unknown if ffmpeg::available() => Box::new(ffmpeg::FfmpegSource::open(path, max_side)?),
         Kind::Unknown => {
-            let magic = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
+            let magic = head.iter().take(8).map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
             return Err(VideoError::NotAVideo { path: path.into(), magic });
         }
     };
