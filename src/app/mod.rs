@@ -1,41 +1,371 @@
-//! The desktop app (eframe on the wgpu renderer). The viewer, timeline and pipelines arrive with
-//! issue #5; today the window shows the shared GPU device and says what is coming.
+//! The desktop app (eframe on the wgpu renderer, one device shared with burn and our rasterizer):
+//! open or drop a video, a frame folder, a dataset, a checkpoint or PLY frames; watch stage 1 and
+//! training live; scrub time, orbit; export PLY frames, a checkpoint, a screenshot or a turntable GIF.
 
+pub mod actions;
+pub mod model;
+pub mod open;
+pub mod orbit;
+mod panels;
+pub mod timeline;
+pub mod viewport;
+pub mod worker;
+
+use crate::camera::SyncDreamerRig;
+use crate::generate::from_video::VideoToMatrix;
 use crate::gpu::GpuContext;
-use std::path::PathBuf;
+use crate::train::TrainConfig;
+use model::LoadedModel;
+use open::{Openable, classify};
+use orbit::OrbitCamera;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use timeline::Timeline;
+use viewport::Viewport;
+use worker::{Job, TrainStats, Worker, WorkerMsg, work_dir_for};
+
+/// Start-up choices (tests turn the demo off and shorten training).
+#[derive(Clone, Debug)]
+pub struct AppOptions {
+    /// With no input, open the bundled demo clip and run the pipeline on it.
+    pub open_demo: bool,
+    /// Training steps for jobs started from the app.
+    pub train_iterations: u32,
+    /// Key frames taken from a video.
+    pub key_frames: usize,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self { open_demo: true, train_iterations: TrainConfig::default().iterations, key_frames: 16 }
+    }
+}
+
+/// One entry of the training curve.
+#[derive(Clone, Copy, Debug)]
+pub struct CurvePoint {
+    pub iteration: u32,
+    pub loss: f32,
+    pub psnr: f32,
+}
 
 pub struct App {
     gpu: Arc<GpuContext>,
-    input: Option<PathBuf>,
-    burn_status: String,
+    options: AppOptions,
+    pub viewport: Viewport,
+    pub orbit: OrbitCamera,
+    pub timeline: Timeline,
+    pub model: Option<LoadedModel>,
+    model_version: u64,
+    pub background: [f32; 3],
+    pub splat_scale: f32,
+    pub worker: Option<Worker>,
+    /// What the app is doing, in words.
+    pub status: String,
+    /// The last error, shown until dismissed.
+    pub error: Option<String>,
+    /// The input's preprocessed key frames (stage 1) and their times.
+    key_frames: Vec<egui::TextureHandle>,
+    /// The image matrix: per key frame, the thumbnails of its views.
+    matrix: Vec<Vec<egui::TextureHandle>>,
+    matrix_times: Vec<f32>,
+    pub generation: Option<(usize, usize)>,
+    pub train_stats: Option<TrainStats>,
+    pub curve: Vec<CurvePoint>,
+    pub export_frames: u32,
+    /// Where the current job keeps its files (and the finished checkpoint).
+    work_dir: Option<PathBuf>,
 }
 
 impl App {
-    pub fn new(gpu: Arc<GpuContext>, input: Option<PathBuf>) -> Self {
-        // Registering burn here proves training can run on the window's own device.
-        let burn_status = match gpu.burn_device() {
-            Ok(d) => format!("burn shares this device: {d:?}"),
-            Err(e) => format!("burn could not use this device: {e}"),
+    pub fn new(gpu: Arc<GpuContext>, input: Option<PathBuf>, options: AppOptions) -> anyhow::Result<Self> {
+        let mut app = Self {
+            viewport: Viewport::new(gpu.clone())?,
+            gpu,
+            options,
+            orbit: OrbitCamera::default(),
+            timeline: Timeline::default(),
+            model: None,
+            model_version: 0,
+            background: [1.0; 3],
+            splat_scale: 1.0,
+            worker: None,
+            status: "drop a video, a frame folder, a dataset, a checkpoint or PLY frames here".into(),
+            error: None,
+            key_frames: Vec::new(),
+            matrix: Vec::new(),
+            matrix_times: Vec::new(),
+            generation: None,
+            train_stats: None,
+            curve: Vec::new(),
+            export_frames: 0,
+            work_dir: None,
         };
-        Self { gpu, input, burn_status }
+        match input {
+            Some(path) => app.open(&path),
+            None if app.options.open_demo => {
+                let demo = crate::commands::pipeline::demo_clip();
+                app.open(&demo)
+            }
+            None => {}
+        }
+        Ok(app)
     }
+
+    /// Opens anything the app understands; a wrong file sets `error`, never panics.
+    pub fn open(&mut self, path: &Path) {
+        self.error = None;
+        match classify(path) {
+            Err(message) => self.error = Some(message),
+            Ok(what) => {
+                if let Err(e) = self.open_classified(what) {
+                    self.error = Some(format!("{e:#}"));
+                }
+            }
+        }
+    }
+
+    fn open_classified(&mut self, what: Openable) -> anyhow::Result<()> {
+        match what {
+            Openable::Checkpoint(p) => self.show_model(LoadedModel::from_checkpoint(&p)?),
+            Openable::PlyFolder(p) => self.show_model(LoadedModel::from_ply_folder(&p)?),
+            Openable::Ply(p) => self.show_model(LoadedModel::from_ply_file(&p)?),
+            Openable::Video(p) => {
+                let work_dir = work_dir_for(&p);
+                let train = TrainConfig { iterations: self.options.train_iterations, ..Default::default() };
+                let job = Job::Pipeline {
+                    video: p,
+                    work_dir: work_dir.clone(),
+                    stage1: Box::new(VideoToMatrix {
+                        decode: crate::video::DecodeOptions {
+                            key_frames: self.options.key_frames,
+                            ..Default::default()
+                        },
+                        ..Default::default()
+                    }),
+                    train: Box::new(train),
+                };
+                self.start(job, Some(work_dir));
+            }
+            Openable::Dataset(p) => {
+                let train = TrainConfig { iterations: self.options.train_iterations, ..Default::default() };
+                let work_dir = work_dir_for(&p);
+                self.start(Job::Train { dataset: p, train: Box::new(train) }, Some(work_dir));
+            }
+        }
+        Ok(())
+    }
+
+    fn start(&mut self, job: Job, work_dir: Option<PathBuf>) {
+        self.stop_job();
+        self.key_frames.clear();
+        self.matrix.clear();
+        self.matrix_times.clear();
+        self.curve.clear();
+        self.train_stats = None;
+        self.generation = None;
+        self.work_dir = work_dir;
+        let worker = Worker::start(self.gpu.clone(), job);
+        self.status = worker.description.clone();
+        self.worker = Some(worker);
+    }
+
+    pub fn stop_job(&mut self) {
+        if let Some(mut w) = self.worker.take() {
+            w.stop();
+            self.drain(&mut w);
+            self.status = "stopped".into();
+        }
+    }
+
+    pub fn toggle_pause(&mut self) {
+        if let Some(w) = &self.worker {
+            let paused = !w.pause.load(Ordering::SeqCst);
+            w.pause.store(paused, Ordering::SeqCst);
+        }
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.worker.as_ref().is_some_and(|w| w.pause.load(Ordering::SeqCst))
+    }
+
+    fn show_model(&mut self, model: LoadedModel) {
+        let first_model = self.model.is_none();
+        self.timeline.set_range(model.time_range, model.key_times.clone());
+        if first_model {
+            self.background = model.background;
+        }
+        self.model = Some(model);
+        self.model_version += 1;
+        self.viewport.clear();
+    }
+
+    /// Applies the worker's messages (called every frame).
+    pub fn poll_worker(&mut self, ctx: &egui::Context) {
+        let Some(mut w) = self.worker.take() else { return };
+        let finished = self.drain_with_ctx(&mut w, Some(ctx));
+        if finished || !w.is_running() {
+            // A worker that ended without a final message failed silently: say so.
+            if !finished && self.error.is_none() && w.rx.try_recv().is_err() {
+                self.status = "the job ended".into();
+            }
+        } else {
+            self.worker = Some(w);
+        }
+    }
+
+    fn drain(&mut self, w: &mut Worker) {
+        self.drain_with_ctx(w, None);
+    }
+
+    /// Returns true when the job finished or failed.
+    fn drain_with_ctx(&mut self, w: &mut Worker, ctx: Option<&egui::Context>) -> bool {
+        let mut done = false;
+        while let Ok(msg) = w.rx.try_recv() {
+            match msg {
+                WorkerMsg::Status(s) => self.status = s,
+                WorkerMsg::Generated { done, total } => self.generation = Some((done, total)),
+                WorkerMsg::KeyFrames(frames) => {
+                    if let Some(ctx) = ctx {
+                        self.key_frames =
+                            frames.iter().enumerate().map(|(i, f)| texture(ctx, &format!("key{i}"), f)).collect();
+                    }
+                }
+                WorkerMsg::Matrix(ds) => {
+                    if let Some(ctx) = ctx {
+                        self.set_matrix(ctx, &ds);
+                    }
+                }
+                WorkerMsg::Step(stats) => self.record(stats),
+                WorkerMsg::Snapshot { checkpoint, stats } => {
+                    self.record(stats);
+                    self.show_model(LoadedModel::from_checkpoint_data(*checkpoint, "training".into()));
+                }
+                WorkerMsg::Finished { checkpoint, message } => {
+                    if let Some(ck) = checkpoint {
+                        // Keep the result on disk too: nothing is lost if the app closes.
+                        if let Some(dir) = &self.work_dir {
+                            let path = dir.join("model.safetensors");
+                            match ck.save(&path) {
+                                Ok(()) => self.status = format!("{message}; saved {}", path.display()),
+                                Err(e) => self.error = Some(format!("saving {}: {e}", path.display())),
+                            }
+                        } else {
+                            self.status = message;
+                        }
+                        self.show_model(LoadedModel::from_checkpoint_data(*ck, "trained".into()));
+                    } else {
+                        self.status = message;
+                    }
+                    done = true;
+                }
+                WorkerMsg::Failed(e) => {
+                    self.error = Some(e);
+                    self.status = "the job failed".into();
+                    done = true;
+                }
+            }
+        }
+        done
+    }
+
+    fn record(&mut self, stats: TrainStats) {
+        self.train_stats = Some(stats);
+        self.curve.push(CurvePoint { iteration: stats.iteration, loss: stats.loss, psnr: stats.psnr });
+    }
+
+    fn set_matrix(&mut self, ctx: &egui::Context, ds: &crate::dataset::Dataset) {
+        let mut frames: Vec<(f32, Vec<(u32, &image::RgbaImage)>)> = Vec::new();
+        for v in &ds.train {
+            let view = v.view_index.unwrap_or(0);
+            match frames.iter_mut().find(|(t, _)| *t == v.time) {
+                Some((_, list)) => list.push((view, &v.image)),
+                None => frames.push((v.time, vec![(view, &v.image)])),
+            }
+        }
+        frames.sort_by(|a, b| a.0.total_cmp(&b.0));
+        self.matrix_times = frames.iter().map(|(t, _)| *t).collect();
+        self.matrix = frames
+            .iter_mut()
+            .enumerate()
+            .map(|(f, (_, views))| {
+                views.sort_by_key(|(v, _)| *v);
+                views
+                    .iter()
+                    .map(|(v, img)| {
+                        let thumb = image::imageops::thumbnail(*img, 64, 64);
+                        texture(ctx, &format!("m{f}_{v}"), &thumb)
+                    })
+                    .collect()
+            })
+            .collect();
+    }
+
+    /// The key frame nearest to the timeline's time (index into the stage-1 panels).
+    fn nearest_key(&self, times: &[f32]) -> Option<usize> {
+        (0..times.len())
+            .min_by(|&a, &b| (times[a] - self.timeline.time).abs().total_cmp(&(times[b] - self.timeline.time).abs()))
+    }
+
+    pub fn snap_to_rig(&mut self, view: Option<u32>) {
+        let rig = SyncDreamerRig::default();
+        self.orbit = match view {
+            Some(i) => OrbitCamera::rig_view(&rig, i),
+            None => OrbitCamera::input_view(&rig),
+        };
+    }
+
+    /// Handles files dropped on the window.
+    fn handle_drops(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
+        if let Some(path) = dropped.first() {
+            self.open(path);
+        }
+    }
+
+    fn handle_keys(&mut self, ctx: &egui::Context) {
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        ctx.input(|i| {
+            if i.key_pressed(egui::Key::Space) {
+                self.timeline.playing = !self.timeline.playing;
+            }
+            if i.key_pressed(egui::Key::ArrowRight) {
+                self.timeline.step_key(true);
+            }
+            if i.key_pressed(egui::Key::ArrowLeft) {
+                self.timeline.step_key(false);
+            }
+        });
+    }
+
+    pub fn model_version(&self) -> u64 {
+        self.model_version
+    }
+}
+
+fn texture(ctx: &egui::Context, name: &str, img: &image::RgbaImage) -> egui::TextureHandle {
+    let image = egui::ColorImage::from_rgba_unmultiplied([img.width() as usize, img.height() as usize], img.as_raw());
+    ctx.load_texture(name, image, egui::TextureOptions::LINEAR)
 }
 
 impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        egui::CentralPanel::default().show(ui, |ui| {
-            ui.heading("efficient4d");
-            ui.label(format!("GPU: {}", self.gpu.describe()));
-            ui.label(&self.burn_status);
-            ui.separator();
-            match &self.input {
-                Some(p) => {
-                    ui.label(format!("Input: {} — opening files arrives with the viewer (issue #5).", p.display()))
-                }
-                None => ui.label("The viewer, timeline and live training arrive with issue #5."),
-            };
-        });
+        let ctx = ui.ctx().clone();
+        self.poll_worker(&ctx);
+        self.handle_drops(&ctx);
+        self.handle_keys(&ctx);
+        let dt = ctx.input(|i| i.stable_dt).min(0.1);
+        if self.timeline.advance(dt) || self.worker.is_some() {
+            ctx.request_repaint();
+        }
+        panels::menu_bar(self, ui);
+        panels::timeline_bar(self, ui);
+        panels::left_panel(self, ui);
+        panels::right_panel(self, ui);
+        panels::central(self, ui);
     }
 }
 
@@ -43,7 +373,7 @@ impl eframe::App for App {
 pub fn run(input: Option<PathBuf>) -> anyhow::Result<()> {
     let gpu = GpuContext::headless()?;
     let mut options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default().with_inner_size([1280.0, 800.0]).with_drag_and_drop(true),
+        viewport: egui::ViewportBuilder::default().with_inner_size([1400.0, 860.0]).with_drag_and_drop(true),
         ..Default::default()
     };
     options.wgpu_options.wgpu_setup = egui_wgpu::WgpuSetup::Existing(egui_wgpu::WgpuSetupExisting {
@@ -52,6 +382,10 @@ pub fn run(input: Option<PathBuf>) -> anyhow::Result<()> {
         device: gpu.device.clone(),
         queue: gpu.queue.clone(),
     });
-    eframe::run_native("efficient4d", options, Box::new(move |_cc| Ok(Box::new(App::new(gpu, input)))))
-        .map_err(|e| anyhow::anyhow!("the window could not open: {e}"))
+    eframe::run_native(
+        "efficient4d",
+        options,
+        Box::new(move |_cc| Ok(Box::new(App::new(gpu, input, AppOptions::default()).map_err(|e| e.to_string())?))),
+    )
+    .map_err(|e| anyhow::anyhow!("the window could not open: {e}"))
 }

@@ -557,3 +557,61 @@ fn normalize_backward(q_hat: [f64; 4], norm: f64, d: [f64; 4]) -> [f64; 4] {
     let dot: f64 = (0..4).map(|i| q_hat[i] * d[i]).sum();
     [0, 1, 2, 3].map(|i| (d[i] - q_hat[i] * dot) / norm)
 }
+
+/// Factors a 4D rotation matrix into the left and right unit quaternions with
+/// `left_matrix(l) · right_matrix(r) = m` (unique up to a common sign). The product is bilinear in
+/// (l, r), so `m` is a linear image of the outer product l·rᵀ; that map is inverted and l, r are read
+/// off the rank-one result. Used to turn 3D splats (PLY frames) into 4D Gaussians.
+pub fn factor_rotation4(m: DMat4) -> ([f64; 4], [f64; 4]) {
+    use nalgebra::{SMatrix, SVector};
+    let basis = |i: usize| {
+        let mut q = [0.0; 4];
+        q[i] = 1.0;
+        q
+    };
+    let mut map = SMatrix::<f64, 16, 16>::zeros();
+    for a in 0..4 {
+        for b in 0..4 {
+            let r = left_matrix(basis(a)) * right_matrix(basis(b));
+            for (k, v) in r.to_cols_array().iter().enumerate() {
+                map[(k, a * 4 + b)] = *v;
+            }
+        }
+    }
+    let target = SVector::<f64, 16>::from_column_slice(&m.to_cols_array());
+    let outer = map.lu().solve(&target).unwrap_or_else(SVector::zeros);
+    let p = |a: usize, b: usize| outer[a * 4 + b];
+    // The row of l·rᵀ with the largest norm is l_a · r; normalise it to get r, then l = P·r.
+    let best = (0..4)
+        .max_by(|&x, &y| {
+            let n = |a: usize| (0..4).map(|b| p(a, b).powi(2)).sum::<f64>();
+            n(x).total_cmp(&n(y))
+        })
+        .unwrap_or(0);
+    let row: [f64; 4] = std::array::from_fn(|b| p(best, b));
+    let (r, _) = normalize4(row);
+    let l: [f64; 4] = std::array::from_fn(|a| (0..4).map(|b| p(a, b) * r[b]).sum());
+    (normalize4(l).0, r)
+}
+
+#[cfg(test)]
+mod factor_tests {
+    use super::*;
+
+    #[test]
+    fn factoring_recovers_the_rotation() {
+        let cases = [([0.3, -0.5, 0.7, 0.1], [0.9, 0.2, -0.1, 0.4]), ([1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0])];
+        for (l, r) in cases {
+            let (l, r) = (normalize4(l).0, normalize4(r).0);
+            let m = left_matrix(l) * right_matrix(r);
+            let (l2, r2) = factor_rotation4(m);
+            let back = left_matrix(l2) * right_matrix(r2);
+            assert!(back.abs_diff_eq(m, 1e-9), "{m} vs {back}");
+        }
+        // A pure 3D rotation (t untouched) factors too.
+        let r3 = DMat3::from_euler(glam::EulerRot::XYZ, 0.4, -1.1, 2.0);
+        let m = DMat4::from_mat3(r3);
+        let (l, r) = factor_rotation4(m);
+        assert!((left_matrix(l) * right_matrix(r)).abs_diff_eq(m, 1e-9));
+    }
+}

@@ -119,6 +119,31 @@ pub fn creature(t: f64) -> Gaussians4d {
     b.g
 }
 
+/// The creature as one 4D model: `frames` poses over t ∈ [0, 1], each pose's splats centred at its own
+/// time with a temporal σ of a third of the spacing (a flipbook; for viewers and tests).
+pub fn creature_flipbook(frames: u32) -> Gaussians4d {
+    let n = frames.max(2);
+    let sigma_t = (1.0 / (n - 1) as f32 / 3.0).ln();
+    let mut all = Gaussians4d { sh_degree: 0, ..Default::default() };
+    for f in 0..n {
+        let t = f as f32 / (n - 1) as f32;
+        let mut g = creature(t as f64);
+        for m in g.means.chunks_mut(4) {
+            m[3] = t;
+        }
+        for s in g.log_scales.chunks_mut(4) {
+            s[3] = sigma_t;
+        }
+        all.means.extend(g.means);
+        all.log_scales.extend(g.log_scales);
+        all.rot_left.extend(g.rot_left);
+        all.rot_right.extend(g.rot_right);
+        all.opacity.extend(g.opacity);
+        all.sh.extend(g.sh);
+    }
+    all
+}
+
 /// The demo clip: the creature from the clip camera on white, `CLIP_FRAMES` frames.
 pub fn render_clip(r: &Rasterizer) -> Result<Vec<RgbaImage>, RasterError> {
     let camera = clip_camera();

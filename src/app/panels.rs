@@ -1,0 +1,328 @@
+//! The app's panels: menu, timeline, stage-1 and training on the left, view and export on the right,
+//! the viewport in the middle.
+
+use super::viewport::ViewRequest;
+use super::{App, actions};
+
+pub fn menu_bar(app: &mut App, ui: &mut egui::Ui) {
+    egui::Panel::top("menu").show(ui, |ui| {
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("File", |ui| {
+                if ui.button("Open...").clicked()
+                    && let Some(p) = rfd::FileDialog::new().pick_file()
+                {
+                    app.open(&p);
+                }
+                if ui.button("Open folder...").clicked()
+                    && let Some(p) = rfd::FileDialog::new().pick_folder()
+                {
+                    app.open(&p);
+                }
+                if ui.button("Open the demo clip").clicked() {
+                    app.open(&crate::commands::pipeline::demo_clip());
+                }
+                ui.separator();
+                let has_model = app.model.is_some();
+                if ui.add_enabled(has_model, egui::Button::new("Export PLY frames...")).clicked()
+                    && let Some(dir) = rfd::FileDialog::new().pick_folder()
+                {
+                    export_ply(app, &dir);
+                }
+                if ui.add_enabled(has_model, egui::Button::new("Save checkpoint...")).clicked()
+                    && let Some(p) = rfd::FileDialog::new().set_file_name("model.safetensors").save_file()
+                {
+                    report(app, app.model.as_ref().map(|m| actions::save_checkpoint(m, &p)), "saved", &p);
+                }
+                if ui.add_enabled(app.viewport.image.is_some(), egui::Button::new("Screenshot...")).clicked()
+                    && let Some(p) = rfd::FileDialog::new().set_file_name("screenshot.png").save_file()
+                {
+                    report(app, app.viewport.image.as_ref().map(|i| actions::save_screenshot(i, &p)), "saved", &p);
+                }
+                if ui.add_enabled(has_model, egui::Button::new("Turntable GIF...")).clicked()
+                    && let Some(p) = rfd::FileDialog::new().set_file_name("turntable.gif").save_file()
+                {
+                    let result = app
+                        .model
+                        .as_ref()
+                        .map(|m| actions::export_turntable(app.viewport.rasterizer(), m, &p, app.background));
+                    report(app, result, "wrote", &p);
+                }
+            });
+            ui.menu_button("View", |ui| {
+                if ui.button("Reset camera").clicked() {
+                    app.snap_to_rig(Some(0));
+                }
+                if ui.button("Input view").clicked() {
+                    app.snap_to_rig(None);
+                }
+                ui.menu_button("Rig view", |ui| {
+                    for i in 0..16 {
+                        if ui.button(format!("view {i} ({} deg)", i as f32 * 22.5)).clicked() {
+                            app.snap_to_rig(Some(i));
+                        }
+                    }
+                });
+            });
+            ui.separator();
+            ui.label(&app.status);
+        });
+    });
+}
+
+fn report(app: &mut App, result: Option<anyhow::Result<()>>, verb: &str, path: &std::path::Path) {
+    match result {
+        Some(Ok(())) => app.status = format!("{verb} {}", path.display()),
+        Some(Err(e)) => app.error = Some(format!("{}: {e:#}", path.display())),
+        None => {}
+    }
+}
+
+fn export_ply(app: &mut App, dir: &std::path::Path) {
+    if let Some(m) = &app.model {
+        match actions::export_ply_sequence(m, dir, app.export_frames) {
+            Ok(files) => app.status = format!("wrote {} PLY files to {}", files.len(), dir.display()),
+            Err(e) => app.error = Some(format!("{}: {e:#}", dir.display())),
+        }
+    }
+}
+
+pub fn timeline_bar(app: &mut App, ui: &mut egui::Ui) {
+    egui::Panel::bottom("timeline").show(ui, |ui| {
+        ui.horizontal(|ui| {
+            let t = &mut app.timeline;
+            if ui.button(if t.playing { "Pause" } else { "Play" }).on_hover_text("play / pause (space)").clicked() {
+                t.playing = !t.playing;
+            }
+            if ui.button("|<").on_hover_text("previous key frame (left arrow)").clicked() {
+                t.step_key(false);
+            }
+            if ui.button(">|").on_hover_text("next key frame (right arrow)").clicked() {
+                t.step_key(true);
+            }
+            ui.checkbox(&mut t.looping, "loop");
+            ui.add(egui::Slider::new(&mut t.speed, 0.25..=4.0).logarithmic(true).text("speed"));
+            let (a, b) = t.range;
+            ui.spacing_mut().slider_width = (ui.available_width() - 90.0).max(100.0);
+            ui.add(egui::Slider::new(&mut t.time, a..=b).text("t").fixed_decimals(3));
+        });
+    });
+}
+
+pub fn left_panel(app: &mut App, ui: &mut egui::Ui) {
+    egui::Panel::left("pipeline").default_size(300.0).show(ui, |ui| {
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            ui.heading("Job");
+            match &app.worker {
+                Some(w) => {
+                    ui.label(&w.description);
+                    ui.horizontal(|ui| {
+                        let paused = app.is_paused();
+                        if ui.button(if paused { "Resume" } else { "Pause" }).clicked() {
+                            app.toggle_pause();
+                        }
+                        if ui.button("Cancel").clicked() {
+                            app.stop_job();
+                        }
+                    });
+                }
+                None => {
+                    ui.label("no job running");
+                }
+            }
+            if let Some((done, total)) = app.generation {
+                ui.add(
+                    egui::ProgressBar::new(done as f32 / total.max(1) as f32)
+                        .text(format!("matrix: frame {done}/{total}")),
+                );
+            }
+            if let Some(s) = app.train_stats {
+                let eta = (s.iterations.saturating_sub(s.iteration)) as f32 / s.steps_per_second.max(1e-3);
+                ui.add(
+                    egui::ProgressBar::new(s.iteration as f32 / s.iterations.max(1) as f32)
+                        .text(format!("step {}/{}  ETA {:.0} s", s.iteration, s.iterations, eta)),
+                );
+                ui.label(format!(
+                    "loss {:.4}   PSNR {:.2} dB\nsplats {}   {:.2} it/s",
+                    s.loss, s.psnr, s.splats, s.steps_per_second
+                ));
+                curve_plot(ui, app);
+            }
+            if !app.key_frames.is_empty() {
+                ui.separator();
+                ui.heading("Input (key frame)");
+                if let Some(k) = app.nearest_key(&app.matrix_times.clone()).or(Some(0)) {
+                    let k = k.min(app.key_frames.len() - 1);
+                    ui.image((app.key_frames[k].id(), egui::vec2(128.0, 128.0)));
+                }
+            }
+            if !app.matrix.is_empty() {
+                ui.separator();
+                ui.heading("Image matrix (this key frame)");
+                if let Some(k) = app.nearest_key(&app.matrix_times.clone()) {
+                    ui.horizontal_wrapped(|ui| {
+                        for t in &app.matrix[k] {
+                            ui.image((t.id(), egui::vec2(56.0, 56.0)));
+                        }
+                    });
+                }
+            }
+        });
+    });
+}
+
+/// Loss (and PSNR) over the steps, drawn with the painter.
+fn curve_plot(ui: &mut egui::Ui, app: &App) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(ui.available_width(), 90.0), egui::Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+    if app.curve.len() < 2 {
+        return;
+    }
+    let last = app.curve.last().map(|p| p.iteration).unwrap_or(1).max(1) as f32;
+    let series = |value: fn(&super::CurvePoint) -> f32, colour: egui::Color32| {
+        let (lo, hi) = app.curve.iter().map(value).fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(v), b.max(v)));
+        let span = (hi - lo).max(1e-6);
+        let points: Vec<egui::Pos2> = app
+            .curve
+            .iter()
+            .map(|p| {
+                egui::pos2(
+                    rect.left() + rect.width() * p.iteration as f32 / last,
+                    rect.bottom() - rect.height() * (value(p) - lo) / span,
+                )
+            })
+            .collect();
+        painter.add(egui::Shape::line(points, egui::Stroke::new(1.5, colour)));
+    };
+    series(|p| p.loss, egui::Color32::from_rgb(230, 120, 60));
+    series(|p| p.psnr, egui::Color32::from_rgb(90, 160, 240));
+    painter.text(
+        rect.left_top(),
+        egui::Align2::LEFT_TOP,
+        "loss",
+        egui::FontId::proportional(11.0),
+        egui::Color32::from_rgb(230, 120, 60),
+    );
+    painter.text(
+        rect.right_top(),
+        egui::Align2::RIGHT_TOP,
+        "PSNR",
+        egui::FontId::proportional(11.0),
+        egui::Color32::from_rgb(90, 160, 240),
+    );
+}
+
+pub fn right_panel(app: &mut App, ui: &mut egui::Ui) {
+    egui::Panel::right("view").default_size(230.0).show(ui, |ui| {
+        ui.heading("View");
+        ui.horizontal(|ui| {
+            ui.label("background");
+            ui.color_edit_button_rgb(&mut app.background);
+        });
+        ui.add(egui::Slider::new(&mut app.splat_scale, 0.1..=2.0).text("splat scale"));
+        ui.horizontal(|ui| {
+            if ui.button("reset").clicked() {
+                app.snap_to_rig(Some(0));
+            }
+            if ui.button("input view").clicked() {
+                app.snap_to_rig(None);
+            }
+        });
+        let s = app.viewport.stats;
+        ui.label(format!(
+            "{} x {}   {:.1} ms ({:.0} fps)\n{} splats, {} visible",
+            s.width,
+            s.height,
+            s.milliseconds,
+            1000.0 / s.milliseconds.max(1e-3),
+            s.splats,
+            s.visible
+        ));
+        ui.separator();
+        ui.heading("Export");
+        ui.add(egui::DragValue::new(&mut app.export_frames).range(0..=1000).prefix("PLY frames: "))
+            .on_hover_text("0: one per key frame");
+        if ui.add_enabled(app.model.is_some(), egui::Button::new("PLY frames...")).clicked()
+            && let Some(dir) = rfd::FileDialog::new().pick_folder()
+        {
+            export_ply(app, &dir);
+        }
+        if let Some(m) = &app.model {
+            ui.separator();
+            let name = std::path::Path::new(&m.source).file_name().map(|n| n.to_string_lossy().into_owned());
+            ui.label(format!(
+                "model: {}\n{} splats, SH degree {}",
+                name.unwrap_or_else(|| m.source.clone()),
+                m.gaussians.len(),
+                m.gaussians.sh_degree
+            ))
+            .on_hover_text(&m.source);
+        }
+    });
+}
+
+pub fn central(app: &mut App, ui: &mut egui::Ui) {
+    egui::CentralPanel::default().show(ui, |ui| {
+        if let Some(e) = app.error.clone() {
+            ui.horizontal(|ui| {
+                ui.colored_label(egui::Color32::from_rgb(220, 60, 60), format!("! {e}"));
+                if ui.small_button("dismiss").clicked() {
+                    app.error = None;
+                }
+            });
+        }
+        let size = ui.available_size();
+        let (rect, response) = ui.allocate_exact_size(size, egui::Sense::click_and_drag());
+        let Some(model) = &app.model else {
+            ui.painter().text(
+                rect.center(),
+                egui::Align2::CENTER_CENTER,
+                "drop a video, a frame folder, a dataset, a checkpoint or PLY frames here",
+                egui::FontId::proportional(18.0),
+                ui.visuals().weak_text_color(),
+            );
+            return;
+        };
+        // Orbit with the primary button, pan with the others, zoom with the wheel.
+        let delta = response.drag_delta();
+        if response.dragged_by(egui::PointerButton::Primary) {
+            app.orbit.orbit(delta.x, delta.y);
+        } else if response.dragged_by(egui::PointerButton::Secondary)
+            || response.dragged_by(egui::PointerButton::Middle)
+        {
+            app.orbit.pan(delta.x, delta.y, rect.height());
+        }
+        if response.double_clicked() {
+            app.orbit.target = glam::DVec3::ZERO;
+        }
+        if response.hovered() {
+            let scroll = ui.input(|i| i.smooth_scroll_delta.y);
+            if scroll != 0.0 {
+                app.orbit.zoom(scroll);
+            }
+        }
+        let ppp = ui.ctx().pixels_per_point();
+        let pixels = ((rect.width() * ppp) as u32, (rect.height() * ppp) as u32);
+        let request = ViewRequest {
+            model_version: app.model_version,
+            splat_scale: app.splat_scale,
+            camera: app.orbit.clone(),
+            time: app.timeline.time,
+            size: pixels,
+            background: app.background,
+        };
+        let result = app.viewport.update(ui.ctx(), model, &request);
+        match result {
+            Ok(Some(texture)) => {
+                ui.painter().image(
+                    texture.id(),
+                    rect,
+                    egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+                    egui::Color32::WHITE,
+                );
+            }
+            Ok(None) => {}
+            Err(e) => app.error = Some(format!("rendering failed: {e:#}")),
+        }
+    });
+}

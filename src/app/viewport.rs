@@ -1,0 +1,123 @@
+//! The 3D viewport: our WGSL rasterizer renders the model sliced at time t from the orbit camera; the
+//! image goes to an egui texture. It re-renders only when the model, camera, time, size or look change.
+
+use super::model::LoadedModel;
+use super::orbit::OrbitCamera;
+use crate::gpu::GpuContext;
+use crate::render::{GaussianBuffers, RasterView, Rasterizer};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RenderStats {
+    pub milliseconds: f32,
+    pub width: u32,
+    pub height: u32,
+    pub splats: usize,
+    pub visible: u64,
+}
+
+/// Everything a viewport image depends on besides the model's splats.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewRequest {
+    /// Bumped by the app whenever the model changes.
+    pub model_version: u64,
+    pub splat_scale: f32,
+    pub camera: OrbitCamera,
+    pub time: f32,
+    /// Pixels wanted (the CPU driver renders fewer and lets egui scale).
+    pub size: (u32, u32),
+    pub background: [f32; 3],
+}
+
+pub struct Viewport {
+    rasterizer: Rasterizer,
+    uploaded: Option<(u64, f32, GaussianBuffers, usize)>,
+    texture: Option<egui::TextureHandle>,
+    last: Option<ViewRequest>,
+    /// The last rendered image (RGBA8), for screenshots and tests.
+    pub image: Option<egui::ColorImage>,
+    pub stats: RenderStats,
+    /// Longest side rendered; the CPU driver gets a smaller one to stay interactive.
+    pub max_side: u32,
+}
+
+impl Viewport {
+    pub fn new(gpu: Arc<GpuContext>) -> anyhow::Result<Self> {
+        let max_side = if gpu.is_cpu_driver() { 640 } else { 4096 };
+        Ok(Self {
+            rasterizer: Rasterizer::new(gpu)?,
+            uploaded: None,
+            texture: None,
+            last: None,
+            image: None,
+            stats: RenderStats::default(),
+            max_side,
+        })
+    }
+
+    /// Renders if anything changed; returns the texture to show.
+    pub fn update(
+        &mut self,
+        ctx: &egui::Context,
+        model: &LoadedModel,
+        request: &ViewRequest,
+    ) -> anyhow::Result<Option<egui::TextureHandle>> {
+        let long = request.size.0.max(request.size.1).max(1);
+        let shrink = (self.max_side as f32 / long as f32).min(1.0);
+        let size = (((request.size.0 as f32 * shrink) as u32).max(8), ((request.size.1 as f32 * shrink) as u32).max(8));
+        let key = ViewRequest { size, ..request.clone() };
+        let ViewRequest { model_version, splat_scale, time, background, .. } = key;
+        if self.last.as_ref() == Some(&key) {
+            return Ok(self.texture.clone());
+        }
+        let start = Instant::now();
+        let stale = self.uploaded.as_ref().is_none_or(|(v, s, _, _)| *v != model_version || *s != splat_scale);
+        if stale {
+            let mut g = model.gaussians.clone();
+            if splat_scale != 1.0 {
+                let ds = splat_scale.max(1e-3).ln();
+                for s in g.log_scales.chunks_mut(4) {
+                    for v in &mut s[..3] {
+                        *v += ds;
+                    }
+                }
+            }
+            let n = g.len();
+            self.uploaded = Some((model_version, splat_scale, self.rasterizer.upload(&g)?, n));
+        }
+        let (_, _, buffers, splats) = self.uploaded.as_ref().expect("uploaded above");
+        let view = RasterView { camera: key.camera.camera(size.0, size.1), time, background };
+        let rendered = self.rasterizer.forward(buffers, &[view], false)?;
+        let rgba = self.rasterizer.read_color(&rendered)?;
+        let pixels: Vec<u8> = rgba
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2], 1.0].map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8))
+            .collect();
+        let image = egui::ColorImage::from_rgba_unmultiplied([size.0 as usize, size.1 as usize], &pixels);
+        match &mut self.texture {
+            Some(t) => t.set(image.clone(), egui::TextureOptions::LINEAR),
+            None => self.texture = Some(ctx.load_texture("viewport", image.clone(), egui::TextureOptions::LINEAR)),
+        }
+        self.image = Some(image);
+        self.stats = RenderStats {
+            milliseconds: start.elapsed().as_secs_f32() * 1000.0,
+            width: size.0,
+            height: size.1,
+            splats: *splats,
+            visible: rendered.visible_splats,
+        };
+        self.last = Some(key);
+        Ok(self.texture.clone())
+    }
+
+    /// Forget the uploaded model (a new one arrived or the old one was closed).
+    pub fn clear(&mut self) {
+        self.uploaded = None;
+        self.last = None;
+    }
+
+    pub fn rasterizer(&self) -> &Rasterizer {
+        &self.rasterizer
+    }
+}

@@ -1,0 +1,171 @@
+//! The desktop app driven through egui_kittest, rendered with wgpu on the shared device (lavapipe here):
+//! it opens a checkpoint, scrubbing changes the image, dropped files reach the right pipeline, exports
+//! write files, and it runs the whole pipeline on the demo clip.
+
+mod common;
+
+use efficient4d::app::{App, AppOptions};
+use efficient4d::export::{Checkpoint, CheckpointMeta};
+use efficient4d::generate::demo::creature_flipbook;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn options() -> AppOptions {
+    AppOptions { open_demo: false, train_iterations: 3, key_frames: 2 }
+}
+
+fn harness(input: Option<PathBuf>, options: AppOptions) -> Harness<'static, App> {
+    let gpu = common::gpu();
+    let setup = egui_wgpu::WgpuSetup::Existing(egui_wgpu::WgpuSetupExisting {
+        instance: gpu.instance.clone(),
+        adapter: gpu.adapter.clone(),
+        device: gpu.device.clone(),
+        queue: gpu.queue.clone(),
+    });
+    Harness::builder()
+        .with_size(egui::vec2(1100.0, 700.0))
+        .wgpu_setup(setup)
+        .build_eframe(move |_cc| App::new(gpu, input, options).unwrap())
+}
+
+/// The demo creature in three poses (a 4D flipbook) saved as a checkpoint with three key frames.
+fn checkpoint(dir: &Path) -> PathBuf {
+    let gaussians = creature_flipbook(3);
+    let meta = CheckpointMeta {
+        format_version: 1,
+        time_range: [0.0, 1.0],
+        sh_degree: 0,
+        background: [1.0; 3],
+        rig: None,
+        frame_times: vec![0.0, 0.5, 1.0],
+        iterations: 0,
+        settings: serde_json::Value::Null,
+    };
+    let path = dir.join("model.safetensors");
+    Checkpoint { gaussians, meta }.save(&path).unwrap();
+    path
+}
+
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+fn drop_file(h: &mut Harness<'static, App>, path: &Path) {
+    h.input_mut().dropped_files.push(std::sync::Arc::new(Dropped(path.to_path_buf())));
+    h.step();
+    h.input_mut().dropped_files.clear();
+}
+
+fn viewport_pixels(h: &Harness<'static, App>) -> Vec<u8> {
+    h.state().viewport.image.as_ref().expect("the viewport rendered").as_raw().to_vec()
+}
+
+#[test]
+fn a_checkpoint_opens_and_scrubbing_changes_the_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(Some(checkpoint(dir.path())), options());
+    h.run_steps(3);
+    assert!(h.state().error.is_none(), "{:?}", h.state().error);
+    assert_eq!(h.state().model.as_ref().unwrap().gaussians.len(), creature_flipbook(3).len());
+    let before = viewport_pixels(&h);
+    assert!(before.chunks(4).any(|p| p[0] < 200), "the model is visible");
+    // → steps to the next key frame (t = 0.5).
+    h.key_press(egui::Key::ArrowRight);
+    h.run_steps(2);
+    assert_eq!(h.state().timeline.time, 0.5);
+    let after = viewport_pixels(&h);
+    let changed = before.iter().zip(&after).filter(|(a, b)| a.abs_diff(**b) > 8).count();
+    assert!(changed > 500, "only {changed} channels changed when scrubbing");
+    // Orbiting changes it too.
+    h.state_mut().orbit.orbit(80.0, 0.0);
+    h.run_steps(2);
+    assert_ne!(viewport_pixels(&h), after);
+    // The render timing varies from run to run: mask it out of the snapshot.
+    let timing = h.get_by_label_contains("fps").rect();
+    h.mask(timing);
+    h.snapshot("app_checkpoint");
+}
+
+#[test]
+fn dropped_files_go_to_their_pipeline_and_bad_ones_get_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(None, options());
+    h.run_steps(2);
+    assert!(h.state().model.is_none());
+
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "hello").unwrap();
+    drop_file(&mut h, &notes);
+    h.run_steps(2);
+    let error = h.state().error.clone().expect("an error for a text file");
+    assert!(error.contains("notes.txt"), "{error}");
+    assert!(h.query_by_label_contains("efficient4d opens videos").is_some(), "the message is shown in the window");
+
+    // PLY frames exported from a checkpoint come back as a flipbook.
+    let ck = Checkpoint::load(&checkpoint(dir.path())).unwrap();
+    let plys = dir.path().join("ply");
+    efficient4d::export::ply::export_sequence(&ck.gaussians, &[0.0, 0.5, 1.0], &plys, "frame").unwrap();
+    drop_file(&mut h, &plys);
+    h.run_steps(2);
+    assert!(h.state().error.is_none(), "{:?}", h.state().error);
+    assert_eq!(h.state().model.as_ref().unwrap().key_times, vec![0.0, 0.5, 1.0]);
+
+    // A dataset starts training; cancelling stops it.
+    let ds = dir.path().join("ds");
+    common::write_truth(&ds, 32, 2);
+    drop_file(&mut h, &ds);
+    assert!(h.state().worker.is_some(), "training started");
+    h.state_mut().stop_job();
+    assert!(h.state().worker.is_none());
+}
+
+#[test]
+fn exports_write_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(Some(checkpoint(dir.path())), options());
+    h.run_steps(3);
+    let app = h.state();
+    let model = app.model.as_ref().unwrap();
+    let out = dir.path().join("frames");
+    let files = efficient4d::app::actions::export_ply_sequence(model, &out, 4).unwrap();
+    assert_eq!(files.len(), 4);
+    assert!(files.iter().all(|f| f.exists()));
+    let shot = dir.path().join("shot.png");
+    efficient4d::app::actions::save_screenshot(app.viewport.image.as_ref().unwrap(), &shot).unwrap();
+    assert_eq!(image::open(&shot).unwrap().width() as usize, app.viewport.image.as_ref().unwrap().size[0]);
+    let saved = dir.path().join("again.safetensors");
+    efficient4d::app::actions::save_checkpoint(model, &saved).unwrap();
+    assert_eq!(Checkpoint::load(&saved).unwrap().gaussians, model.gaussians);
+    let gif = dir.path().join("turntable.gif");
+    efficient4d::app::actions::export_turntable(app.viewport.rasterizer(), model, &gif, [1.0; 3]).unwrap();
+    assert!(std::fs::metadata(&gif).unwrap().len() > 1000);
+}
+
+#[test]
+fn the_app_runs_the_pipeline_on_the_demo_clip() {
+    let mut h = harness(None, AppOptions { open_demo: true, ..options() });
+    let start = Instant::now();
+    while h.state().worker.is_some() {
+        assert!(start.elapsed() < Duration::from_secs(300), "the demo job did not finish: {}", h.state().status);
+        h.step();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let app = h.state();
+    assert!(app.error.is_none(), "{:?}", app.error);
+    assert!(app.status.contains("trained after 3 steps"), "{}", app.status);
+    assert_eq!(app.generation, Some((2, 2)));
+    assert_eq!(app.curve.len(), 3);
+    assert!(app.model.as_ref().unwrap().gaussians.len() > 1000);
+    let saved = app.status.split("saved ").nth(1).expect("the checkpoint path");
+    assert!(Path::new(saved).exists());
+}
