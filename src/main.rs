@@ -55,7 +55,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Bench { what, json, iterations, steps, size, frames }) => match what.as_str() {
             "raster" => commands::bench_raster(json, iterations).map(|_| ExitCode::SUCCESS),
             "ring" => commands::bench_ring(json, steps, size, frames).map(|_| ExitCode::SUCCESS),
-            "view" => pending("bench view", 5, "the viewer benchmark"),
+            "view" => commands::bench_view(json, iterations).map(|_| ExitCode::SUCCESS),
             "generate" => pending("bench generate", 7, "the SyncDreamer-T benchmark"),
             other => {
                 anyhow::bail!("unknown benchmark `{other}` (expected raster, ring, view or generate)")

@@ -169,3 +169,34 @@ fn the_app_runs_the_pipeline_on_the_demo_clip() {
     let saved = app.status.split("saved ").nth(1).expect("the checkpoint path");
     assert!(Path::new(saved).exists());
 }
+
+#[test]
+fn crop_and_delete_apply_at_every_time_and_undo_redo() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(Some(checkpoint(dir.path())), options());
+    h.run_steps(2);
+    let full = h.state().model.as_ref().unwrap().gaussians.clone();
+    // Keep only the front half (x > 0) of the creature, in every pose.
+    h.state_mut().crop_box = Some(([0.0, -1.0, -1.0], [1.0, 1.0, 1.0]));
+    h.state_mut().crop();
+    h.run_steps(2);
+    let cropped = h.state().model.as_ref().unwrap().gaussians.clone();
+    assert!(cropped.len() < full.len() && !cropped.is_empty());
+    assert!(cropped.means.chunks(4).all(|m| m[0] >= 0.0));
+    // Select everything visible in the left half of the image at t = 0 and delete it with the Delete key.
+    let camera = h.state().orbit.camera(256, 256);
+    let picked = efficient4d::app::edit::select_in_rect(&cropped, &camera, 0.0, [0.0, 0.0, 128.0, 256.0], 0.05);
+    assert!(!picked.is_empty());
+    h.state_mut().selection = picked.clone();
+    h.key_press(egui::Key::Delete);
+    h.run_steps(2);
+    assert_eq!(h.state().model.as_ref().unwrap().gaussians.len(), cropped.len() - picked.len());
+    // Ctrl+Z twice gets the full model back, Ctrl+Y redoes the crop.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(2);
+    assert_eq!(h.state().model.as_ref().unwrap().gaussians, full);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Y);
+    h.run_steps(2);
+    assert_eq!(h.state().model.as_ref().unwrap().gaussians, cropped);
+}

@@ -24,7 +24,7 @@ fn help_lists_every_subcommand() {
 
 #[test]
 fn unbuilt_stages_say_so_with_exit_code_2() {
-    for args in [&["weights"][..], &["bench", "view"]] {
+    for args in [&["weights"][..], &["bench", "generate"]] {
         let out = e4d(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"), "{args:?}");

@@ -3,6 +3,7 @@
 //! training live; scrub time, orbit; export PLY frames, a checkpoint, a screenshot or a turntable GIF.
 
 pub mod actions;
+pub mod edit;
 pub mod model;
 pub mod open;
 pub mod orbit;
@@ -76,10 +77,24 @@ pub struct App {
     pub export_frames: u32,
     /// Where the current job keeps its files (and the finished checkpoint).
     work_dir: Option<PathBuf>,
+    pub history: edit::History,
+    /// The crop box (min, max corners in world units) while it is shown.
+    pub crop_box: Option<([f32; 3], [f32; 3])>,
+    /// Indices of the selected Gaussians (by a shift-drag rectangle in the viewport).
+    pub selection: Vec<usize>,
+    /// Set by wgpu when the device is lost (driver reset, GPU removed).
+    device_lost: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl App {
     pub fn new(gpu: Arc<GpuContext>, input: Option<PathBuf>, options: AppOptions) -> anyhow::Result<Self> {
+        let device_lost = Arc::new(std::sync::Mutex::new(None));
+        let lost = device_lost.clone();
+        gpu.device.set_device_lost_callback(move |reason, message| {
+            if let Ok(mut l) = lost.lock() {
+                *l = Some(format!("{reason:?}: {message}"));
+            }
+        });
         let mut app = Self {
             viewport: Viewport::new(gpu.clone())?,
             gpu,
@@ -101,6 +116,10 @@ impl App {
             curve: Vec::new(),
             export_frames: 0,
             work_dir: None,
+            history: edit::History::default(),
+            crop_box: None,
+            selection: Vec::new(),
+            device_lost,
         };
         match input {
             Some(path) => app.open(&path),
@@ -190,6 +209,63 @@ impl App {
         self.worker.as_ref().is_some_and(|w| w.pause.load(Ordering::SeqCst))
     }
 
+    /// Whether edits are allowed now (not while a job is producing the model).
+    pub fn can_edit(&self) -> bool {
+        self.model.is_some() && self.worker.is_none()
+    }
+
+    /// Replaces the model's Gaussians by an edited version, remembering the old ones for undo.
+    pub fn apply_edit(&mut self, edit: impl FnOnce(&crate::gaussians::Gaussians4d) -> crate::gaussians::Gaussians4d) {
+        if !self.can_edit() {
+            return;
+        }
+        let Some(model) = self.model.as_mut() else { return };
+        let edited = edit(&model.gaussians);
+        let before = std::mem::replace(&mut model.gaussians, edited);
+        self.history.push(before);
+        self.after_model_change();
+    }
+
+    pub fn crop(&mut self) {
+        if let Some((min, max)) = self.crop_box {
+            self.apply_edit(|g| edit::crop_to_box(g, min, max));
+        }
+    }
+
+    pub fn delete_selection(&mut self) {
+        let selection = std::mem::take(&mut self.selection);
+        if !selection.is_empty() {
+            self.apply_edit(|g| edit::delete(g, &selection));
+        }
+    }
+
+    pub fn undo(&mut self) {
+        self.step_history(true);
+    }
+
+    pub fn redo(&mut self) {
+        self.step_history(false);
+    }
+
+    fn step_history(&mut self, back: bool) {
+        if !self.can_edit() {
+            return;
+        }
+        let Some(model) = self.model.as_mut() else { return };
+        let current = model.gaussians.clone();
+        let state = if back { self.history.undo(current) } else { self.history.redo(current) };
+        if let Some(g) = state {
+            model.gaussians = g;
+            self.after_model_change();
+        }
+    }
+
+    fn after_model_change(&mut self) {
+        self.selection.clear();
+        self.model_version += 1;
+        self.viewport.clear();
+    }
+
     fn show_model(&mut self, model: LoadedModel) {
         let first_model = self.model.is_none();
         self.timeline.set_range(model.time_range, model.key_times.clone());
@@ -197,8 +273,8 @@ impl App {
             self.background = model.background;
         }
         self.model = Some(model);
-        self.model_version += 1;
-        self.viewport.clear();
+        self.history.clear();
+        self.after_model_change();
     }
 
     /// Applies the worker's messages (called every frame).
@@ -339,6 +415,23 @@ impl App {
                 self.timeline.step_key(false);
             }
         });
+        let (delete, undo, redo) = ctx.input(|i| {
+            let cmd = i.modifiers.command;
+            (
+                i.key_pressed(egui::Key::Delete),
+                cmd && !i.modifiers.shift && i.key_pressed(egui::Key::Z),
+                cmd && (i.key_pressed(egui::Key::Y) || (i.modifiers.shift && i.key_pressed(egui::Key::Z))),
+            )
+        });
+        if delete {
+            self.delete_selection();
+        }
+        if undo {
+            self.undo();
+        }
+        if redo {
+            self.redo();
+        }
     }
 
     pub fn model_version(&self) -> u64 {
@@ -354,6 +447,14 @@ fn texture(ctx: &egui::Context, name: &str, img: &image::RgbaImage) -> egui::Tex
 impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
+        if let Some(lost) = self.device_lost.lock().ok().and_then(|l| l.clone()) {
+            // Nothing can render any more; say so instead of failing on every frame.
+            egui::CentralPanel::default().show(ui, |ui| {
+                ui.heading("The GPU device was lost");
+                ui.label(format!("{lost}\nSaved checkpoints are safe; restart efficient4d to continue."));
+            });
+            return;
+        }
         self.poll_worker(&ctx);
         self.handle_drops(&ctx);
         self.handle_keys(&ctx);

@@ -247,6 +247,7 @@ pub fn right_panel(app: &mut App, ui: &mut egui::Ui) {
         {
             export_ply(app, &dir);
         }
+        edit_section(app, ui);
         if let Some(m) = &app.model {
             ui.separator();
             let name = std::path::Path::new(&m.source).file_name().map(|n| n.to_string_lossy().into_owned());
@@ -259,6 +260,92 @@ pub fn right_panel(app: &mut App, ui: &mut egui::Ui) {
             .on_hover_text(&m.source);
         }
     });
+}
+
+/// Crop box, selection, delete, undo / redo. Edits act on whole 4D Gaussians (every time at once).
+fn edit_section(app: &mut App, ui: &mut egui::Ui) {
+    ui.separator();
+    ui.heading("Edit");
+    ui.add_enabled_ui(app.can_edit(), |ui| {
+        let mut show_box = app.crop_box.is_some();
+        if ui.checkbox(&mut show_box, "crop box").changed() {
+            app.crop_box = show_box.then_some(([-0.5; 3], [0.5; 3]));
+        }
+        if let Some((min, max)) = &mut app.crop_box {
+            for (axis, name) in ["x", "y", "z"].iter().enumerate() {
+                ui.horizontal(|ui| {
+                    ui.label(*name);
+                    ui.add(egui::DragValue::new(&mut min[axis]).speed(0.01).range(-5.0..=max[axis]));
+                    ui.add(egui::DragValue::new(&mut max[axis]).speed(0.01).range(min[axis]..=5.0));
+                });
+            }
+            if ui.button("Apply crop").on_hover_text("remove every splat outside the box, at every time").clicked() {
+                app.crop();
+            }
+        }
+        ui.label(format!("{} selected (shift-drag in the view)", app.selection.len()));
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(!app.selection.is_empty(), egui::Button::new("Delete"))
+                .on_hover_text("Delete key")
+                .clicked()
+            {
+                app.delete_selection();
+            }
+            if ui.add_enabled(app.history.can_undo(), egui::Button::new("Undo")).on_hover_text("Ctrl+Z").clicked() {
+                app.undo();
+            }
+            if ui.add_enabled(app.history.can_redo(), egui::Button::new("Redo")).on_hover_text("Ctrl+Y").clicked() {
+                app.redo();
+            }
+        });
+    });
+}
+
+/// Maps render pixels of a `size` image shown in `rect` to screen points.
+fn to_screen(rect: egui::Rect, size: (u32, u32), u: f64, v: f64) -> egui::Pos2 {
+    egui::pos2(
+        rect.left() + (u as f32) * rect.width() / size.0 as f32,
+        rect.top() + (v as f32) * rect.height() / size.1 as f32,
+    )
+}
+
+/// Draws the crop box's edges and the selected splats over the viewport.
+fn overlays(app: &App, ui: &egui::Ui, rect: egui::Rect, camera: &crate::camera::Camera) {
+    let size = (camera.intrinsics.width, camera.intrinsics.height);
+    let painter = ui.painter_at(rect);
+    if let Some((min, max)) = app.crop_box {
+        let corner = |i: usize| {
+            glam::DVec3::new(
+                if i & 1 == 0 { min[0] } else { max[0] } as f64,
+                if i & 2 == 0 { min[1] } else { max[1] } as f64,
+                if i & 4 == 0 { min[2] } else { max[2] } as f64,
+            )
+        };
+        let stroke = egui::Stroke::new(1.5, egui::Color32::from_rgb(255, 170, 0));
+        for a in 0..8usize {
+            for bit in [1, 2, 4] {
+                let b = a | bit;
+                if b == a {
+                    continue;
+                }
+                if let (Some(p), Some(q)) = (camera.project(corner(a)), camera.project(corner(b))) {
+                    painter.line_segment([to_screen(rect, size, p.0, p.1), to_screen(rect, size, q.0, q.1)], stroke);
+                }
+            }
+        }
+    }
+    if let Some(model) = &app.model {
+        for &i in app.selection.iter().take(20_000) {
+            if i >= model.gaussians.len() {
+                continue;
+            }
+            let s = crate::gaussians::math::slice(&model.gaussians.get(i), app.timeline.time as f64);
+            if let Some((u, v, _)) = camera.project(s.mean) {
+                painter.circle_filled(to_screen(rect, size, u, v), 1.5, egui::Color32::from_rgb(255, 60, 200));
+            }
+        }
+    }
 }
 
 pub fn central(app: &mut App, ui: &mut egui::Ui) {
@@ -283,9 +370,22 @@ pub fn central(app: &mut App, ui: &mut egui::Ui) {
             );
             return;
         };
-        // Orbit with the primary button, pan with the others, zoom with the wheel.
+        // Shift-drag selects; otherwise orbit with the primary button, pan with the others, wheel zooms.
         let delta = response.drag_delta();
-        if response.dragged_by(egui::PointerButton::Primary) {
+        let shift = ui.input(|i| i.modifiers.shift);
+        let selecting = shift && app.can_edit();
+        if selecting && response.dragged_by(egui::PointerButton::Primary) {
+            if let (Some(start), Some(now)) = (ui.input(|i| i.pointer.press_origin()), response.interact_pointer_pos())
+            {
+                let r = egui::Rect::from_two_pos(start, now);
+                ui.painter().rect_stroke(
+                    r,
+                    0.0,
+                    egui::Stroke::new(1.0, egui::Color32::from_rgb(255, 60, 200)),
+                    egui::StrokeKind::Inside,
+                );
+            }
+        } else if response.dragged_by(egui::PointerButton::Primary) {
             app.orbit.orbit(delta.x, delta.y);
         } else if response.dragged_by(egui::PointerButton::Secondary)
             || response.dragged_by(egui::PointerButton::Middle)
@@ -303,6 +403,23 @@ pub fn central(app: &mut App, ui: &mut egui::Ui) {
         }
         let ppp = ui.ctx().pixels_per_point();
         let pixels = ((rect.width() * ppp) as u32, (rect.height() * ppp) as u32);
+        // The camera of the image as the viewport renders it (its size may be reduced on CPU drivers).
+        let shown = app.viewport.render_size(pixels);
+        let camera = app.orbit.camera(shown.0, shown.1);
+        if selecting
+            && response.drag_stopped_by(egui::PointerButton::Primary)
+            && let (Some(start), Some(end)) = (ui.input(|i| i.pointer.press_origin()), response.interact_pointer_pos())
+        {
+            let to_pixels = |p: egui::Pos2| {
+                (
+                    (p.x - rect.left()) * shown.0 as f32 / rect.width(),
+                    (p.y - rect.top()) * shown.1 as f32 / rect.height(),
+                )
+            };
+            let (a, b) = (to_pixels(start), to_pixels(end));
+            let area = [a.0.min(b.0), a.1.min(b.1), a.0.max(b.0), a.1.max(b.1)];
+            app.selection = super::edit::select_in_rect(&model.gaussians, &camera, app.timeline.time, area, 0.05);
+        }
         let request = ViewRequest {
             model_version: app.model_version,
             splat_scale: app.splat_scale,
@@ -324,5 +441,6 @@ pub fn central(app: &mut App, ui: &mut egui::Ui) {
             Ok(None) => {}
             Err(e) => app.error = Some(format!("rendering failed: {e:#}")),
         }
+        overlays(app, ui, rect, &camera);
     });
 }

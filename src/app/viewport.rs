@@ -56,6 +56,13 @@ impl Viewport {
         })
     }
 
+    /// The size actually rendered for a viewport of `size` pixels.
+    pub fn render_size(&self, size: (u32, u32)) -> (u32, u32) {
+        let long = size.0.max(size.1).max(1);
+        let shrink = (self.max_side as f32 / long as f32).min(1.0);
+        (((size.0 as f32 * shrink) as u32).max(8), ((size.1 as f32 * shrink) as u32).max(8))
+    }
+
     /// Renders if anything changed; returns the texture to show.
     pub fn update(
         &mut self,
@@ -63,9 +70,7 @@ impl Viewport {
         model: &LoadedModel,
         request: &ViewRequest,
     ) -> anyhow::Result<Option<egui::TextureHandle>> {
-        let long = request.size.0.max(request.size.1).max(1);
-        let shrink = (self.max_side as f32 / long as f32).min(1.0);
-        let size = (((request.size.0 as f32 * shrink) as u32).max(8), ((request.size.1 as f32 * shrink) as u32).max(8));
+        let size = self.render_size(request.size);
         let key = ViewRequest { size, ..request.clone() };
         let ViewRequest { model_version, splat_scale, time, background, .. } = key;
         if self.last.as_ref() == Some(&key) {

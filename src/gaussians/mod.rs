@@ -65,6 +65,21 @@ impl Gaussians4d {
         Ok(())
     }
 
+    /// The Gaussians for which `keep(i)` holds, in order.
+    pub fn filtered(&self, keep: impl Fn(usize) -> bool) -> Self {
+        let k = self.sh_stride();
+        let mut out = Self { sh_degree: self.sh_degree, ..Default::default() };
+        for i in (0..self.len()).filter(|&i| keep(i)) {
+            out.means.extend_from_slice(&self.means[i * 4..i * 4 + 4]);
+            out.log_scales.extend_from_slice(&self.log_scales[i * 4..i * 4 + 4]);
+            out.rot_left.extend_from_slice(&self.rot_left[i * 4..i * 4 + 4]);
+            out.rot_right.extend_from_slice(&self.rot_right[i * 4..i * 4 + 4]);
+            out.opacity.push(self.opacity[i]);
+            out.sh.extend_from_slice(&self.sh[i * k..(i + 1) * k]);
+        }
+        out
+    }
+
     /// Parameters of Gaussian `i` in f64, for the CPU reference and for export.
     pub fn get(&self, i: usize) -> math::Gaussian {
         let v4 = |a: &[f32]| [a[i * 4] as f64, a[i * 4 + 1] as f64, a[i * 4 + 2] as f64, a[i * 4 + 3] as f64];

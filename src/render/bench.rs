@@ -52,7 +52,21 @@ fn views(count: usize, size: u32) -> Vec<RasterView> {
         .collect()
 }
 
-fn wait(r: &Rasterizer) {
+/// Object-sized splats: ~1-3% of the object's extent, temporal scales covering ~a quarter of the clip.
+pub fn bench_scene(gaussians: usize) -> crate::gaussians::Gaussians4d {
+    RandomScene {
+        count: gaussians,
+        seed: 42,
+        radius: 0.45,
+        log_scale: (-5.0, -3.8),
+        log_scale_t: (-1.8, -0.8),
+        opacity_logit: (-2.0, 3.0),
+        sh_degree: 0,
+    }
+    .build()
+}
+
+pub(crate) fn wait(r: &Rasterizer) {
     let _ = r.gpu().device.poll(wgpu::PollType::Wait { submission_index: None, timeout: None });
 }
 
@@ -64,18 +78,7 @@ pub fn bench_case(
     views_per_batch: usize,
     iterations: usize,
 ) -> Result<RasterBenchRow, super::RasterError> {
-    // Object-sized splats: ~1-3% of the object's extent, temporal scales covering ~a quarter of the clip.
-    let scene = RandomScene {
-        count: gaussians,
-        seed: 42,
-        radius: 0.45,
-        log_scale: (-5.0, -3.8),
-        log_scale_t: (-1.8, -0.8),
-        opacity_logit: (-2.0, 3.0),
-        sh_degree: 0,
-    }
-    .build();
-    let params = r.upload(&scene)?;
+    let params = r.upload(&bench_scene(gaussians))?;
     let batch = views(views_per_batch, size);
     let grads: Vec<f32> =
         (0..views_per_batch * (size * size) as usize * 4).map(|i| ((i % 13) as f32 - 6.0) * 1e-3).collect();

@@ -3,7 +3,7 @@
 //! Checked against the reference's golden stages in `../shared/golden/input_preprocessing.safetensors`.
 
 use super::mask::{KeyOptions, object_mask};
-use super::resize::resize_bicubic;
+use super::pillow_resize::resize_bicubic_like_pillow;
 use super::{DecodedVideo, VideoError};
 use image::RgbaImage;
 
@@ -35,14 +35,14 @@ pub struct Stages {
 
 /// Crops with PIL's `crop(min_x, min_y, max_x, max_y)` (right and bottom edges excluded, as in the
 /// reference, at least one pixel kept), scales the long side to `crop_size` (sizes truncated like
-/// `int()`), bicubic in premultiplied alpha, and pastes centred on a transparent `image_size`² canvas.
+/// `int()`), with Pillow's bicubic in premultiplied alpha, and pastes centred on a transparent `image_size`² canvas.
 pub fn crop_scale_centre(img: &RgbaImage, bbox: [u32; 4], crop_size: u32, image_size: u32) -> Stages {
     let [x0, y0, x1, y1] = bbox;
     let (w, h) = ((x1 - x0).max(1), (y1 - y0).max(1));
     let crop = image::imageops::crop_imm(img, x0, y0, w, h).to_image();
     let s = crop_size as f64 / w.max(h) as f64;
     let (rw, rh) = (((w as f64 * s) as u32).clamp(1, image_size), ((h as f64 * s) as u32).clamp(1, image_size));
-    let resized = resize_bicubic(&crop, rw, rh);
+    let resized = resize_bicubic_like_pillow(&crop, rw, rh);
     let offset = ((image_size - rw) / 2, (image_size - rh) / 2);
     let mut canvas = RgbaImage::new(image_size, image_size);
     image::imageops::replace(&mut canvas, &resized, offset.0 as i64, offset.1 as i64);

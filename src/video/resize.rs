@@ -1,13 +1,8 @@
-//! Resampling of RGBA frames (fast_image_resize: Pillow-compatible convolution filters, alpha handled
-//! in premultiplied form so colour under transparent pixels never bleeds into the object).
+//! Shrinking decoded frames (fast_image_resize, alpha handled in premultiplied form so colour under
+//! transparent pixels never bleeds into the object). The preprocessing resize is `pillow_resize`.
 
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer, images::Image};
 use image::RgbaImage;
-
-/// Resizes with Catmull-Rom (PIL's BICUBIC), premultiplying by alpha as Pillow does for RGBA.
-pub fn resize_bicubic(src: &RgbaImage, width: u32, height: u32) -> RgbaImage {
-    resize_with(src, width, height, FilterType::CatmullRom)
-}
 
 fn resize_with(src: &RgbaImage, width: u32, height: u32, filter: FilterType) -> RgbaImage {
     let (width, height) = (width.max(1), height.max(1));
@@ -41,10 +36,10 @@ mod tests {
     #[test]
     fn hidden_colour_under_zero_alpha_does_not_bleed() {
         // Left half opaque white, right half transparent but bright red underneath.
-        let img = RgbaImage::from_fn(16, 16, |x, _| {
-            if x < 8 { image::Rgba([255, 255, 255, 255]) } else { image::Rgba([255, 0, 0, 0]) }
+        let img = RgbaImage::from_fn(64, 64, |x, _| {
+            if x < 32 { image::Rgba([255, 255, 255, 255]) } else { image::Rgba([255, 0, 0, 0]) }
         });
-        let small = resize_bicubic(&img, 7, 7);
+        let small = fit_long_side(img, 20);
         for p in small.pixels().filter(|p| p[3] > 0) {
             assert!(p[1] > 240 && p[2] > 240, "red leaked into {p:?}");
         }
