@@ -102,6 +102,7 @@ fn dropped_files_go_to_their_pipeline_and_bad_ones_get_a_message() {
     let mut h = harness(None, options());
     h.run_steps(2);
     assert!(h.state().model.is_none());
+    h.snapshot("app_empty");
 
     let notes = dir.path().join("notes.txt");
     std::fs::write(&notes, "hello").unwrap();
@@ -164,6 +165,7 @@ fn the_app_runs_the_pipeline_on_the_demo_clip() {
     assert!(app.error.is_none(), "{:?}", app.error);
     assert!(app.status.contains("trained after 3 steps"), "{}", app.status);
     assert_eq!(app.generation, Some((2, 2)));
+    assert_eq!(app.matrix_views(), vec![17, 17], "16 rig views and the input view per key frame");
     assert_eq!(app.curve.len(), 3);
     assert!(app.model.as_ref().unwrap().gaussians.len() > 1000);
     let saved = app.status.split("saved ").nth(1).expect("the checkpoint path");

@@ -301,7 +301,17 @@ impl App {
         while let Ok(msg) = w.rx.try_recv() {
             match msg {
                 WorkerMsg::Status(s) => self.status = s,
-                WorkerMsg::Generated { done, total } => self.generation = Some((done, total)),
+                WorkerMsg::Generated { done, total, views } => {
+                    self.generation = Some((done, total));
+                    if let Some(ctx) = ctx {
+                        let thumbs = views
+                            .iter()
+                            .enumerate()
+                            .map(|(v, img)| texture(ctx, &format!("m{done}_{v}"), img))
+                            .collect();
+                        self.matrix.push(thumbs);
+                    }
+                }
                 WorkerMsg::KeyFrames(frames) => {
                     if let Some(ctx) = ctx {
                         self.key_frames =
@@ -432,6 +442,11 @@ impl App {
         if redo {
             self.redo();
         }
+    }
+
+    /// How many view thumbnails each key frame of the image matrix has (as produced so far).
+    pub fn matrix_views(&self) -> Vec<usize> {
+        self.matrix.iter().map(Vec::len).collect()
     }
 
     pub fn model_version(&self) -> u64 {

@@ -157,14 +157,17 @@ pub fn left_panel(app: &mut App, ui: &mut egui::Ui) {
             }
             if !app.matrix.is_empty() {
                 ui.separator();
-                ui.heading("Image matrix (this key frame)");
-                if let Some(k) = app.nearest_key(&app.matrix_times.clone()) {
-                    ui.horizontal_wrapped(|ui| {
-                        for t in &app.matrix[k] {
-                            ui.image((t.id(), egui::vec2(56.0, 56.0)));
-                        }
-                    });
-                }
+                // While stage 1 runs, the frame just generated; afterwards the key frame nearest to t.
+                let (title, k) = match app.nearest_key(&app.matrix_times.clone()) {
+                    Some(k) if k < app.matrix.len() => ("Image matrix (key frame nearest to t)".to_string(), k),
+                    _ => (format!("Image matrix (frame {} generated)", app.matrix.len()), app.matrix.len() - 1),
+                };
+                ui.heading(title);
+                ui.horizontal_wrapped(|ui| {
+                    for t in &app.matrix[k] {
+                        ui.image((t.id(), egui::vec2(56.0, 56.0)));
+                    }
+                });
             }
         });
     });

@@ -22,10 +22,12 @@ pub enum WorkerMsg {
     KeyFrames(Vec<RgbaImage>),
     /// Stage 1 finished the matrix: the dataset it wrote.
     Matrix(Box<Dataset>),
-    /// Stage 1 progress: frames generated of total.
+    /// Stage 1 progress: frames generated of total, with the views of the frame just made (the 16 rig
+    /// views, then the input view; 64² thumbnails).
     Generated {
         done: usize,
         total: usize,
+        views: Vec<RgbaImage>,
     },
     /// A training snapshot to show, with the stats of the step that produced it.
     Snapshot {
@@ -130,7 +132,8 @@ fn run_job(
                     )));
                 }
                 Stage1Progress::Generated { done, total } => {
-                    let _ = tx.send(WorkerMsg::Generated { done, total });
+                    let views = frame_thumbnails(&matrix, done - 1);
+                    let _ = tx.send(WorkerMsg::Generated { done, total, views });
                 }
             });
             let objects = match objects {
@@ -148,6 +151,22 @@ fn run_job(
         Job::Train { dataset, train } => (load_dataset(&dataset, LoadOptions::default())?, *train),
     };
     train_live(gpu, rast, &dataset, config, tx, cancel, pause)
+}
+
+/// The thumbnails of one generated key frame, read back from the matrix folder as it is written.
+fn frame_thumbnails(matrix: &Path, frame: usize) -> Vec<RgbaImage> {
+    let prefix = format!("f{frame:03}_");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(matrix.join("train"))
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix)));
+    // f000_v00 … f000_v15, then f000_input.
+    files.sort_by_key(|p| (p.to_string_lossy().contains("_input"), p.clone()));
+    files
+        .iter()
+        .filter_map(|p| image::open(p).ok())
+        .map(|i| image::imageops::thumbnail(&i.to_rgba8(), 64, 64))
+        .collect()
 }
 
 /// Trains, sending a snapshot at most every `SNAPSHOT_EVERY` of wall time.
