@@ -146,10 +146,10 @@ pub struct Stage1Args {
     /// Only use this part of the clip, in seconds: `--range 1.5 4`.
     #[arg(long, num_args = 2, value_names = ["START", "END"])]
     pub range: Option<Vec<f64>>,
-    /// Crop every frame with one box around the object in all frames (keeps its motion), instead of
-    /// each frame with its own box (the paper).
-    #[arg(long)]
-    pub stable_crop: bool,
+    /// How to crop: `auto` (one box for all frames unless the object travels, then one per frame),
+    /// `per-frame` (the paper), `stable` (one box around the object in every frame).
+    #[arg(long, value_enum, default_value_t = crate::video::CropMode::Auto)]
+    pub crop: crate::video::CropMode,
 }
 
 /// What a not-yet-built subcommand prints; the caller exits with code 2.

@@ -2,7 +2,7 @@
 //! (`../shared/golden/input_preprocessing.safetensors`, made by Efficient4D's `prepare_inputs`).
 
 use efficient4d::video::preprocess::{alpha_bbox, composite_on_white, crop_scale_centre};
-use efficient4d::video::{DecodeOptions, PreprocessOptions, decode, prepare_object_frames};
+use efficient4d::video::{CropMode, DecodeOptions, PreprocessOptions, decode, prepare_object_frames};
 use image::RgbaImage;
 use safetensors::SafeTensors;
 use std::path::PathBuf;
@@ -115,7 +115,9 @@ fn an_rgba_frame_folder_goes_through_decode_and_preprocess() {
     let video = decode(dir.path(), &DecodeOptions { key_frames: 2, ..Default::default() }).unwrap();
     assert!(video.has_alpha);
     assert_eq!(video.source_indices, vec![0, 3]);
-    let objects = prepare_object_frames(&video, &PreprocessOptions::default()).unwrap();
+    // A box per frame, as the reference does.
+    let options = PreprocessOptions { crop: CropMode::PerFrame, ..Default::default() };
+    let objects = prepare_object_frames(&video, &options).unwrap();
     assert_eq!(objects.frames.len(), 2);
     assert_eq!(objects.times(), vec![0.0, 1.0]);
     // Same pipeline as the stage test, reached through the folder reader.

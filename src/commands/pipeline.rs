@@ -33,7 +33,7 @@ fn stage1_options(args: &Stage1Args) -> anyhow::Result<VideoToMatrix> {
         decode: DecodeOptions { key_frames: args.frames, range_s, ..Default::default() },
         ..Default::default()
     };
-    options.preprocess.crop = if args.stable_crop { CropMode::Stable } else { CropMode::PerFrame };
+    options.preprocess.crop = args.crop;
     Ok(options)
 }
 
@@ -56,6 +56,15 @@ fn stage1(rast: &Rasterizer, video: &Path, out: &Path, args: &Stage1Args, quiet:
             objects.frames.len(),
             objects.description,
             out.display()
+        );
+        println!(
+            "crop: object {:.0} px on the canvas on average, scale varies by {:.1}% between frames{}",
+            objects.mean_object_size(),
+            objects.scale_jitter() * 100.0,
+            match objects.crop {
+                CropMode::Stable => " (one box for all frames)",
+                _ => " (a box per frame)",
+            }
         );
     }
     Ok(objects.frames.len())
