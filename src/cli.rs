@@ -67,6 +67,9 @@ pub enum Command {
         /// Views rendered per step.
         #[arg(long)]
         batch: Option<usize>,
+        /// Every view of one key frame per step (the paper's schedule) instead of `--batch` random views.
+        #[arg(long)]
+        by_frame: bool,
         /// Initial number of Gaussians.
         #[arg(long)]
         points: Option<usize>,
@@ -123,6 +126,12 @@ pub enum Command {
         /// `ring`: key frames.
         #[arg(long, default_value_t = 16)]
         frames: u32,
+        /// `ring`: views per step.
+        #[arg(long)]
+        batch: Option<usize>,
+        /// `ring`: every view of one key frame per step.
+        #[arg(long)]
+        by_frame: bool,
     },
     /// Show which model weights are installed and where they are looked for.
     Weights,

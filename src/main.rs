@@ -31,11 +31,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::pipeline::generate(&video, &out, &stage1).map(|_| ExitCode::SUCCESS)
         }
         Some(Command::Demo { out, frames }) => commands::pipeline::demo(&out, frames).map(|_| ExitCode::SUCCESS),
-        Some(Command::Train { dataset, out, iters, resolution, json, batch, points, sh_degree, no_densify }) => {
+        Some(Command::Train {
+            dataset,
+            out,
+            iters,
+            resolution,
+            json,
+            batch,
+            by_frame,
+            points,
+            sh_degree,
+            no_densify,
+        }) => {
             let args = commands::TrainArgs {
                 iterations: iters,
                 resolution,
                 batch_views: batch,
+                by_frame,
                 init_points: points,
                 sh_degree,
                 densify: !no_densify,
@@ -52,9 +64,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Eval { checkpoint, dataset, json, resolution }) => {
             commands::eval(&checkpoint, &dataset, resolution, json).map(|_| ExitCode::SUCCESS)
         }
-        Some(Command::Bench { what, json, iterations, steps, size, frames }) => match what.as_str() {
+        Some(Command::Bench { what, json, iterations, steps, size, frames, batch, by_frame }) => match what.as_str() {
             "raster" => commands::bench_raster(json, iterations).map(|_| ExitCode::SUCCESS),
-            "ring" => commands::bench_ring(json, steps, size, frames).map(|_| ExitCode::SUCCESS),
+            "ring" => commands::bench_ring(json, steps, size, frames, batch, by_frame).map(|_| ExitCode::SUCCESS),
             "view" => commands::bench_view(json, iterations).map(|_| ExitCode::SUCCESS),
             "generate" => pending("bench generate", 7, "the SyncDreamer-T benchmark"),
             other => {

@@ -42,3 +42,25 @@ fn training_reproduces_held_out_views_of_a_known_scene() {
     assert_eq!(ck.meta.iterations, 300);
     assert_eq!(ck.meta.frame_times, vec![0.0, 0.5, 1.0]);
 }
+
+#[test]
+fn batching_by_frame_takes_every_view_of_one_frame_each_step() {
+    let dir = tempfile::tempdir().unwrap();
+    write_truth(dir.path(), 32, 3);
+    let ds = load_dataset(dir.path(), LoadOptions::default()).unwrap();
+    let rast = Arc::new(efficient4d::render::Rasterizer::new(gpu()).unwrap());
+    let config = TrainConfig { iterations: 10, batch_by_frame: true, init_points: 500, ..Default::default() };
+    let mut trainer = Trainer::new(&gpu(), rast, &ds, config, None).unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let batch = trainer.next_batch();
+        assert_eq!(batch.len(), 16, "all 16 rig views of a frame");
+        let t = ds.train[batch[0]].time;
+        assert!(batch.iter().all(|&i| ds.train[i].time == t));
+        seen.push(t);
+    }
+    seen.sort_by(f32::total_cmp);
+    assert_eq!(seen, vec![0.0, 0.5, 1.0], "one pass visits every frame once");
+    let s = trainer.step();
+    assert!(s.loss.is_finite());
+}

@@ -23,6 +23,7 @@ pub struct TrainArgs {
     pub iterations: Option<u32>,
     pub resolution: Option<u32>,
     pub batch_views: Option<usize>,
+    pub by_frame: bool,
     pub init_points: Option<usize>,
     pub sh_degree: Option<u32>,
     pub densify: bool,
@@ -62,6 +63,7 @@ pub fn train_loaded(
     if let Some(b) = args.batch_views {
         config.batch_views = b;
     }
+    config.batch_by_frame = args.by_frame;
     if let Some(p) = args.init_points {
         config.init_points = p;
     }
@@ -204,7 +206,14 @@ pub fn render(checkpoint: &Path, out: &Path, frames: Option<u32>, size: u32) -> 
 
 /// `bench ring`: train on a 16-view × F-frame ring rendered from a known animated scene and report
 /// held-out PSNR over wall time (evaluation time excluded), incl. the time to reach 30 dB.
-pub fn bench_ring(json: bool, steps: u32, size: u32, frames: u32) -> anyhow::Result<()> {
+pub fn bench_ring(
+    json: bool,
+    steps: u32,
+    size: u32,
+    frames: u32,
+    batch: Option<usize>,
+    by_frame: bool,
+) -> anyhow::Result<()> {
     use crate::gaussians::random::RandomScene;
     use crate::generate::render_matrix::{MatrixSpec, render_image_matrix};
     let gpu = GpuContext::headless()?;
@@ -225,7 +234,10 @@ pub fn bench_ring(json: bool, steps: u32, size: u32, frames: u32) -> anyhow::Res
         (0..8).map(|i| (i as f64 * 45.0 + 11.25, 30.0)).chain([(0.0, 0.0), (90.0, 10.0)]).collect();
     render_image_matrix(&rast, &truth, dir.path(), &MatrixSpec { size, frames, test_views, test_frames: 4 })?;
     let ds = load_dataset(dir.path(), LoadOptions::default())?;
-    let config = TrainConfig { iterations: steps, ..Default::default() };
+    let mut config = TrainConfig { iterations: steps, batch_by_frame: by_frame, ..Default::default() };
+    if let Some(b) = batch {
+        config.batch_views = b;
+    }
     let mut trainer = Trainer::new(&gpu, rast.clone(), &ds, config, None)?;
     let eval_every = (steps / 10).max(1);
     let (mut train_seconds, mut curve, mut to_30) = (0.0f64, Vec::new(), None);
@@ -255,6 +267,7 @@ pub fn bench_ring(json: bool, steps: u32, size: u32, frames: u32) -> anyhow::Res
     let report = serde_json::json!({
         "device": gpu.describe(),
         "size": size, "frames": frames, "views": 16, "steps": steps,
+        "batch": if by_frame { serde_json::json!("by frame") } else { serde_json::json!(trainer.config().batch_views) },
         "psnr": last["psnr"], "ssim": last["ssim"], "seconds": train_seconds,
         "seconds_to_30db": to_30, "splats": trainer.splat_count(), "curve": curve, "peak_rss_mb": peak_rss_mb(),
     });

@@ -98,6 +98,7 @@ pub fn run(video: Option<&Path>, out: &Path, stage1_args: &Stage1Args, args: &Ru
         iterations: args.iterations,
         resolution: None,
         batch_views: None,
+        by_frame: false,
         init_points: None,
         sh_degree: None,
         densify: true,

@@ -64,6 +64,9 @@ pub struct TrainConfig {
     pub iterations: u32,
     /// Views rendered per step.
     pub batch_views: usize,
+    /// Batch by frame, as the paper: every view of one key frame per step (`batch_views` is ignored).
+    #[serde(default)]
+    pub batch_by_frame: bool,
     pub init_points: usize,
     pub sh_degree: u32,
     pub background: [f32; 3],
@@ -81,6 +84,7 @@ impl Default for TrainConfig {
         Self {
             iterations: 3000,
             batch_views: 4,
+            batch_by_frame: false,
             init_points: 20_000,
             sh_degree: 0,
             background: [1.0; 3],
@@ -143,6 +147,9 @@ pub struct Trainer {
     step: u32,
     order: Vec<usize>,
     cursor: usize,
+    /// Shuffled key-frame indices and the position in them (batching by frame).
+    frame_order: Vec<usize>,
+    frame_cursor: usize,
     rng: StdRng,
     time_range: (f32, f32),
     frame_times: Vec<f32>,
@@ -257,6 +264,8 @@ impl Trainer {
             step: 0,
             order,
             cursor: 0,
+            frame_order: (0..frame_times.len()).collect(),
+            frame_cursor: frame_times.len(),
             rng,
             time_range,
             frame_times,
@@ -281,8 +290,19 @@ impl Trainer {
         self.params[4].dims()[0]
     }
 
-    /// The next `batch_views` views of a shuffled pass over the training set.
-    fn next_batch(&mut self) -> Vec<usize> {
+    /// The next `batch_views` views of a shuffled pass over the training set, or (batching by frame)
+    /// every view of the next key frame of a shuffled pass over the frames. Indices into the training
+    /// split; public so tools and tests can see the schedule.
+    pub fn next_batch(&mut self) -> Vec<usize> {
+        if self.config.batch_by_frame {
+            if self.frame_cursor == self.frame_order.len() {
+                self.frame_order.shuffle(&mut self.rng);
+                self.frame_cursor = 0;
+            }
+            let t = self.frame_times[self.frame_order[self.frame_cursor]];
+            self.frame_cursor += 1;
+            return (0..self.views.len()).filter(|&i| self.views[i].view.time == t).collect();
+        }
         let b = self.config.batch_views.clamp(1, self.views.len());
         let mut out = Vec::with_capacity(b);
         while out.len() < b {
