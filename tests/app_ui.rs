@@ -170,6 +170,10 @@ fn the_app_runs_the_pipeline_on_the_demo_clip() {
     assert!(app.model.as_ref().unwrap().gaussians.len() > 1000);
     let saved = app.status.split("saved ").nth(1).expect("the checkpoint path");
     assert!(Path::new(saved).exists());
+    // The job's folder (matrix + checkpoint) lives under the temporary directory; tidy up.
+    let work = Path::new(saved).parent().unwrap();
+    assert!(work.starts_with(std::env::temp_dir()));
+    std::fs::remove_dir_all(work).unwrap();
 }
 
 #[test]
