@@ -128,6 +128,12 @@ fn dropped_files_go_to_their_pipeline_and_bad_ones_get_a_message() {
     assert!(h.state().worker.is_some(), "training started");
     h.state_mut().stop_job();
     assert!(h.state().worker.is_none());
+    // A stopped training run is kept on disk (nothing is lost); tidy up its folder.
+    let status = h.state().status.clone();
+    assert!(status.contains("stopped after"), "{status}");
+    let saved = status.split("saved ").nth(1).expect("the checkpoint path");
+    assert!(Path::new(saved).exists());
+    std::fs::remove_dir_all(Path::new(saved).parent().unwrap()).unwrap();
 }
 
 #[test]

@@ -193,8 +193,12 @@ impl App {
     pub fn stop_job(&mut self) {
         if let Some(mut w) = self.worker.take() {
             w.stop();
+            let before = self.status.clone();
             self.drain(&mut w);
-            self.status = "stopped".into();
+            // Keep the job's last word ("stopped after N steps; saved ...") when it had one.
+            if self.status == before {
+                self.status = "stopped".into();
+            }
         }
     }
 
