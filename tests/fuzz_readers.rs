@@ -1,6 +1,8 @@
 //! Bounded fuzz pass over the PLY and dataset-JSON readers: mutated files give Ok or a clean error,
 //! never a panic. (The video decoders have theirs in `video_decode.rs`.)
 
+mod common;
+
 use efficient4d::camera::SyncDreamerRig;
 use efficient4d::dataset::{DatasetWriter, LoadOptions, Split, ViewToWrite, load_dataset};
 use efficient4d::export::ply::{read_ply, slice_to_3d, write_ply};
@@ -9,18 +11,6 @@ use image::RgbaImage;
 use proptest::prelude::*;
 use std::path::PathBuf;
 use std::sync::OnceLock;
-
-fn mutate(bytes: &[u8], flips: &[(usize, u8)], cut: Option<usize>) -> Vec<u8> {
-    let mut out = bytes.to_vec();
-    for &(at, v) in flips {
-        let i = at % out.len();
-        out[i] ^= v;
-    }
-    if let Some(c) = cut {
-        out.truncate(c % (out.len() + 1));
-    }
-    out
-}
 
 /// A valid PLY and a valid dataset folder (its JSON is what gets mutated), made once.
 struct Originals {
@@ -73,7 +63,7 @@ proptest! {
         let o = originals();
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.ply");
-        std::fs::write(&p, mutate(&o.ply, &flips, cut)).unwrap();
+        std::fs::write(&p, common::mutate(&o.ply, &flips, cut)).unwrap();
         let _ = read_ply(&p);
     }
 
@@ -90,7 +80,7 @@ proptest! {
             let e = e.unwrap();
             std::fs::copy(e.path(), dir.path().join("train").join(e.file_name())).unwrap();
         }
-        std::fs::write(dir.path().join("transforms_train.json"), mutate(&o.json, &flips, cut)).unwrap();
+        std::fs::write(dir.path().join("transforms_train.json"), common::mutate(&o.json, &flips, cut)).unwrap();
         let _ = load_dataset(dir.path(), LoadOptions::default());
     }
 }

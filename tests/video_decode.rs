@@ -1,6 +1,8 @@
 //! Decoding: H.264 MP4 and GIF written by our encoders come back; bad input is a clear error, never a
 //! panic (including a bounded fuzz pass over mutated files).
 
+mod common;
+
 use efficient4d::video::encode::{mp4_bytes, write_gif};
 use efficient4d::video::{DecodeOptions, VideoError, decode};
 use image::RgbaImage;
@@ -145,18 +147,6 @@ fn bad_inputs_are_clear_errors() {
     assert!(matches!(err(&dir.path().join("missing.mp4")), VideoError::Io { .. }));
 }
 
-fn mutate(bytes: &[u8], flips: &[(usize, u8)], cut: Option<usize>) -> Vec<u8> {
-    let mut out = bytes.to_vec();
-    for &(at, v) in flips {
-        let i = at % out.len();
-        out[i] ^= v;
-    }
-    if let Some(c) = cut {
-        out.truncate(c % (out.len() + 1));
-    }
-    out
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -176,7 +166,7 @@ proptest! {
         });
         let source = if gif { gif_bytes } else { mp4 };
         let dir = tempfile::tempdir().unwrap();
-        let path = write(dir.path(), if gif { "f.gif" } else { "f.mp4" }, &mutate(source, &flips, cut));
+        let path = write(dir.path(), if gif { "f.gif" } else { "f.mp4" }, &common::mutate(source, &flips, cut));
         // Ok (damage the decoder tolerated) or a clean error; a panic fails the test.
         let _ = decode(&path, &DecodeOptions { key_frames: 3, ..Default::default() });
     }

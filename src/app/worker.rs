@@ -160,8 +160,8 @@ fn frame_thumbnails(matrix: &Path, frame: usize) -> Vec<RgbaImage> {
         .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
     files.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix)));
-    // f000_v00 … f000_v15, then f000_input.
-    files.sort_by_key(|p| (p.to_string_lossy().contains("_input"), p.clone()));
+    // f000_v00 … f000_v15, then the input view f000_v16.
+    files.sort();
     files
         .iter()
         .filter_map(|p| image::open(p).ok())

@@ -5,9 +5,9 @@
 
 use crate::camera::rig::{input_view_camera, orbit_camera};
 use crate::camera::{Camera, Intrinsics, SyncDreamerRig};
-use crate::dataset::{DatasetWriter, Split, ViewToWrite};
+use crate::dataset::{DatasetWriter, Split};
 use crate::gaussians::{Gaussians4d, SH_C0};
-use crate::generate::render_matrix::{MatrixError, render_views_rgba};
+use crate::generate::render_matrix::{MatrixError, add_frame_views, key_times, render_views_rgba};
 use crate::render::{RasterError, RasterView, Rasterizer};
 use glam::{DMat3, DVec3};
 use image::RgbaImage;
@@ -177,25 +177,12 @@ pub fn write_truth_matrix(r: &Rasterizer, out: &Path, frames: u32) -> Result<(),
         .enumerate()
         .map(|(i, &(az, el))| (rig.views + 1 + i as u32, orbit_camera(az, el, rig.distance, rig.intrinsics())))
         .collect();
-    for f in 0..frames {
-        let t = if frames > 1 { f as f32 / (frames - 1) as f32 } else { 0.0 };
+    for (f, t) in key_times(frames).into_iter().enumerate() {
         let params = r.upload(&creature(t as f64))?;
         for (split, cams) in [(Split::Train, &train), (Split::Test, &test)] {
             let cameras: Vec<Camera> = cams.iter().map(|(_, c)| *c).collect();
             let images = render_views_rgba(r, &params, &cameras, 0.0)?;
-            for ((view_index, camera), image) in cams.iter().zip(&images) {
-                let name = format!("{}/f{f:03}_v{view_index:02}", split.name());
-                let view = ViewToWrite {
-                    name: &name,
-                    camera,
-                    time: t,
-                    image,
-                    confidence: None,
-                    frame_index: Some(f),
-                    view_index: Some(*view_index),
-                };
-                writer.add(split, view)?;
-            }
+            add_frame_views(&mut writer, split, f as u32, t, cams, &images)?;
         }
     }
     writer.finish()?;

@@ -6,9 +6,9 @@
 
 use crate::camera::rig::input_view_camera;
 use crate::camera::{Camera, SyncDreamerRig, rigid_inverse};
-use crate::dataset::{DatasetWriter, Split, ViewToWrite};
+use crate::dataset::{DatasetWriter, Split};
 use crate::gaussians::{Gaussians4d, SH_C0};
-use crate::generate::render_matrix::render_views_rgba;
+use crate::generate::render_matrix::{add_frame_views, render_views_rgba};
 use crate::render::Rasterizer;
 use crate::video::ObjectFrames;
 use glam::DVec3;
@@ -176,37 +176,18 @@ pub fn generate_matrix(
     let input_camera = input_view_camera(&rig);
     let mut writer = DatasetWriter::new(out, Some("inflate"), Some(rig.clone()));
     let times = objects.times();
-    let cameras = rig.cameras();
+    let cameras: Vec<(u32, Camera)> = (0..rig.views).map(|v| (v, rig.camera(v))).collect();
+    let only_cameras: Vec<Camera> = cameras.iter().map(|(_, c)| *c).collect();
     for (f, (canvas, &t)) in objects.frames.iter().zip(&times).enumerate() {
         if cancel.load(Ordering::Relaxed) {
             return Err(GenerateError::Cancelled);
         }
         let g = inflate_frame(canvas, &input_camera, options);
-        let images = render_views_rgba(r, &r.upload(&g)?, &cameras, 0.0)?;
-        for (v, (camera, rgba)) in cameras.iter().zip(&images).enumerate() {
-            let name = format!("train/f{f:03}_v{v:02}");
-            let view = ViewToWrite {
-                name: &name,
-                camera,
-                time: t,
-                image: rgba,
-                confidence: None,
-                frame_index: Some(f as u32),
-                view_index: Some(v as u32),
-            };
-            writer.add(Split::Train, view)?;
-        }
-        let name = format!("train/f{f:03}_input");
-        let input = ViewToWrite {
-            name: &name,
-            camera: &input_camera,
-            time: t,
-            image: canvas,
-            confidence: None,
-            frame_index: Some(f as u32),
-            view_index: Some(rig.views),
-        };
-        writer.add(Split::Train, input)?;
+        let images = render_views_rgba(r, &r.upload(&g)?, &only_cameras, 0.0)?;
+        add_frame_views(&mut writer, Split::Train, f as u32, t, &cameras, &images)?;
+        // The input view itself, numbered after the rig's views.
+        let input = [(rig.views, input_camera)];
+        add_frame_views(&mut writer, Split::Train, f as u32, t, &input, std::slice::from_ref(canvas))?;
         progress(f + 1, objects.frames.len());
     }
     writer.finish()?;

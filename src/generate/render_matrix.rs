@@ -37,7 +37,8 @@ fn unpremultiply(rgba: &[f32], width: u32, height: u32) -> RgbaImage {
     })
 }
 
-fn times(n: u32) -> Vec<f32> {
+/// `n` key-frame times evenly spaced over [0, 1].
+pub(crate) fn key_times(n: u32) -> Vec<f32> {
     if n <= 1 { vec![0.0] } else { (0..n).map(|f| f as f32 / (n - 1) as f32).collect() }
 }
 
@@ -56,6 +57,32 @@ pub fn render_views_rgba(
     Ok((0..cameras.len()).map(|i| unpremultiply(&img[i * px..(i + 1) * px], k.width, k.height)).collect())
 }
 
+/// Adds one key frame's views (index, camera) and their images to `writer`, named
+/// `{split}/f{frame:03}_v{view:02}`.
+pub(crate) fn add_frame_views(
+    writer: &mut DatasetWriter,
+    split: Split,
+    frame: u32,
+    time: f32,
+    cameras: &[(u32, Camera)],
+    images: &[RgbaImage],
+) -> Result<(), DatasetError> {
+    for ((view_index, camera), image) in cameras.iter().zip(images) {
+        let name = format!("{}/f{frame:03}_v{view_index:02}", split.name());
+        let view = ViewToWrite {
+            name: &name,
+            camera,
+            time,
+            image,
+            confidence: None,
+            frame_index: Some(frame),
+            view_index: Some(*view_index),
+        };
+        writer.add(split, view)?;
+    }
+    Ok(())
+}
+
 fn render_split(
     r: &Rasterizer,
     params: &crate::render::GaussianBuffers,
@@ -65,21 +92,9 @@ fn render_split(
     frames: u32,
 ) -> Result<(), MatrixError> {
     let only_cameras: Vec<Camera> = cameras.iter().map(|(_, c)| *c).collect();
-    for (f, t) in times(frames).into_iter().enumerate() {
+    for (f, t) in key_times(frames).into_iter().enumerate() {
         let images = render_views_rgba(r, params, &only_cameras, t)?;
-        for ((view_index, camera), rgba) in cameras.iter().zip(&images) {
-            let name = format!("{}/f{f:03}_v{view_index:02}", split.name());
-            let view = ViewToWrite {
-                name: &name,
-                camera,
-                time: t,
-                image: rgba,
-                confidence: None,
-                frame_index: Some(f as u32),
-                view_index: Some(*view_index),
-            };
-            writer.add(split, view)?;
-        }
+        add_frame_views(writer, split, f as u32, t, cameras, &images)?;
     }
     Ok(())
 }

@@ -83,3 +83,17 @@ pub fn write_truth(dir: &std::path::Path, size: u32, frames: u32) {
     let spec = MatrixSpec { size, frames, test_views, test_frames: frames };
     render_image_matrix(&rasterizer(), &scene, dir, &spec).unwrap();
 }
+
+/// `bytes` with the byte at each `at` (mod length) XORed by its value, then cut at `cut` (mod length + 1):
+/// the mutations of the bounded fuzz passes.
+pub fn mutate(bytes: &[u8], flips: &[(usize, u8)], cut: Option<usize>) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    for &(at, v) in flips {
+        let i = at % out.len();
+        out[i] ^= v;
+    }
+    if let Some(c) = cut {
+        out.truncate(c % (out.len() + 1));
+    }
+    out
+}
