@@ -4,7 +4,7 @@
 use super::source::{FrameSource, Probe};
 use super::{MAX_INPUT_SIDE, VideoError};
 use image::RgbaImage;
-use openh264::decoder::Decoder;
+use openh264::decoder::{Decoder, DecoderConfig, Flush};
 use openh264::formats::YUVSource;
 use re_mp4::{Mp4, StsdBoxContent, TrackKind};
 use std::fs::File;
@@ -58,6 +58,8 @@ impl H264Source {
         let file = File::open(path).map_err(|e| VideoError::io(path, e))?;
         let size = file.metadata().map_err(|e| VideoError::io(path, e))?.len();
         let mut file = BufReader::new(file);
+        super::mp4_boxes::check_box_tree(&mut file, size).map_err(|e| VideoError::corrupt(path, e))?;
+        file.seek(SeekFrom::Start(0)).map_err(|e| VideoError::io(path, e))?;
         // The box tree is parsed from the file, skipping the media data (bounded memory). re_mp4 reports
         // malformed boxes as errors; a panic inside it is turned into one too.
         let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Mp4::read(&mut file, size)))
@@ -143,7 +145,12 @@ impl FrameSource for H264Source {
         keep: &mut dyn FnMut(usize, RgbaImage) -> Result<(), VideoError>,
     ) -> Result<(), VideoError> {
         let path = self.path.clone();
-        let mut decoder = Decoder::new().map_err(|e| VideoError::corrupt(&path, format!("OpenH264: {e}")))?;
+        // No flush after each packet: B-frames need the decoder to hold frames back for reordering.
+        let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
+        let mut decoder = Decoder::with_api_config(openh264::OpenH264API::from_source(), config)
+            .map_err(|e| VideoError::corrupt(&path, format!("OpenH264: {e}")))?;
+        // A damaged packet is concealed and decoding goes on; too many of them make the clip unusable.
+        let (mut damaged, mut first_error) = (0usize, None);
         let last = wanted.last().copied().unwrap_or(0);
         // Frames come out in display order; count them as they appear.
         let mut shown = 0usize;
@@ -163,8 +170,18 @@ impl FrameSource for H264Source {
                 .map_err(|e| VideoError::io(&path, e))?;
             avcc_to_annex_b(&sample, self.length_size, &mut packet)
                 .map_err(|e| VideoError::corrupt(&path, format!("sample {i}: {e}")))?;
-            let decoded =
-                decoder.decode(&packet).map_err(|e| VideoError::corrupt(&path, format!("sample {i}: {e}")))?;
+            let decoded = match decoder.decode(&packet) {
+                Ok(d) => d,
+                Err(e) => {
+                    damaged += 1;
+                    first_error.get_or_insert_with(|| format!("sample {i}: {e}"));
+                    if damaged * 10 > self.samples.len().max(10) {
+                        let detail = first_error.take().unwrap_or_default();
+                        return Err(VideoError::corrupt(&path, format!("{damaged} damaged samples, first {detail}")));
+                    }
+                    continue;
+                }
+            };
             if let Some(yuv) = decoded {
                 if wanted.binary_search(&shown).is_ok() {
                     keep(shown, to_rgba(&yuv))?;
@@ -182,7 +199,14 @@ impl FrameSource for H264Source {
             }
         }
         if shown <= last {
-            return Err(VideoError::corrupt(&path, format!("only {shown} of {} frames decoded", self.samples.len())));
+            let why = first_error.map(|e| format!(" ({damaged} damaged samples, first {e})")).unwrap_or_default();
+            return Err(VideoError::corrupt(
+                &path,
+                format!("only {shown} of {} frames decoded{why}", self.samples.len()),
+            ));
+        }
+        if damaged > 0 {
+            log::warn!("{}: {damaged} damaged H.264 samples were concealed", path.display());
         }
         Ok(())
     }

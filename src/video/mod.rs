@@ -8,6 +8,7 @@ pub mod folder;
 pub mod gif;
 pub mod h264;
 pub mod mask;
+mod mp4_boxes;
 pub mod pillow_resize;
 pub mod preprocess;
 pub mod resize;
