@@ -284,11 +284,12 @@ impl App {
     /// Applies the worker's messages (called every frame).
     pub fn poll_worker(&mut self, ctx: &egui::Context) {
         let Some(mut w) = self.worker.take() else { return };
+        // Checked before draining: a thread that had ended has sent everything we are about to read.
+        let running = w.is_running();
         let finished = self.drain_with_ctx(&mut w, Some(ctx));
-        if finished || !w.is_running() {
-            // A worker that ended without a final message failed silently: say so.
-            if !finished && self.error.is_none() && w.rx.try_recv().is_err() {
-                self.status = "the job ended".into();
+        if finished || !running {
+            if !finished && self.error.is_none() {
+                self.error = Some("the background job ended without a result".into());
             }
         } else {
             self.worker = Some(w);

@@ -17,9 +17,20 @@ use indicatif::ProgressBar;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// The bundled demo clip (shipped in `assets/demo/`).
+/// The bundled demo clip: `assets/demo/creature.mp4` in the source tree, or (for a binary moved
+/// elsewhere) the same bytes, built into the binary, written once to the temporary folder.
 pub fn demo_clip() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo/creature.mp4")
+    const CLIP: &[u8] = include_bytes!("../../assets/demo/creature.mp4");
+    let in_tree = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo/creature.mp4");
+    if in_tree.is_file() {
+        return in_tree;
+    }
+    let copy = std::env::temp_dir().join("efficient4d-demo-creature.mp4");
+    let stale = std::fs::metadata(&copy).map(|m| m.len() as usize).ok() != Some(CLIP.len());
+    if stale && let Err(e) = crate::atomic_file::write_atomically(&copy, CLIP) {
+        log::warn!("could not write the demo clip to {}: {e}", copy.display());
+    }
+    copy
 }
 
 fn stage1_options(args: &Stage1Args) -> anyhow::Result<VideoToMatrix> {
