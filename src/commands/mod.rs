@@ -30,12 +30,19 @@ pub struct TrainArgs {
     pub json: bool,
 }
 
+/// The process's Ctrl-C flag: the handler is installed once and every stage (stage 1, then training in
+/// `run`) watches the same flag — a second handler could not be installed, so a second flag would never
+/// be set.
 fn interrupt_flag() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    // A second handler registration fails harmlessly (e.g. in tests); Ctrl-C then just exits.
-    let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
-    flag
+    static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let f = flag.clone();
+        // Fails only if something else installed one (then Ctrl-C keeps its default: exit).
+        let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
+        flag
+    })
+    .clone()
 }
 
 pub fn train(dataset: &Path, out: &Path, args: TrainArgs) -> anyhow::Result<()> {
