@@ -1,7 +1,7 @@
 //! What the app writes: PLY sequences, the checkpoint, a screenshot, a turntable GIF. All atomic.
 
 use super::model::LoadedModel;
-use crate::export::ply::export_sequence;
+use crate::export::ply::{export_sequence, sequence_times};
 use crate::export::turntable::{TurntableSpec, render_turntable};
 use crate::export::{Checkpoint, CheckpointMeta};
 use crate::render::Rasterizer;
@@ -9,12 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// K evenly spaced times over the model's range, or its key frames when `frames` is 0.
 pub fn export_times(model: &LoadedModel, frames: u32) -> Vec<f32> {
-    let (a, b) = model.time_range;
-    if frames == 0 && !model.key_times.is_empty() {
-        return model.key_times.clone();
-    }
-    let k = frames.max(1);
-    (0..k).map(|i| if k == 1 { a } else { a + (b - a) * i as f32 / (k - 1) as f32 }).collect()
+    sequence_times(model.time_range, &model.key_times, (frames > 0).then_some(frames))
 }
 
 pub fn export_ply_sequence(model: &LoadedModel, dir: &Path, frames: u32) -> anyhow::Result<Vec<PathBuf>> {

@@ -95,10 +95,7 @@ impl Viewport {
         let view = RasterView { camera: key.camera.camera(size.0, size.1), time, background };
         let rendered = self.rasterizer.forward(buffers, &[view], false)?;
         let rgba = self.rasterizer.read_color(&rendered)?;
-        let pixels: Vec<u8> = rgba
-            .chunks_exact(4)
-            .flat_map(|p| [p[0], p[1], p[2], 1.0].map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8))
-            .collect();
+        let pixels = crate::render::opaque_rgba8(&rgba);
         let image = egui::ColorImage::from_rgba_unmultiplied([size.0 as usize, size.1 as usize], &pixels);
         match &mut self.texture {
             Some(t) => t.set(image.clone(), egui::TextureOptions::LINEAR),

@@ -48,7 +48,8 @@ fn interrupt_flag() -> Arc<AtomicBool> {
 pub fn train(dataset: &Path, out: &Path, args: TrainArgs) -> anyhow::Result<()> {
     let ds = load_dataset(dataset, LoadOptions { max_side: args.resolution })?;
     let gpu = GpuContext::headless()?;
-    let summary = train_loaded(&gpu, &ds, out, &args)?;
+    let rast = Arc::new(Rasterizer::new(gpu.clone())?);
+    let (summary, _) = train_loaded(&gpu, &rast, &ds, out, &args)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     }
@@ -56,13 +57,14 @@ pub fn train(dataset: &Path, out: &Path, args: TrainArgs) -> anyhow::Result<()> 
 }
 
 /// Trains on a loaded dataset, saves `out/model.safetensors` and returns the summary (evaluated on the
-/// test split when there is one). Prints progress unless `args.json`.
+/// test split when there is one) with the saved checkpoint. Prints progress unless `args.json`.
 pub fn train_loaded(
     gpu: &Arc<GpuContext>,
+    rast: &Arc<Rasterizer>,
     ds: &crate::dataset::Dataset,
     out: &Path,
     args: &TrainArgs,
-) -> anyhow::Result<serde_json::Value> {
+) -> anyhow::Result<(serde_json::Value, Checkpoint)> {
     let mut config = TrainConfig::default();
     if let Some(i) = args.iterations {
         config.iterations = i;
@@ -80,7 +82,6 @@ pub fn train_loaded(
     }
     config.densify.enabled = args.densify;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let rast = Arc::new(Rasterizer::new(gpu.clone())?);
     let iterations = config.iterations;
     let mut trainer = Trainer::new(gpu, rast.clone(), ds, config, None)?;
     let stop = interrupt_flag();
@@ -102,7 +103,7 @@ pub fn train_loaded(
     let path = out.join("model.safetensors");
     ckpt.save(&path)?;
     let report =
-        if ds.test.is_empty() { None } else { Some(evaluate(&rast, &ckpt.gaussians, &ds.test, ckpt.meta.background)?) };
+        if ds.test.is_empty() { None } else { Some(evaluate(rast, &ckpt.gaussians, &ds.test, ckpt.meta.background)?) };
     let summary = serde_json::json!({
         "checkpoint": path,
         "iters": trainer.iteration(),
@@ -128,7 +129,7 @@ pub fn train_loaded(
             );
         }
     }
-    Ok(summary)
+    Ok((summary, ckpt))
 }
 
 pub fn eval(checkpoint: &Path, dataset: &Path, resolution: Option<u32>, json: bool) -> anyhow::Result<()> {
@@ -148,15 +149,7 @@ pub fn eval(checkpoint: &Path, dataset: &Path, resolution: Option<u32>, json: bo
 
 /// The times to export: K evenly spaced over the trained range, or the training key frames.
 pub fn export_times(meta: &crate::export::CheckpointMeta, frames: Option<u32>) -> Vec<f32> {
-    match frames {
-        Some(k) if k >= 2 => {
-            let [t0, t1] = meta.time_range;
-            (0..k).map(|i| t0 + (t1 - t0) * i as f32 / (k - 1) as f32).collect()
-        }
-        Some(_) => vec![meta.time_range[0]],
-        None if !meta.frame_times.is_empty() => meta.frame_times.clone(),
-        None => vec![meta.time_range[0]],
-    }
+    crate::export::ply::sequence_times((meta.time_range[0], meta.time_range[1]), &meta.frame_times, frames)
 }
 
 pub fn export(checkpoint: &Path, out: &Path, frames: Option<u32>) -> anyhow::Result<()> {

@@ -3,7 +3,6 @@
 use super::{TrainArgs, interrupt_flag, train_loaded};
 use crate::cli::Stage1Args;
 use crate::dataset::{LoadOptions, load_dataset};
-use crate::export::Checkpoint;
 use crate::export::ply::export_sequence;
 use crate::export::turntable::{TurntableSpec, render_turntable};
 use crate::generate::demo;
@@ -115,9 +114,8 @@ pub fn run(video: Option<&Path>, out: &Path, stage1_args: &Stage1Args, args: &Ru
         densify: true,
         json: args.json,
     };
-    let mut summary = train_loaded(&gpu, &ds, out, &train_args)?;
+    let (mut summary, ck) = train_loaded(&gpu, &rast, &ds, out, &train_args)?;
     let ckpt_path = out.join("model.safetensors");
-    let ck = Checkpoint::load(&ckpt_path)?;
     let times = super::export_times(&ck.meta, args.ply_frames);
     let ply_dir = out.join("ply");
     let plys = export_sequence(&ck.gaussians, &times, &ply_dir, "frame")

@@ -182,6 +182,18 @@ pub fn read_ply(path: &Path) -> Result<(Vec<Splat3d>, u32), PlyError> {
 }
 
 /// Zero-padded frame file name: `<name>_0007.ply`.
+/// The times a PLY sequence is sliced at: `frames` evenly spaced over `range` (ends included; one frame
+/// is the start), or the key frames when `frames` is `None` (the start when there are none).
+pub fn sequence_times(range: (f32, f32), key_times: &[f32], frames: Option<u32>) -> Vec<f32> {
+    let (t0, t1) = range;
+    match frames {
+        Some(k) if k >= 2 => (0..k).map(|i| t0 + (t1 - t0) * i as f32 / (k - 1) as f32).collect(),
+        Some(_) => vec![t0],
+        None if !key_times.is_empty() => key_times.to_vec(),
+        None => vec![t0],
+    }
+}
+
 pub fn frame_file_name(name: &str, index: usize) -> String {
     format!("{name}_{index:04}.ply")
 }

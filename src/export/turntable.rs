@@ -44,10 +44,7 @@ pub fn render_turntable(r: &Rasterizer, g: &Gaussians4d, spec: &TurntableSpec) -
         let img = r.read_color(&r.forward(&params, &views, false)?)?;
         let px = (spec.size * spec.size * 4) as usize;
         for v in 0..views.len() {
-            let pixels: Vec<u8> = img[v * px..(v + 1) * px]
-                .chunks_exact(4)
-                .flat_map(|p| [p[0], p[1], p[2], 1.0].map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8))
-                .collect();
+            let pixels = crate::render::opaque_rgba8(&img[v * px..(v + 1) * px]);
             out.push(RgbaImage::from_raw(spec.size, spec.size, pixels).expect("size matches"));
         }
     }

@@ -153,11 +153,7 @@ pub fn render_clip(r: &Rasterizer) -> Result<Vec<RgbaImage>, RasterError> {
             let g = creature(f as f64 / (CLIP_FRAMES - 1) as f64);
             let view = RasterView { camera, time: 0.0, background: [1.0; 3] };
             let rgba = r.read_color(&r.forward(&r.upload(&g)?, &[view], false)?)?;
-            Ok(RgbaImage::from_fn(w, h, |x, y| {
-                let o = ((y * w + x) * 4) as usize;
-                let q = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-                image::Rgba([q(rgba[o]), q(rgba[o + 1]), q(rgba[o + 2]), 255])
-            }))
+            Ok(RgbaImage::from_raw(w, h, crate::render::opaque_rgba8(&rgba)).expect("size matches"))
         })
         .collect()
 }

@@ -10,3 +10,12 @@ pub mod reference;
 pub mod shaders;
 
 pub use raster::{GaussianBuffers, GradientBuffers, RasterError, RasterView, Rasterizer, Rendered};
+
+/// A rendered colour buffer (r, g, b, alpha in f32, already over the view's background) as opaque
+/// RGBA8: what screens, PNGs and GIFs get.
+pub fn opaque_rgba8(color: &[f32]) -> Vec<u8> {
+    color
+        .chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2], 1.0].map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8))
+        .collect()
+}
