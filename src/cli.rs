@@ -43,6 +43,16 @@ pub enum Command {
         #[command(flatten)]
         stage1: Stage1Args,
     },
+    /// Between the stages: interpolate an image matrix (3 new frames per pair) and give its frames
+    /// confidence maps, in place.
+    Refine {
+        matrix: PathBuf,
+        #[command(flatten)]
+        refine: RefineArgs,
+        /// Print one JSON object instead of a progress bar.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the bundled demo: its clip (MP4 and GIF) and its true 16-view matrix with held-out views.
     Demo {
         #[arg(long)]
@@ -109,7 +119,7 @@ pub enum Command {
         resolution: Option<u32>,
     },
     /// Benchmarks: `raster` (rasterizer speed), `ring` (training on a known 16-view ring),
-    /// `view`, `generate`.
+    /// `view`, `confidence` (training with and without confidence maps on a damaged matrix), `generate`.
     Bench {
         what: String,
         #[arg(long)]
@@ -117,13 +127,13 @@ pub enum Command {
         /// Timed iterations per configuration (after one warm-up).
         #[arg(long, default_value_t = 3)]
         iterations: usize,
-        /// `ring`: training steps.
+        /// `ring`, `confidence`: training steps.
         #[arg(long, default_value_t = 2000)]
         steps: u32,
-        /// `ring`: image size.
+        /// `ring`: image size; `confidence`: training resolution.
         #[arg(long, default_value_t = 256)]
         size: u32,
-        /// `ring`: key frames.
+        /// `ring`, `confidence`: key frames.
         #[arg(long, default_value_t = 16)]
         frames: u32,
         /// `ring`: views per step.
@@ -159,6 +169,44 @@ pub struct Stage1Args {
     /// `per-frame` (the paper), `stable` (one box around the object in every frame).
     #[arg(long, value_enum, default_value_t = crate::video::CropMode::Auto)]
     pub crop: crate::video::CropMode,
+    #[command(flatten)]
+    pub refine: RefineArgs,
+}
+
+/// How the generated matrix is refined before training (`refine`, and after stage 1 in `run`/`generate`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RefineArgs {
+    /// New frames between each pair of key frames: 0 (none), 1 or 3 (Efficient4D).
+    #[arg(long, default_value_t = 3, value_parser = parse_new_frames)]
+    pub new_frames: u32,
+    /// Interpolator: `auto` (RIFE when flownet.pkl is installed, else the classical flow), `rife`, `flow`.
+    #[arg(long, value_enum, default_value_t = crate::interpolate::InterpolatorChoice::Auto)]
+    pub interpolator: crate::interpolate::InterpolatorChoice,
+    /// Confidence maps from temporal inconsistency: `ssim` (Efficient4D), `rgb`, or `none`.
+    #[arg(long, default_value = "ssim", value_parser = parse_confidence)]
+    pub confidence: Option<crate::interpolate::ConfidenceMetric>,
+}
+
+fn parse_new_frames(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(n @ (0 | 1 | 3)) => Ok(n),
+        _ => Err(format!("`{s}`: expected 0, 1 or 3")),
+    }
+}
+
+fn parse_confidence(s: &str) -> Result<Option<crate::interpolate::ConfidenceMetric>, String> {
+    match s {
+        "none" => Ok(None),
+        other => <crate::interpolate::ConfidenceMetric as clap::ValueEnum>::from_str(other, true)
+            .map(Some)
+            .map_err(|_| format!("`{other}`: expected ssim, rgb or none")),
+    }
+}
+
+impl RefineArgs {
+    pub fn options(&self) -> crate::interpolate::RefineOptions {
+        crate::interpolate::RefineOptions { new_frames_per_pair: self.new_frames, confidence: self.confidence }
+    }
 }
 
 /// What a not-yet-built subcommand prints; the caller exits with code 2.

@@ -15,6 +15,8 @@ pub mod export;
 pub mod gaussians;
 pub mod generate;
 pub mod gpu;
+pub mod interpolate;
 pub mod render;
 pub mod train;
 pub mod video;
+pub mod weights;

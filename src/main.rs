@@ -30,6 +30,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Generate { video, out, stage1 }) => {
             commands::pipeline::generate(&video, &out, &stage1).map(|_| ExitCode::SUCCESS)
         }
+        Some(Command::Refine { matrix, refine, json }) => {
+            commands::refine::refine(&matrix, &refine, json).map(|_| ExitCode::SUCCESS)
+        }
         Some(Command::Demo { out, frames }) => commands::pipeline::demo(&out, frames).map(|_| ExitCode::SUCCESS),
         Some(Command::Train {
             dataset,
@@ -69,11 +72,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             "ring" => commands::bench_ring(json, steps, size, frames, batch, by_frame).map(|_| ExitCode::SUCCESS),
             "view" => commands::bench_view(json, iterations).map(|_| ExitCode::SUCCESS),
             "generate" => pending("bench generate", 7, "the SyncDreamer-T benchmark"),
+            "confidence" => {
+                let args = commands::bench_confidence::AblationArgs { frames, steps, size, json };
+                commands::bench_confidence::bench_confidence(args).map(|_| ExitCode::SUCCESS)
+            }
             other => {
-                anyhow::bail!("unknown benchmark `{other}` (expected raster, ring, view or generate)")
+                anyhow::bail!("unknown benchmark `{other}` (expected raster, ring, view, confidence or generate)")
             }
         },
-        Some(Command::Weights) => pending("weights", 7, "SyncDreamer-T weight loading"),
+        Some(Command::Weights) => commands::refine::weights().map(|_| ExitCode::SUCCESS),
         Some(Command::Inspect { dataset, resolution }) => {
             let ds = efficient4d::dataset::load_dataset(
                 &dataset,

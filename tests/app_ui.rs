@@ -7,6 +7,7 @@ mod common;
 use efficient4d::app::{App, AppOptions};
 use efficient4d::export::{Checkpoint, CheckpointMeta};
 use efficient4d::generate::demo::creature_flipbook;
+use efficient4d::interpolate::{ConfidenceMetric, InterpolatorChoice, RefineOptions};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,14 @@ use std::time::{Duration, Instant};
 const WIDTH: f32 = 1100.0;
 
 fn options() -> AppOptions {
-    AppOptions { open_demo: false, train_iterations: 3, key_frames: 2 }
+    // One interpolated frame between the two key frames, with confidence maps (the flow: no weights here).
+    let refine = RefineOptions { new_frames_per_pair: 1, confidence: Some(ConfidenceMetric::Ssim) };
+    AppOptions {
+        open_demo: false,
+        train_iterations: 3,
+        key_frames: 2,
+        refine: Some((InterpolatorChoice::Flow, refine)),
+    }
 }
 
 fn harness(input: Option<PathBuf>, options: AppOptions) -> Harness<'static, App> {
@@ -174,7 +182,9 @@ fn the_app_runs_the_pipeline_on_the_demo_clip() {
     assert!(app.error.is_none(), "{:?}", app.error);
     assert!(app.status.contains("trained after 3 steps"), "{}", app.status);
     assert_eq!(app.generation, Some((2, 2)));
-    assert_eq!(app.matrix_views(), vec![17, 17], "16 rig views and the input view per key frame");
+    assert_eq!(app.matrix_views(), vec![17, 17, 17], "16 rig views and the input view per frame, one interpolated");
+    assert!(app.has_confidence_maps(), "the refined matrix carries confidence maps");
+    assert_eq!(app.matrix_thumbnails(1, true).len(), 17);
     assert_eq!(app.curve.len(), 3);
     assert!(app.model.as_ref().unwrap().gaussians.len() > 1000);
     let saved = app.status.split("saved ").nth(1).expect("the checkpoint path");

@@ -35,11 +35,18 @@ pub struct AppOptions {
     pub train_iterations: u32,
     /// Key frames taken from a video.
     pub key_frames: usize,
+    /// Interpolation and confidence maps between the stages (`None`: off).
+    pub refine: Option<(crate::interpolate::InterpolatorChoice, crate::interpolate::RefineOptions)>,
 }
 
 impl Default for AppOptions {
     fn default() -> Self {
-        Self { open_demo: true, train_iterations: TrainConfig::default().iterations, key_frames: 16 }
+        Self {
+            open_demo: true,
+            train_iterations: TrainConfig::default().iterations,
+            key_frames: 16,
+            refine: Some(Default::default()),
+        }
     }
 }
 
@@ -71,6 +78,10 @@ pub struct App {
     /// The image matrix: per key frame, the thumbnails of its views.
     matrix: Vec<Vec<egui::TextureHandle>>,
     matrix_times: Vec<f32>,
+    /// The same thumbnails with the confidence maps over them (empty when the matrix has none).
+    matrix_confidence: Vec<Vec<egui::TextureHandle>>,
+    /// Show `matrix_confidence` instead of `matrix`.
+    pub show_confidence: bool,
     pub generation: Option<(usize, usize)>,
     pub train_stats: Option<TrainStats>,
     pub curve: Vec<CurvePoint>,
@@ -111,6 +122,8 @@ impl App {
             key_frames: Vec::new(),
             matrix: Vec::new(),
             matrix_times: Vec::new(),
+            matrix_confidence: Vec::new(),
+            show_confidence: false,
             generation: None,
             train_stats: None,
             curve: Vec::new(),
@@ -163,6 +176,7 @@ impl App {
                         },
                         ..Default::default()
                     }),
+                    refine: self.options.refine,
                     train: Box::new(train),
                 };
                 self.start(job, Some(work_dir));
@@ -181,6 +195,7 @@ impl App {
         self.key_frames.clear();
         self.matrix.clear();
         self.matrix_times.clear();
+        self.matrix_confidence.clear();
         self.curve.clear();
         self.train_stats = None;
         self.generation = None;
@@ -367,30 +382,39 @@ impl App {
     }
 
     fn set_matrix(&mut self, ctx: &egui::Context, ds: &crate::dataset::Dataset) {
-        let mut frames: Vec<(f32, Vec<(u32, &image::RgbaImage)>)> = Vec::new();
+        type ViewRef<'a> = (u32, &'a image::RgbaImage, Option<&'a image::GrayImage>);
+        let mut frames: Vec<(f32, Vec<ViewRef>)> = Vec::new();
         for v in &ds.train {
-            let view = v.view_index.unwrap_or(0);
+            let view = (v.view_index.unwrap_or(0), &v.image, v.confidence.as_ref());
             match frames.iter_mut().find(|(t, _)| *t == v.time) {
-                Some((_, list)) => list.push((view, &v.image)),
-                None => frames.push((v.time, vec![(view, &v.image)])),
+                Some((_, list)) => list.push(view),
+                None => frames.push((v.time, vec![view])),
             }
         }
         frames.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (_, views) in &mut frames {
+            views.sort_by_key(|(v, _, _)| *v);
+        }
         self.matrix_times = frames.iter().map(|(t, _)| *t).collect();
-        self.matrix = frames
-            .iter_mut()
-            .enumerate()
-            .map(|(f, (_, views))| {
-                views.sort_by_key(|(v, _)| *v);
-                views
-                    .iter()
-                    .map(|(v, img)| {
-                        let thumb = image::imageops::thumbnail(*img, 64, 64);
-                        texture(ctx, &format!("m{f}_{v}"), &thumb)
-                    })
-                    .collect()
-            })
-            .collect();
+        let thumbs = |f: usize, views: &[ViewRef], overlay: bool| -> Vec<egui::TextureHandle> {
+            views
+                .iter()
+                .map(|(v, img, conf)| {
+                    let thumb = match (overlay, conf) {
+                        (true, Some(c)) => image::imageops::thumbnail(&confidence_overlay(img, c), 64, 64),
+                        _ => image::imageops::thumbnail(*img, 64, 64),
+                    };
+                    texture(ctx, &format!("m{f}_{v}_{overlay}"), &thumb)
+                })
+                .collect()
+        };
+        self.matrix = frames.iter().enumerate().map(|(f, (_, views))| thumbs(f, views, false)).collect();
+        let any_confidence = ds.train.iter().any(|v| v.confidence.is_some());
+        self.matrix_confidence = if any_confidence {
+            frames.iter().enumerate().map(|(f, (_, views))| thumbs(f, views, true)).collect()
+        } else {
+            Vec::new()
+        };
     }
 
     /// The key frame nearest to the timeline's time (index into the stage-1 panels).
@@ -447,6 +471,16 @@ impl App {
         if redo {
             self.redo();
         }
+    }
+
+    pub fn has_confidence_maps(&self) -> bool {
+        !self.matrix_confidence.is_empty()
+    }
+
+    /// The view thumbnails of matrix frame `k`, with the confidence overlay when asked and available.
+    pub fn matrix_thumbnails(&self, k: usize, overlay: bool) -> Vec<egui::TextureHandle> {
+        let source = if overlay && k < self.matrix_confidence.len() { &self.matrix_confidence } else { &self.matrix };
+        source.get(k).cloned().unwrap_or_default()
     }
 
     /// How many view thumbnails each key frame of the image matrix has (as produced so far).
@@ -509,4 +543,17 @@ pub fn run(input: Option<PathBuf>) -> anyhow::Result<()> {
         Box::new(move |_cc| Ok(Box::new(App::new(gpu, input, AppOptions::default()).map_err(|e| e.to_string())?))),
     )
     .map_err(|e| anyhow::anyhow!("the window could not open: {e}"))
+}
+
+/// The image with distrusted pixels tinted red (1 − confidence), so inconsistencies stand out.
+pub fn confidence_overlay(img: &image::RgbaImage, confidence: &image::GrayImage) -> image::RgbaImage {
+    image::RgbaImage::from_fn(img.width(), img.height(), |x, y| {
+        let p = img.get_pixel(x, y);
+        let distrust = 1.0 - confidence.get_pixel(x, y)[0] as f32 / 255.0;
+        // On white, as the generator drew it, then blended towards red.
+        let a = p[3] as f32 / 255.0;
+        let on_white = |c: u8| c as f32 * a + 255.0 * (1.0 - a);
+        let mix = |c: f32, red: f32| (c * (1.0 - distrust) + red * distrust).round() as u8;
+        image::Rgba([mix(on_white(p[0]), 255.0), mix(on_white(p[1]), 0.0), mix(on_white(p[2]), 0.0), 255])
+    })
 }

@@ -150,7 +150,9 @@ pub fn left_panel(app: &mut App, ui: &mut egui::Ui) {
             if !app.key_frames.is_empty() {
                 ui.separator();
                 ui.heading("Input (key frame)");
-                if let Some(k) = app.nearest_key(&app.matrix_times.clone()).or(Some(0)) {
+                // Key frame k of K sits at time k / (K − 1), whatever the matrix was interpolated to.
+                let key_times = crate::generate::render_matrix::key_times(app.key_frames.len() as u32);
+                if let Some(k) = app.nearest_key(&key_times) {
                     let k = k.min(app.key_frames.len() - 1);
                     ui.image((app.key_frames[k].id(), egui::vec2(128.0, 128.0)));
                 }
@@ -159,12 +161,17 @@ pub fn left_panel(app: &mut App, ui: &mut egui::Ui) {
                 ui.separator();
                 // While stage 1 runs, the frame just generated; afterwards the key frame nearest to t.
                 let (title, k) = match app.nearest_key(&app.matrix_times.clone()) {
-                    Some(k) if k < app.matrix.len() => ("Image matrix (key frame nearest to t)".to_string(), k),
+                    Some(k) if k < app.matrix.len() => ("Image matrix (frame nearest to t)".to_string(), k),
                     _ => (format!("Image matrix (frame {} generated)", app.matrix.len()), app.matrix.len() - 1),
                 };
                 ui.heading(title);
+                let has_confidence = app.has_confidence_maps();
+                if has_confidence {
+                    ui.checkbox(&mut app.show_confidence, "Confidence overlay (red: distrusted)");
+                }
+                let thumbs = app.matrix_thumbnails(k, has_confidence && app.show_confidence);
                 ui.horizontal_wrapped(|ui| {
-                    for t in &app.matrix[k] {
+                    for t in thumbs {
                         ui.image((t.id(), egui::vec2(56.0, 56.0)));
                     }
                 });

@@ -6,6 +6,7 @@ use crate::dataset::{Dataset, LoadOptions, load_dataset};
 use crate::export::Checkpoint;
 use crate::generate::from_video::{Stage1Progress, VideoToMatrix, video_to_matrix};
 use crate::gpu::GpuContext;
+use crate::interpolate::{Interpolator, InterpolatorChoice, RefineOptions, refine_matrix};
 use crate::render::Rasterizer;
 use crate::train::{TrainConfig, Trainer};
 use image::RgbaImage;
@@ -57,7 +58,14 @@ pub struct TrainStats {
 #[derive(Clone, Debug)]
 pub enum Job {
     /// Video or frame folder → matrix in `work_dir` → training.
-    Pipeline { video: PathBuf, work_dir: PathBuf, stage1: Box<VideoToMatrix>, train: Box<TrainConfig> },
+    Pipeline {
+        video: PathBuf,
+        work_dir: PathBuf,
+        stage1: Box<VideoToMatrix>,
+        /// Interpolation and confidence maps between the stages (`None`: train on the matrix as made).
+        refine: Option<(InterpolatorChoice, RefineOptions)>,
+        train: Box<TrainConfig>,
+    },
     /// Training on an existing dataset.
     Train { dataset: PathBuf, train: Box<TrainConfig> },
 }
@@ -122,7 +130,7 @@ fn run_job(
 ) -> anyhow::Result<()> {
     let rast = Arc::new(Rasterizer::new(gpu.clone())?);
     let (dataset, config) = match job {
-        Job::Pipeline { video, work_dir, stage1, train } => {
+        Job::Pipeline { video, work_dir, stage1, refine, train } => {
             let _ = tx.send(WorkerMsg::Status(format!("decoding {}", video.display())));
             let matrix = work_dir.join("matrix");
             let objects = video_to_matrix(&rast, &video, &matrix, &stage1, cancel, &mut |p| match p {
@@ -144,6 +152,15 @@ fn run_job(
                 other => other?,
             };
             let _ = tx.send(WorkerMsg::KeyFrames(objects.frames));
+            if let Some((choice, options)) = refine {
+                match refine_live(gpu, &matrix, choice, &options, tx, cancel) {
+                    Err(e) if cancel.load(Ordering::SeqCst) => {
+                        let _ = tx.send(WorkerMsg::Finished { checkpoint: None, message: format!("cancelled ({e})") });
+                        return Ok(());
+                    }
+                    other => other?,
+                }
+            }
             let ds = load_dataset(&matrix, LoadOptions::default())?;
             let _ = tx.send(WorkerMsg::Matrix(Box::new(ds.clone())));
             (ds, *train)
@@ -151,6 +168,28 @@ fn run_job(
         Job::Train { dataset, train } => (load_dataset(&dataset, LoadOptions::default())?, *train),
     };
     train_live(gpu, rast, &dataset, config, tx, cancel, pause)
+}
+
+/// Interpolates the matrix and makes its confidence maps, reporting each view done.
+fn refine_live(
+    gpu: &GpuContext,
+    matrix: &Path,
+    choice: InterpolatorChoice,
+    options: &RefineOptions,
+    tx: &Sender<WorkerMsg>,
+    cancel: &AtomicBool,
+) -> anyhow::Result<()> {
+    let interp = Interpolator::new(choice, &crate::commands::refine::inference_device(Some(gpu))?)?;
+    let what = match (options.new_frames_per_pair, options.confidence) {
+        (0, _) => "making confidence maps".to_string(),
+        (n, None) => format!("interpolating {n} frames per pair ({})", interp.name()),
+        (n, Some(_)) => format!("interpolating {n} frames per pair ({}) and making confidence maps", interp.name()),
+    };
+    let _ = tx.send(WorkerMsg::Status(what.clone()));
+    refine_matrix(matrix, &interp, options, cancel, &mut |done, total| {
+        let _ = tx.send(WorkerMsg::Status(format!("{what}: view {done}/{total}")));
+    })?;
+    Ok(())
 }
 
 /// The thumbnails of one generated key frame, read back from the matrix folder as it is written.

@@ -1,6 +1,8 @@
 //! The CLI subcommands: each a thin layer over the library. `pipeline` holds the video ones.
 
+pub mod bench_confidence;
 pub mod pipeline;
+pub mod refine;
 
 use crate::dataset::{LoadOptions, Split, load_dataset};
 use crate::export::Checkpoint;

@@ -47,7 +47,15 @@ fn stage1_options(args: &Stage1Args) -> anyhow::Result<VideoToMatrix> {
     Ok(options)
 }
 
-fn stage1(rast: &Rasterizer, video: &Path, out: &Path, args: &Stage1Args, quiet: bool) -> anyhow::Result<usize> {
+/// Stage 1 and the refinement of its matrix (interpolation, confidence maps). Returns the key frames.
+fn stage1(
+    gpu: &GpuContext,
+    rast: &Rasterizer,
+    video: &Path,
+    out: &Path,
+    args: &Stage1Args,
+    quiet: bool,
+) -> anyhow::Result<usize> {
     let options = stage1_options(args)?;
     let cancel = interrupt_flag();
     let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
@@ -77,13 +85,14 @@ fn stage1(rast: &Rasterizer, video: &Path, out: &Path, args: &Stage1Args, quiet:
             }
         );
     }
+    super::refine::refine_with(out, &args.refine, Some(gpu), quiet)?;
     Ok(objects.frames.len())
 }
 
 pub fn generate(video: &Path, out: &Path, args: &Stage1Args) -> anyhow::Result<()> {
     let gpu = GpuContext::headless()?;
-    let rast = Rasterizer::new(gpu)?;
-    stage1(&rast, video, out, args, false)?;
+    let rast = Rasterizer::new(gpu.clone())?;
+    stage1(&gpu, &rast, video, out, args, false)?;
     Ok(())
 }
 
@@ -101,7 +110,7 @@ pub fn run(video: Option<&Path>, out: &Path, stage1_args: &Stage1Args, args: &Ru
     let gpu = GpuContext::headless()?;
     let rast = std::sync::Arc::new(Rasterizer::new(gpu.clone())?);
     let matrix = out.join("matrix");
-    let key_frames = stage1(&rast, video, &matrix, stage1_args, args.json)?;
+    let key_frames = stage1(&gpu, &rast, video, &matrix, stage1_args, args.json)?;
     let stage1_seconds = start.elapsed().as_secs_f64();
     let ds = load_dataset(&matrix, LoadOptions::default())?;
     let train_args = TrainArgs {

@@ -27,6 +27,23 @@ pub struct TransformsFile {
     pub generator: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rig: Option<SyncDreamerRig>,
+    /// What was done to the generated matrix before training (interpolation, confidence maps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refinement: Option<Refinement>,
+}
+
+/// Our record of `efficient4d refine` on a matrix (an extension; other readers ignore it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Refinement {
+    /// "rife", "flow" or "none".
+    pub interpolation: String,
+    /// New frames between each pair of key frames.
+    pub new_frames_per_pair: u32,
+    /// The key frames the generator made.
+    pub key_frames: u32,
+    /// "ssim", "rgb", or absent when no confidence maps were made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -28,7 +28,8 @@ pub struct DatasetWriter {
     splits: BTreeMap<&'static str, (Intrinsics, Vec<FrameEntry>)>,
 }
 
-fn png_bytes(width: u32, height: u32, data: &[u8], color: image::ExtendedColorType) -> Vec<u8> {
+/// An 8-bit image encoded as PNG in memory.
+pub fn png_bytes(width: u32, height: u32, data: &[u8], color: image::ExtendedColorType) -> Vec<u8> {
     let mut out = Vec::new();
     image::codecs::png::PngEncoder::new(&mut out)
         .write_image(data, width, height, color)
@@ -108,6 +109,7 @@ impl DatasetWriter {
                 frames,
                 generator: self.generator.clone(),
                 rig: self.rig.clone(),
+                refinement: None,
             };
             let path = self.root.join(format!("transforms_{split}.json"));
             let json = serde_json::to_vec_pretty(&file).expect("dataset JSON is always serialisable");

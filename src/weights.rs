@@ -1,0 +1,145 @@
+//! Where model weights live and how they are read. Weights are never downloaded: the user puts the
+//! published files in a folder we look in (the `EFFICIENT4D_WEIGHTS` environment variable, then the
+//! platform data folder, e.g. `~/.local/share/efficient4d/weights` on Linux).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The environment variable that names a weights folder (searched first).
+pub const WEIGHTS_ENV: &str = "EFFICIENT4D_WEIGHTS";
+
+/// A published weight file the project can use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KnownWeights {
+    pub file_name: &'static str,
+    pub what: &'static str,
+    pub source: &'static str,
+}
+
+pub const SYNCDREAMER: KnownWeights = KnownWeights {
+    file_name: "syncdreamer-pretrain.ckpt",
+    what: "SyncDreamer (stage 1 generator, 5.5 GB)",
+    source: "the SyncDreamer release (liuyuan-pal/SyncDreamer, ckpt/syncdreamer-pretrain.ckpt)",
+};
+
+pub const RIFE: KnownWeights = KnownWeights {
+    file_name: "flownet.pkl",
+    what: "RIFE IFNet HDv3 (frame interpolation, 11 MB)",
+    source: "Efficient4D's RIFE (fudan-zvg/Efficient4D, the flownet.pkl of Practical-RIFE v3.x/HDv3)",
+};
+
+pub const ALL: [KnownWeights; 2] = [SYNCDREAMER, RIFE];
+
+/// The folders searched, in order.
+pub fn search_folders() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(dir) = std::env::var_os(WEIGHTS_ENV).filter(|v| !v.is_empty()) {
+        out.push(PathBuf::from(dir));
+    }
+    if let Some(data) = dirs::data_dir() {
+        out.push(data.join("efficient4d").join("weights"));
+    }
+    out
+}
+
+/// The first existing file named `w.file_name` in [`search_folders`].
+pub fn find(w: &KnownWeights) -> Option<PathBuf> {
+    search_folders().into_iter().map(|d| d.join(w.file_name)).find(|p| p.is_file())
+}
+
+/// What to tell a user whose weights are missing.
+pub fn missing_message(w: &KnownWeights) -> String {
+    let folders: Vec<String> = search_folders().iter().map(|p| format!("  {}", p.display())).collect();
+    format!(
+        "{} is not installed: no {} in\n{}\nDownload it from {} and put it in one of these folders \
+         (or point {WEIGHTS_ENV} at the folder that holds it). Nothing is downloaded automatically.",
+        w.what,
+        w.file_name,
+        folders.join("\n"),
+        w.source
+    )
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    #[error("could not read weights {path}: {message}")]
+    Read { path: PathBuf, message: String },
+    #[error("weights {path} do not fit {model}: {message}")]
+    Mismatch { path: PathBuf, model: &'static str, message: String },
+}
+
+/// A tensor read from a weight file, as f32.
+#[derive(Clone, Debug)]
+pub struct NamedTensor {
+    pub shape: Vec<usize>,
+    pub values: Vec<f32>,
+}
+
+fn read_err(path: &Path, message: impl ToString) -> WeightsError {
+    WeightsError::Read { path: path.to_path_buf(), message: message.to_string() }
+}
+
+fn bytes_to_f32(bytes: &[u8], dtype: &str) -> Option<Vec<f32>> {
+    let words2 = || bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
+    Some(match dtype {
+        "f32" => bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+        "f64" => bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32).collect(),
+        "f16" => words2().map(|b| half::f16::from_bits(b).to_f32()).collect(),
+        "bf16" => words2().map(|b| half::bf16::from_bits(b).to_f32()).collect(),
+        _ => return None,
+    })
+}
+
+/// Reads every floating-point tensor of a safetensors file (F32, F16, BF16, F64 → f32).
+pub fn read_safetensors(path: &Path) -> Result<HashMap<String, NamedTensor>, WeightsError> {
+    let bytes = std::fs::read(path).map_err(|e| read_err(path, e))?;
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| read_err(path, e))?;
+    let mut out = HashMap::new();
+    for (name, view) in st.tensors() {
+        let dtype = match view.dtype() {
+            safetensors::Dtype::F32 => "f32",
+            safetensors::Dtype::F16 => "f16",
+            safetensors::Dtype::BF16 => "bf16",
+            safetensors::Dtype::F64 => "f64",
+            _ => continue,
+        };
+        let values = bytes_to_f32(view.data(), dtype).expect("known dtype");
+        out.insert(name, NamedTensor { shape: view.shape().to_vec(), values });
+    }
+    Ok(out)
+}
+
+/// Reads every floating-point tensor of a PyTorch checkpoint (`torch.save`, zip or legacy), under
+/// `top_level_key` when given (e.g. `state_dict` of a Lightning checkpoint).
+pub fn read_pytorch(path: &Path, top_level_key: Option<&str>) -> Result<HashMap<String, NamedTensor>, WeightsError> {
+    use pytorch_reader::{DType, PytorchReader};
+    let reader = match top_level_key {
+        Some(key) => PytorchReader::with_top_level_key(path, key),
+        None => PytorchReader::new(path),
+    }
+    .map_err(|e| read_err(path, e))?;
+    let mut out = HashMap::new();
+    for (name, t) in reader.into_tensors() {
+        let dtype = match t.dtype() {
+            DType::F32 => "f32",
+            DType::F16 => "f16",
+            DType::BF16 => "bf16",
+            DType::F64 => "f64",
+            _ => continue,
+        };
+        let raw = t.read().map_err(|e| read_err(path, e))?;
+        // The reader returns native-endian bytes; every platform we build for is little-endian.
+        let values = bytes_to_f32(&raw, dtype).expect("known dtype");
+        out.insert(name, NamedTensor { shape: t.shape().to_vec(), values });
+    }
+    Ok(out)
+}
+
+/// Reads weights by extension: `.safetensors`, else a PyTorch checkpoint.
+pub fn read_any(path: &Path, top_level_key: Option<&str>) -> Result<HashMap<String, NamedTensor>, WeightsError> {
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors")) {
+        read_safetensors(path)
+    } else {
+        read_pytorch(path, top_level_key)
+    }
+}
