@@ -119,7 +119,8 @@ pub enum Command {
         resolution: Option<u32>,
     },
     /// Benchmarks: `raster` (rasterizer speed), `ring` (training on a known 16-view ring),
-    /// `view`, `confidence` (training with and without confidence maps on a damaged matrix), `generate`.
+    /// `view`, `interpolate` (time per interpolated frame), `confidence` (training with and without
+    /// confidence maps on a damaged matrix), `generate`.
     Bench {
         what: String,
         #[arg(long)]
@@ -183,8 +184,25 @@ pub struct RefineArgs {
     #[arg(long, value_enum, default_value_t = crate::interpolate::InterpolatorChoice::Auto)]
     pub interpolator: crate::interpolate::InterpolatorChoice,
     /// Confidence maps from temporal inconsistency: `ssim` (Efficient4D), `rgb`, or `none`.
-    #[arg(long, default_value = "ssim", value_parser = parse_confidence)]
-    pub confidence: Option<crate::interpolate::ConfidenceMetric>,
+    #[arg(long, value_enum, default_value_t = ConfidenceArg::Ssim)]
+    pub confidence: ConfidenceArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConfidenceArg {
+    Ssim,
+    Rgb,
+    None,
+}
+
+impl ConfidenceArg {
+    pub fn metric(self) -> Option<crate::interpolate::ConfidenceMetric> {
+        match self {
+            Self::Ssim => Some(crate::interpolate::ConfidenceMetric::Ssim),
+            Self::Rgb => Some(crate::interpolate::ConfidenceMetric::Rgb),
+            Self::None => None,
+        }
+    }
 }
 
 fn parse_new_frames(s: &str) -> Result<u32, String> {
@@ -194,18 +212,9 @@ fn parse_new_frames(s: &str) -> Result<u32, String> {
     }
 }
 
-fn parse_confidence(s: &str) -> Result<Option<crate::interpolate::ConfidenceMetric>, String> {
-    match s {
-        "none" => Ok(None),
-        other => <crate::interpolate::ConfidenceMetric as clap::ValueEnum>::from_str(other, true)
-            .map(Some)
-            .map_err(|_| format!("`{other}`: expected ssim, rgb or none")),
-    }
-}
-
 impl RefineArgs {
     pub fn options(&self) -> crate::interpolate::RefineOptions {
-        crate::interpolate::RefineOptions { new_frames_per_pair: self.new_frames, confidence: self.confidence }
+        crate::interpolate::RefineOptions { new_frames_per_pair: self.new_frames, confidence: self.confidence.metric() }
     }
 }
 

@@ -72,12 +72,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             "ring" => commands::bench_ring(json, steps, size, frames, batch, by_frame).map(|_| ExitCode::SUCCESS),
             "view" => commands::bench_view(json, iterations).map(|_| ExitCode::SUCCESS),
             "generate" => pending("bench generate", 7, "the SyncDreamer-T benchmark"),
+            "interpolate" => {
+                commands::bench_interpolate::bench_interpolate(json, iterations).map(|_| ExitCode::SUCCESS)
+            }
             "confidence" => {
                 let args = commands::bench_confidence::AblationArgs { frames, steps, size, json };
                 commands::bench_confidence::bench_confidence(args).map(|_| ExitCode::SUCCESS)
             }
             other => {
-                anyhow::bail!("unknown benchmark `{other}` (expected raster, ring, view, confidence or generate)")
+                anyhow::bail!(
+                    "unknown benchmark `{other}` (expected raster, ring, view, interpolate, confidence or generate)"
+                )
             }
         },
         Some(Command::Weights) => commands::refine::weights().map(|_| ExitCode::SUCCESS),

@@ -135,11 +135,11 @@ pub fn read_pytorch(path: &Path, top_level_key: Option<&str>) -> Result<HashMap<
     Ok(out)
 }
 
-/// Reads weights by extension: `.safetensors`, else a PyTorch checkpoint.
+/// Reads weights in either container, told apart by their first bytes (a safetensors file starts with
+/// its header's length and then `{`; `torch.save` writes a zip or a pickle), whatever the name says.
 pub fn read_any(path: &Path, top_level_key: Option<&str>) -> Result<HashMap<String, NamedTensor>, WeightsError> {
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors")) {
-        read_safetensors(path)
-    } else {
-        read_pytorch(path, top_level_key)
-    }
+    use std::io::Read;
+    let mut head = [0u8; 9];
+    let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).map_err(|e| read_err(path, e))?;
+    if n == 9 && head[8] == b'{' { read_safetensors(path) } else { read_pytorch(path, top_level_key) }
 }

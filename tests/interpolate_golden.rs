@@ -189,3 +189,26 @@ fn the_weights_free_flow_interpolates_the_toy_sequence_better_than_blending() {
         assert!(p_flow > p_blend + margin, "toy {a}-{b}: flow {p_flow:.2} dB vs blend {p_blend:.2} dB");
     }
 }
+
+#[test]
+fn the_tensors_rife_reads_are_those_of_flownet_pkl() {
+    let text = std::fs::read_to_string(golden_dir().join("rife_flownet_keys.json")).unwrap();
+    let keys: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let published: HashMap<String, Vec<usize>> = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            let shape = k["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+            (k["name"].as_str().unwrap().to_string(), shape)
+        })
+        .collect();
+    let expected = efficient4d::interpolate::rife::expected_tensors();
+    for (name, shape) in &expected {
+        assert_eq!(published.get(&format!("module.{name}")), Some(shape), "{name}");
+    }
+    // Everything else in the file is the teacher block, loaded by RIFE but unused at inference.
+    let rest: Vec<&String> =
+        published.keys().filter(|k| !expected.iter().any(|(n, _)| format!("module.{n}") == **k)).collect();
+    assert!(rest.iter().all(|k| k.starts_with("module.block_tea.")), "{rest:?}");
+}

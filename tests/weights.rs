@@ -18,8 +18,13 @@ fn a_torch_checkpoint_reads_the_same_as_its_safetensors_copy() {
         assert_eq!(got.shape, want.shape, "{name}");
         assert_eq!(got.values, want.values, "{name}");
     }
-    // By extension: the .ckpt goes through the PyTorch reader.
+    // By content, whatever the name: the .ckpt goes through the PyTorch reader, a safetensors file
+    // named like a pickle through the safetensors reader.
     assert_eq!(read_any(&golden("tiny_syncdreamer.ckpt"), Some("state_dict")).unwrap().len(), ckpt.len());
+    let dir = tempfile::tempdir().unwrap();
+    let renamed = dir.path().join("flownet.pkl");
+    std::fs::copy(golden("rife_ifnet_hdv3_random_f16.safetensors"), &renamed).unwrap();
+    assert_eq!(read_any(&renamed, None).unwrap().len(), 160);
 }
 
 #[test]

@@ -24,7 +24,7 @@ pub fn refine_with(
     gpu: Option<&GpuContext>,
     quiet: bool,
 ) -> anyhow::Result<Option<RefineSummary>> {
-    if args.new_frames == 0 && args.confidence.is_none() {
+    if args.new_frames == 0 && args.confidence.metric().is_none() {
         return Ok(None);
     }
     let interp = Interpolator::new(args.interpolator, &inference_device(gpu)?)?;

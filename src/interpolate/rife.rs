@@ -173,7 +173,55 @@ impl WeightTable<'_> {
     }
 }
 
+/// Every tensor the inference network reads (names without the `module.` prefix) with its shape.
+pub fn expected_tensors() -> Vec<(String, Vec<usize>)> {
+    let mut out = Vec::new();
+    for b in 0..3 {
+        let mut conv = |name: String, cin: usize, cout: usize| {
+            out.push((format!("{name}.0.weight"), vec![cout, cin, 3, 3]));
+            out.push((format!("{name}.0.bias"), vec![cout]));
+            out.push((format!("{name}.1.weight"), vec![cout]));
+        };
+        conv(format!("block{b}.conv0.0"), BLOCK_IN, WIDTH / 2);
+        conv(format!("block{b}.conv0.1"), WIDTH / 2, WIDTH);
+        for k in 0..4 {
+            conv(format!("block{b}.convblock{k}.0"), WIDTH, WIDTH);
+            conv(format!("block{b}.convblock{k}.1"), WIDTH, WIDTH);
+        }
+        for (head, cout) in [("conv1", 4), ("conv2", 1)] {
+            let p = format!("block{b}.{head}");
+            out.push((format!("{p}.0.weight"), vec![WIDTH, WIDTH / 2, 4, 4]));
+            out.push((format!("{p}.0.bias"), vec![WIDTH / 2]));
+            out.push((format!("{p}.1.weight"), vec![WIDTH / 2]));
+            out.push((format!("{p}.2.weight"), vec![WIDTH / 2, cout, 4, 4]));
+            out.push((format!("{p}.2.bias"), vec![cout]));
+        }
+    }
+    out
+}
+
 impl Rife {
+    /// The network with seeded random weights (U(±1/√fan_in), PReLU slopes 0.25): for benchmarks.
+    pub fn random(seed: u64, device: &Device) -> Self {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let state: HashMap<String, NamedTensor> = expected_tensors()
+            .into_iter()
+            .map(|(name, shape)| {
+                let n: usize = shape.iter().product();
+                let values = if name.ends_with(".1.weight") && shape.len() == 1 {
+                    vec![0.25; n]
+                } else {
+                    let fan_in = if shape.len() == 4 { shape[1] * shape[2] * shape[3] } else { WIDTH };
+                    let bound = 1.0 / (fan_in as f32).sqrt();
+                    (0..n).map(|_| rng.random_range(-bound..bound)).collect()
+                };
+                (format!("module.{name}"), NamedTensor { shape, values })
+            })
+            .collect();
+        Self::from_state_dict(&state, Path::new("(random)"), device).expect("random weights have the expected shapes")
+    }
+
     /// Builds the network from a state dict read by [`crate::weights::read_any`] (`path` is named
     /// in errors).
     pub fn from_state_dict(
