@@ -143,3 +143,57 @@ pub fn read_any(path: &Path, top_level_key: Option<&str>) -> Result<HashMap<Stri
     let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).map_err(|e| read_err(path, e))?;
     if n == 9 && head[8] == b'{' { read_safetensors(path) } else { read_pytorch(path, top_level_key) }
 }
+
+/// A state dict on its way to a device: typed, shape-checked tensors by name, with errors that name
+/// the file, the model and the tensor.
+pub struct TensorTable<'a> {
+    tensors: HashMap<String, &'a NamedTensor>,
+    path: &'a Path,
+    model: &'static str,
+    device: &'a burn::tensor::Device,
+}
+
+impl<'a> TensorTable<'a> {
+    /// `names` maps each file key to the name the model asks for (e.g. a prefix stripped), or drops it.
+    pub fn new(
+        state: &'a HashMap<String, NamedTensor>,
+        names: impl Fn(&str) -> Option<String>,
+        path: &'a Path,
+        model: &'static str,
+        device: &'a burn::tensor::Device,
+    ) -> Self {
+        let tensors = state.iter().filter_map(|(k, v)| names(k).map(|n| (n, v))).collect();
+        Self { tensors, path, model, device }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tensors.is_empty()
+    }
+
+    pub fn mismatch(&self, message: String) -> WeightsError {
+        WeightsError::Mismatch { path: self.path.to_path_buf(), model: self.model, message }
+    }
+
+    /// The shape of `name`, if present.
+    pub fn shape(&self, name: &str) -> Option<&[usize]> {
+        self.tensors.get(name).map(|t| t.shape.as_slice())
+    }
+
+    /// Tensor `name`, which must have exactly `shape`.
+    pub fn get<const D: usize>(&self, name: &str, shape: [usize; D]) -> Result<burn::tensor::Tensor<D>, WeightsError> {
+        let t = self.tensors.get(name).ok_or_else(|| self.mismatch(format!("missing tensor {name}")))?;
+        if t.shape != shape {
+            return Err(self.mismatch(format!("{name} has shape {:?}, expected {shape:?}", t.shape)));
+        }
+        Ok(burn::tensor::Tensor::<D>::from_data(burn::tensor::TensorData::new(t.values.clone(), shape), self.device))
+    }
+
+    /// Tensor `name` with whatever rank-`D` shape it has.
+    pub fn get_any<const D: usize>(&self, name: &str) -> Result<burn::tensor::Tensor<D>, WeightsError> {
+        let shape = self.shape(name).ok_or_else(|| self.mismatch(format!("missing tensor {name}")))?;
+        let shape: [usize; D] = shape
+            .try_into()
+            .map_err(|_| self.mismatch(format!("{name} has shape {shape:?}, expected rank {D}")))?;
+        self.get(name, shape)
+    }
+}

@@ -6,3 +6,4 @@ pub mod demo;
 pub mod from_video;
 pub mod inflate;
 pub mod render_matrix;
+pub mod syncdreamer;

@@ -7,7 +7,7 @@
 //! used, with it stripped, as RIFE's own loader does), or the same names in a safetensors file.
 
 use super::planes::Planes;
-use crate::weights::{NamedTensor, WeightsError};
+use crate::weights::{NamedTensor, TensorTable, WeightsError};
 use burn::tensor::module::{conv_transpose2d, conv2d, interpolate};
 use burn::tensor::ops::{
     ConvOptions, ConvTransposeOptions, GridSampleOptions, GridSamplePaddingMode, InterpolateMode, InterpolateOptions,
@@ -113,23 +113,12 @@ pub struct RifeOutput {
     pub merged_per_block: Vec<Tensor<4>>,
 }
 
-struct WeightTable<'a> {
-    tensors: HashMap<String, &'a NamedTensor>,
-    path: &'a Path,
-    device: &'a Device,
-}
+/// Builds the blocks from a [`TensorTable`] (names without the `module.` prefix).
+struct BlockLoader<'a, 'b>(&'b TensorTable<'a>);
 
-impl WeightTable<'_> {
-    fn mismatch(&self, message: String) -> WeightsError {
-        WeightsError::Mismatch { path: self.path.to_path_buf(), model: "RIFE IFNet HDv3", message }
-    }
-
+impl BlockLoader<'_, '_> {
     fn get<const D: usize>(&self, name: &str, shape: [usize; D]) -> Result<Tensor<D>, WeightsError> {
-        let t = self.tensors.get(name).ok_or_else(|| self.mismatch(format!("missing tensor {name}")))?;
-        if t.shape != shape {
-            return Err(self.mismatch(format!("{name} has shape {:?}, expected {shape:?}", t.shape)));
-        }
-        Ok(Tensor::<D>::from_data(TensorData::new(t.values.clone(), shape), self.device))
+        self.0.get(name, shape)
     }
 
     fn conv(&self, prefix: &str, cin: usize, cout: usize, stride: usize) -> Result<ConvPrelu, WeightsError> {
@@ -230,16 +219,13 @@ impl Rife {
         device: &Device,
     ) -> Result<Self, WeightsError> {
         // RIFE's loader keeps the keys holding "module." and strips it (the file was saved from DDP).
-        let tensors: HashMap<String, &NamedTensor> = state
-            .iter()
-            .filter(|(k, _)| k.contains("module."))
-            .map(|(k, v)| (k.replacen("module.", "", 1), v))
-            .collect();
-        let table = WeightTable { tensors, path, device };
-        if table.tensors.is_empty() {
+        let strip = |k: &str| k.contains("module.").then(|| k.replacen("module.", "", 1));
+        let table = TensorTable::new(state, strip, path, "RIFE IFNet HDv3", device);
+        if table.is_empty() {
             return Err(table.mismatch("no tensor has the `module.` prefix of flownet.pkl".into()));
         }
-        let blocks = (0..3).map(|i| table.block(&format!("block{i}"))).collect::<Result<Vec<_>, _>>()?;
+        let loader = BlockLoader(&table);
+        let blocks = (0..3).map(|i| loader.block(&format!("block{i}"))).collect::<Result<Vec<_>, _>>()?;
         Ok(Self { blocks, device: device.clone() })
     }
 

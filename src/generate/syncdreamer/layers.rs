@@ -1,0 +1,66 @@
+//! The building blocks shared by SyncDreamer's networks, as plain burn tensor functions.
+
+use burn::tensor::Tensor;
+
+/// `x @ weightᵀ + bias` over the last dimension (PyTorch `nn.Linear` layout: weight [out, in]).
+pub fn linear<const D: usize>(x: Tensor<D>, weight: &Tensor<2>, bias: Option<&Tensor<1>>) -> Tensor<D> {
+    let dims = x.dims();
+    let (fan_in, fan_out) = (dims[D - 1], weight.dims()[0]);
+    let rows = x.shape().num_elements() / fan_in;
+    let mut y = x.reshape([rows, fan_in]).matmul(weight.clone().transpose());
+    if let Some(b) = bias {
+        y = y + b.clone().unsqueeze::<2>();
+    }
+    let mut out = dims;
+    out[D - 1] = fan_out;
+    y.reshape(out)
+}
+
+/// LayerNorm over the last dimension (biased variance, PyTorch's).
+pub fn layer_norm<const D: usize>(x: Tensor<D>, weight: &Tensor<1>, bias: &Tensor<1>, eps: f64) -> Tensor<D> {
+    let mean = x.clone().mean_dim(D - 1);
+    let centred = x - mean;
+    let var = centred.clone().powi_scalar(2).mean_dim(D - 1);
+    let normed = centred / (var + eps).sqrt();
+    normed * weight.clone().unsqueeze::<D>() + bias.clone().unsqueeze::<D>()
+}
+
+/// CLIP's QuickGELU: x·σ(1.702x).
+pub fn quick_gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    x.clone() * burn::tensor::activation::sigmoid(x * 1.702)
+}
+
+/// The [out, in] matrix of PyTorch's bicubic resampling along one axis with `align_corners = True`
+/// (cubic convolution, A = −0.75, taps clamped at the border, no antialiasing).
+pub fn bicubic_matrix(input: usize, output: usize) -> Vec<f32> {
+    const A: f32 = -0.75;
+    let near = |x: f32| ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0; // |x| ≤ 1
+    let far = |x: f32| ((A * x - 5.0 * A) * x + 8.0 * A) * x - 4.0 * A; // 1 < |x| < 2
+    // Coordinates in float32 as PyTorch computes them: a source position like 254.99998 instead of
+    // 255 moves strong edges by 1e-5, which the golden data can see.
+    let scale = if output > 1 { (input - 1) as f32 / (output - 1) as f32 } else { 0.0 };
+    let mut m = vec![0.0f32; output * input];
+    for o in 0..output {
+        let src = o as f32 * scale;
+        let base = src.floor();
+        let t = src - base;
+        let weights = [far(t + 1.0), near(t), near(1.0 - t), far(2.0 - t)];
+        for (k, w) in weights.iter().enumerate() {
+            let i = (base as isize + k as isize - 1).clamp(0, input as isize - 1) as usize;
+            m[o * input + i] += w;
+        }
+    }
+    m
+}
+
+/// Bicubic resize of [N, C, H, W] to [N, C, out_h, out_w] (see [`bicubic_matrix`]), as two matmuls.
+pub fn resize_bicubic_aligned(x: Tensor<4>, out_h: usize, out_w: usize) -> Tensor<4> {
+    let [n, c, h, w] = x.dims();
+    let device = x.device();
+    let mx = Tensor::<2>::from_data(burn::tensor::TensorData::new(bicubic_matrix(w, out_w), [out_w, w]), &device);
+    let my = Tensor::<2>::from_data(burn::tensor::TensorData::new(bicubic_matrix(h, out_h), [out_h, h]), &device);
+    // Along x: [N·C·H, W] · Mxᵀ; along y: Myᵀ applied to the rows of each plane.
+    let along_x = x.reshape([n * c * h, w]).matmul(mx.transpose()).reshape([n * c, h, out_w]);
+    let along_y = along_x.swap_dims(1, 2).reshape([n * c * out_w, h]).matmul(my.transpose());
+    along_y.reshape([n * c, out_w, out_h]).swap_dims(1, 2).reshape([n, c, out_h, out_w])
+}

@@ -1,0 +1,74 @@
+//! SyncDreamer-T's parts against the reference (golden tiny model in `../shared/golden/`, loaded from
+//! its `.ckpt` exactly as the published checkpoint would be), on burn's CPU backend. Tolerances are
+//! the golden README's: max abs error ≤ 1e-5 of max |reference| for single modules.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use efficient4d::generate::syncdreamer::SyncDreamerConfig;
+use efficient4d::generate::syncdreamer::clip::ClipImageEncoder;
+use efficient4d::weights::{NamedTensor, TensorTable, read_pytorch, read_safetensors};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+fn golden(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/golden").join(name)
+}
+
+fn checkpoint() -> &'static HashMap<String, NamedTensor> {
+    static C: OnceLock<HashMap<String, NamedTensor>> = OnceLock::new();
+    C.get_or_init(|| read_pytorch(&golden("tiny_syncdreamer.ckpt"), Some("state_dict")).expect("tiny checkpoint"))
+}
+
+fn table() -> TensorTable<'static> {
+    static DEVICE: OnceLock<Device> = OnceLock::new();
+    let device = DEVICE.get_or_init(Device::flex);
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    let path: &'static Path = PATH.get_or_init(|| golden("tiny_syncdreamer.ckpt"));
+    TensorTable::new(checkpoint(), |k| Some(k.to_string()), path, "SyncDreamer (tiny)", device)
+}
+
+fn golden_file(name: &str) -> HashMap<String, NamedTensor> {
+    read_safetensors(&golden(name)).unwrap()
+}
+
+/// The frame-0 model input, NCHW in [-1, 1].
+fn input_image() -> Tensor<4> {
+    let pre = golden_file("input_preprocessing.safetensors");
+    let nhwc = &pre["frame0_input_image_nhwc"];
+    Tensor::<4>::from_data(TensorData::new(nhwc.values.clone(), [1, 256, 256, 3]), &Device::flex()).permute([0, 3, 1, 2])
+}
+
+fn assert_close<const D: usize>(got: Tensor<D>, want: &NamedTensor, rel: f32, what: &str) {
+    let got: Vec<f32> = got.into_data().try_to_vec::<f32>().unwrap();
+    assert_eq!(got.len(), want.values.len(), "{what}: size");
+    let scale = want.values.iter().map(|v| v.abs()).fold(0.0f32, f32::max).max(1e-12);
+    let err = got.iter().zip(&want.values).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(err <= rel * scale, "{what}: max abs error {err:.3e} (max |ref| {scale:.3})");
+}
+
+#[test]
+fn clip_image_embedding_matches_the_reference() {
+    let clip = ClipImageEncoder::load(&table(), SyncDreamerConfig::tiny().clip).unwrap();
+    let g = golden_file("a_clip.safetensors");
+    let trace = clip.trace(input_image());
+    assert_close(trace.preprocessed, &g["preprocessed_224"], 1e-5, "bicubic 224 + CLIP normalisation");
+    assert_close(trace.patch_embed, &g["patch_embed_conv1_out"], 1e-5, "patch embedding");
+    assert_close(trace.tokens_after_ln_pre, &g["tokens_after_ln_pre"], 1e-5, "tokens after ln_pre");
+    assert_close(trace.tokens_after_transformer, &g["tokens_after_transformer_LND"], 1e-5, "transformer");
+    assert_close(trace.cls_after_ln_post, &g["cls_after_ln_post"], 1e-5, "ln_post");
+    assert_close(trace.embedding, &g["clip_embedding"], 1e-5, "embedding");
+}
+
+#[test]
+fn a_checkpoint_missing_a_clip_tensor_is_refused_by_name() {
+    let mut state = checkpoint().clone();
+    state.remove("clip_image_encoder.model.visual.ln_post.bias");
+    let device = Device::flex();
+    let path = golden("tiny_syncdreamer.ckpt");
+    let t = TensorTable::new(&state, |k| Some(k.to_string()), &path, "SyncDreamer", &device);
+    let err = ClipImageEncoder::load(&t, SyncDreamerConfig::tiny().clip).err().expect("refused").to_string();
+    assert!(err.contains("ln_post.bias") && err.contains("tiny_syncdreamer.ckpt"), "{err}");
+    // The full-size configuration does not fit the tiny weights: a shape error, not a crash.
+    let err = ClipImageEncoder::load(&table(), SyncDreamerConfig::full().clip).err().expect("refused").to_string();
+    assert!(err.contains("shape"), "{err}");
+}
