@@ -191,9 +191,8 @@ impl<'a> TensorTable<'a> {
     /// Tensor `name` with whatever rank-`D` shape it has.
     pub fn get_any<const D: usize>(&self, name: &str) -> Result<burn::tensor::Tensor<D>, WeightsError> {
         let shape = self.shape(name).ok_or_else(|| self.mismatch(format!("missing tensor {name}")))?;
-        let shape: [usize; D] = shape
-            .try_into()
-            .map_err(|_| self.mismatch(format!("{name} has shape {shape:?}, expected rank {D}")))?;
+        let shape: [usize; D] =
+            shape.try_into().map_err(|_| self.mismatch(format!("{name} has shape {shape:?}, expected rank {D}")))?;
         self.get(name, shape)
     }
 }

@@ -5,6 +5,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use efficient4d::generate::syncdreamer::SyncDreamerConfig;
 use efficient4d::generate::syncdreamer::clip::ClipImageEncoder;
+use efficient4d::generate::syncdreamer::vae::Vae;
 use efficient4d::weights::{NamedTensor, TensorTable, read_pytorch, read_safetensors};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -35,7 +36,9 @@ fn golden_file(name: &str) -> HashMap<String, NamedTensor> {
 fn input_image() -> Tensor<4> {
     let pre = golden_file("input_preprocessing.safetensors");
     let nhwc = &pre["frame0_input_image_nhwc"];
-    Tensor::<4>::from_data(TensorData::new(nhwc.values.clone(), [1, 256, 256, 3]), &Device::flex()).permute([0, 3, 1, 2])
+    // NHWC → NCHW on the host, so every consumer gets a contiguous tensor.
+    let nchw: Vec<f32> = (0..3).flat_map(|c| (0..256 * 256).map(move |i| nhwc.values[i * 3 + c])).collect();
+    Tensor::<4>::from_data(TensorData::new(nchw, [1, 3, 256, 256]), &Device::flex())
 }
 
 fn assert_close<const D: usize>(got: Tensor<D>, want: &NamedTensor, rel: f32, what: &str) {
@@ -57,6 +60,27 @@ fn clip_image_embedding_matches_the_reference() {
     assert_close(trace.tokens_after_transformer, &g["tokens_after_transformer_LND"], 1e-5, "transformer");
     assert_close(trace.cls_after_ln_post, &g["cls_after_ln_post"], 1e-5, "ln_post");
     assert_close(trace.embedding, &g["clip_embedding"], 1e-5, "embedding");
+}
+
+fn tensor4(t: &NamedTensor) -> Tensor<4> {
+    let shape: [usize; 4] = t.shape.clone().try_into().unwrap();
+    Tensor::<4>::from_data(TensorData::new(t.values.clone(), shape), &Device::flex())
+}
+
+#[test]
+fn vae_encode_and_decode_match_the_reference() {
+    let vae = Vae::load(&table(), SyncDreamerConfig::tiny().vae).unwrap();
+    let g = golden_file("b_vae.safetensors");
+    let (image, post_quant) = vae.decode_trace(tensor4(&g["decode_input_scaled_latent"]));
+    assert_close(post_quant, &g["decode_post_quant_conv_out"], 1e-5, "post_quant_conv");
+    assert_close(image, &g["decoded_image"], 1e-5, "decoded image");
+    let posterior = vae.encode(input_image());
+    assert_close(posterior.moments.clone(), &g["moments_quant_conv_out"], 1e-5, "moments");
+    assert_close(posterior.mean.clone(), &g["posterior_mean"], 1e-5, "mean");
+    assert_close(posterior.logvar.clone(), &g["posterior_logvar_clamped"], 1e-5, "logvar");
+    assert_close(posterior.std.clone(), &g["posterior_std"], 1e-5, "std");
+    let x_input = posterior.sample_scaled(tensor4(&g["sample_noise"]));
+    assert_close(x_input, &g["scaled_latent_x_input"], 1e-5, "scaled latent sample");
 }
 
 #[test]

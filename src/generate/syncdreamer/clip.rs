@@ -136,7 +136,8 @@ impl ClipImageEncoder {
     pub fn trace(&self, image: Tensor<4>) -> ClipTrace {
         let preprocessed = self.preprocess(image);
         let p = self.config.patch;
-        let patch_embed = conv2d(preprocessed.clone(), self.conv1.clone(), None, ConvOptions::new([p, p], [0, 0], [1, 1], 1));
+        let patch_embed =
+            conv2d(preprocessed.clone(), self.conv1.clone(), None, ConvOptions::new([p, p], [0, 0], [1, 1], 1));
         let [n, w, gh, gw] = patch_embed.dims();
         let patches = patch_embed.clone().reshape([n, w, gh * gw]).swap_dims(1, 2);
         let cls = self.class_embedding.clone().reshape([1, 1, w]).expand([n, 1, w]);
@@ -148,7 +149,14 @@ impl ClipImageEncoder {
         }
         let cls_after_ln_post = self.ln_post.forward(x.clone().narrow(1, 0, 1).reshape([n, w]));
         let embedding = cls_after_ln_post.clone().matmul(self.proj.clone()).unsqueeze_dim::<3>(1);
-        ClipTrace { preprocessed, patch_embed, tokens_after_ln_pre, tokens_after_transformer: x, cls_after_ln_post, embedding }
+        ClipTrace {
+            preprocessed,
+            patch_embed,
+            tokens_after_ln_pre,
+            tokens_after_transformer: x,
+            cls_after_ln_post,
+            embedding,
+        }
     }
 
     /// [-1, 1] images [N, 3, H, W] → context tokens [N, 1, embed_dim].

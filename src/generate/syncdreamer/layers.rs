@@ -64,3 +64,73 @@ pub fn resize_bicubic_aligned(x: Tensor<4>, out_h: usize, out_w: usize) -> Tenso
     let along_y = along_x.swap_dims(1, 2).reshape([n * c * out_w, h]).matmul(my.transpose());
     along_y.reshape([n * c, out_w, out_h]).swap_dims(1, 2).reshape([n, c, out_h, out_w])
 }
+
+/// GroupNorm over [N, C, ...] (biased variance, PyTorch's), with per-channel affine.
+pub fn group_norm<const D: usize>(
+    x: Tensor<D>,
+    groups: usize,
+    weight: &Tensor<1>,
+    bias: &Tensor<1>,
+    eps: f64,
+) -> Tensor<D> {
+    let dims = x.dims();
+    let (n, c) = (dims[0], dims[1]);
+    let per_group = x.shape().num_elements() / (n * groups);
+    let grouped = x.reshape([n, groups, per_group]);
+    let mean = mean_last_stable(grouped.clone());
+    let centred = grouped - mean;
+    let var = mean_last_stable(centred.clone().powi_scalar(2));
+    let normed = (centred / (var + eps).sqrt()).reshape(dims);
+    let mut affine = [1usize; D];
+    affine[1] = c;
+    normed * weight.clone().reshape(affine) + bias.clone().reshape(affine)
+}
+
+/// Mean over the last axis of [A, B, L] → [A, B, 1], summed in two stages when L is long: one
+/// float32 running sum over 65 536 values (a group of a 256² feature map) loses ~1e-3 relative,
+/// which the reference (PyTorch's cascaded sums) does not.
+fn mean_last_stable(x: Tensor<3>) -> Tensor<3> {
+    let [a, b, l] = x.dims();
+    let chunk = (1..=l.isqrt()).rev().find(|d| l % d == 0).unwrap_or(1);
+    if l <= 1024 || chunk < 16 {
+        return x.mean_dim(2);
+    }
+    x.reshape([a, b, l / chunk, chunk]).mean_dim(3).mean_dim(2).reshape([a, b, 1])
+}
+
+/// SiLU (swish): x·σ(x).
+pub fn silu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    x.clone() * burn::tensor::activation::sigmoid(x)
+}
+
+/// A 2-D convolution's weights and bias, applied with stride 1 and "same" padding unless told.
+pub struct Conv2d {
+    pub weight: Tensor<4>,
+    pub bias: Option<Tensor<1>>,
+}
+
+impl Conv2d {
+    /// Loads `{name}.weight` [out, in, k, k] and `{name}.bias` [out].
+    pub fn load(
+        t: &crate::weights::TensorTable,
+        name: &str,
+        cin: usize,
+        cout: usize,
+        k: usize,
+    ) -> Result<Self, crate::weights::WeightsError> {
+        Ok(Self {
+            weight: t.get(&format!("{name}.weight"), [cout, cin, k, k])?,
+            bias: Some(t.get(&format!("{name}.bias"), [cout])?),
+        })
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let k = self.weight.dims()[2];
+        self.forward_with(x, 1, k / 2)
+    }
+
+    pub fn forward_with(&self, x: Tensor<4>, stride: usize, padding: usize) -> Tensor<4> {
+        let options = burn::tensor::ops::ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1);
+        burn::tensor::module::conv2d(x, self.weight.clone(), self.bias.clone(), options)
+    }
+}
