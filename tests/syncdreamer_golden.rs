@@ -143,9 +143,9 @@ fn smoothing_weights_match_efficient4d() {
             let entry = &json["matrices"][format!("n{n}_{}", if cyclic { "cyc" } else { "noncyc" })];
             if entry.get("error").is_some_and(|e| !e.is_null()) {
                 // The reference crashes here (cyclic, 5 or 6 frames); ours wraps the kernel: symmetric.
-                for i in 0..n {
-                    for j in 0..n {
-                        assert!((ours[i][j] - ours[j][i]).abs() < 1e-12);
+                for (i, row) in ours.iter().enumerate() {
+                    for (j, w) in row.iter().enumerate() {
+                        assert!((w - ours[j][i]).abs() < 1e-12);
                     }
                 }
                 continue;
