@@ -1,6 +1,6 @@
 //! `efficient4d refine`: interpolates an image matrix on disk and gives its frames confidence maps,
 //! in place. Key frames keep their files; new frames are added next to them
-//! (`f003q2_v05` = key frame 3, two quarters on, view 5); `transforms_train.json` is rewritten
+//! (`f003i2_v05` = the second new frame after key frame 3, view 5); `transforms_train.json` is rewritten
 //! atomically last, so an interrupted run leaves the matrix as it was.
 
 use super::confidence::ConfidenceMetric;
@@ -53,6 +53,8 @@ pub enum RefineError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("cancelled; the matrix is unchanged")]
     Cancelled,
+    #[error("{0}")]
+    Options(String),
 }
 
 /// Interpolates the matrix under `root` and writes confidence maps, as `options` says.
@@ -66,8 +68,10 @@ pub fn refine_matrix(
 ) -> Result<RefineSummary, RefineError> {
     let start = Instant::now();
     let per_pair = options.new_frames_per_pair as usize;
-    assert!(matches!(per_pair, 0 | 1 | 3), "0, 1 or 3 new frames per pair");
     let json = root.join(Split::Train.file_name());
+    if !matches!(per_pair, 0 | 1 | 3) {
+        return Err(RefineError::Options(format!("{per_pair} new frames per pair: 0, 1 or 3 are possible")));
+    }
     let not_matrix = |message: String| RefineError::NotAMatrix { path: json.clone(), message };
     let (file, views) = load_split(root, Split::Train, LoadOptions::default())?
         .ok_or_else(|| not_matrix("no transforms_train.json".into()))?;
@@ -126,19 +130,19 @@ pub fn refine_matrix(
             options.confidence.map(|_| sequence.iter().map(|p| p.plane(4).to_vec()).collect());
         for (f, frame) in sequence.iter().enumerate() {
             let frame = &frame.first_planes(4);
-            let (key, quarter) = (f / step, f % step);
+            let (key, between) = (f / step, f % step);
             let source = &file.frames[list[key]];
             let mut entry = source.clone();
             entry.frame_index = Some(f as u32);
-            if quarter > 0 {
+            if between > 0 {
                 // A new frame: its own image, between key frames `key` and `key + 1`.
                 let base = source.file_path.trim_start_matches("./");
                 let name = match base.rsplit_once("_v") {
-                    Some((head, tail)) => format!("{head}q{quarter}_v{tail}"),
-                    None => format!("{base}_q{quarter}"),
+                    Some((head, tail)) => format!("{head}i{between}_v{tail}"),
+                    None => format!("{base}_i{between}"),
                 };
                 let (t0, t1) = (key_times[key] as f64, key_times[key + 1] as f64);
-                entry.time = t0 + (t1 - t0) * quarter as f64 / step as f64;
+                entry.time = t0 + (t1 - t0) * between as f64 / step as f64;
                 let path = json_dir.join(format!("{name}.png"));
                 let rgba = frame.to_rgba_from_white();
                 let bytes = png_bytes(rgba.width(), rgba.height(), rgba.as_raw(), image::ExtendedColorType::Rgba8);
