@@ -5,6 +5,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use efficient4d::generate::syncdreamer::SyncDreamerConfig;
 use efficient4d::generate::syncdreamer::clip::ClipImageEncoder;
+use efficient4d::generate::syncdreamer::conditioning::{ContextProjection, TimeEmbed, viewpoint_embedding};
 use efficient4d::generate::syncdreamer::ddim::{DdimSchedule, alphas_cumprod};
 use efficient4d::generate::syncdreamer::smoothing::smoothing_weights;
 use efficient4d::generate::syncdreamer::vae::Vae;
@@ -159,4 +160,22 @@ fn smoothing_weights_match_efficient4d() {
             }
         }
     }
+}
+
+#[test]
+fn time_viewpoint_and_context_conditioning_match_the_reference() {
+    let c = golden_file("c_spatial_volume.safetensors");
+    let d = golden_file("d_unet_eps.safetensors");
+    let a = golden_file("a_clip.safetensors");
+    let device = Device::flex();
+    let time = TimeEmbed::load(&table(), 48).unwrap();
+    let (sinusoidal, embedded) = time.forward(&[481], &device);
+    assert_close(sinusoidal, &c["time_sinusoidal"], 1e-5, "sinusoidal time embedding");
+    assert_close(embedded, &c["time_embed"], 1e-5, "time_embed MLP");
+    let azimuths = &checkpoint()["azimuth"].values;
+    let viewpoints = viewpoint_embedding(&[0.0], azimuths, &device);
+    assert_close(viewpoints.clone(), &c["viewpoint_embedding"], 1e-6, "viewpoint embedding");
+    let clip = Tensor::<3>::from_data(TensorData::new(a["clip_embedding"].values.clone(), [1, 1, 64]), &device);
+    let context = ContextProjection::load(&table(), 64, 64).unwrap().forward(clip, viewpoints);
+    assert_close(context, &d["context_after_cc_projection"], 1e-5, "cc_projection context");
 }
