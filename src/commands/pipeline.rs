@@ -47,7 +47,8 @@ fn stage1_options(args: &Stage1Args) -> anyhow::Result<VideoToMatrix> {
     Ok(options)
 }
 
-/// Stage 1 and the refinement of its matrix (interpolation, confidence maps). Returns the key frames.
+/// Stage 1 and the refinement of its matrix (interpolation, confidence maps). Returns the number of
+/// key frames and what the refinement did.
 fn stage1(
     gpu: &GpuContext,
     rast: &Rasterizer,
@@ -55,7 +56,7 @@ fn stage1(
     out: &Path,
     args: &Stage1Args,
     quiet: bool,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<(usize, Option<crate::interpolate::RefineSummary>)> {
     let options = stage1_options(args)?;
     let cancel = interrupt_flag();
     let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
@@ -85,8 +86,8 @@ fn stage1(
             }
         );
     }
-    super::refine::refine_with(out, &args.refine, Some(gpu), quiet)?;
-    Ok(objects.frames.len())
+    let refined = super::refine::refine_with(out, &args.refine, Some(gpu), quiet)?;
+    Ok((objects.frames.len(), refined))
 }
 
 pub fn generate(video: &Path, out: &Path, args: &Stage1Args) -> anyhow::Result<()> {
@@ -110,7 +111,7 @@ pub fn run(video: Option<&Path>, out: &Path, stage1_args: &Stage1Args, args: &Ru
     let gpu = GpuContext::headless()?;
     let rast = std::sync::Arc::new(Rasterizer::new(gpu.clone())?);
     let matrix = out.join("matrix");
-    let key_frames = stage1(&gpu, &rast, video, &matrix, stage1_args, args.json)?;
+    let (key_frames, refined) = stage1(&gpu, &rast, video, &matrix, stage1_args, args.json)?;
     let stage1_seconds = start.elapsed().as_secs_f64();
     let ds = load_dataset(&matrix, LoadOptions::default())?;
     let train_args = TrainArgs {
@@ -135,6 +136,7 @@ pub fn run(video: Option<&Path>, out: &Path, stage1_args: &Stage1Args, args: &Ru
     summary["video"] = serde_json::json!(video);
     summary["key_frames"] = serde_json::json!(key_frames);
     summary["stage1_seconds"] = serde_json::json!(stage1_seconds);
+    summary["refine"] = serde_json::json!(refined);
     summary["total_seconds"] = serde_json::json!(start.elapsed().as_secs_f64());
     summary["ply_files"] = serde_json::json!(plys.len());
     summary["turntable"] = serde_json::json!(gif);
