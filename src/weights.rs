@@ -62,6 +62,9 @@ pub fn missing_message(w: &KnownWeights) -> String {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
+    /// Not installed: the message says where we looked and how to install it.
+    #[error("{0}")]
+    Missing(String),
     #[error("could not read weights {path}: {message}")]
     Read { path: PathBuf, message: String },
     #[error("weights {path} do not fit {model}: {message}")]

@@ -36,10 +36,7 @@ impl Interpolator {
         match (choice, rife_path) {
             (InterpolatorChoice::Flow, _) | (InterpolatorChoice::Auto, None) => Ok(Self::Flow(FlowOptions::default())),
             (_, Some(path)) => Ok(Self::Rife(Box::new(Rife::load(&path, device)?))),
-            (InterpolatorChoice::Rife, None) => Err(WeightsError::Read {
-                path: weights::RIFE.file_name.into(),
-                message: weights::missing_message(&weights::RIFE),
-            }),
+            (InterpolatorChoice::Rife, None) => Err(WeightsError::Missing(weights::missing_message(&weights::RIFE))),
         }
     }
 
