@@ -75,7 +75,8 @@ pub struct App {
     pub error: Option<String>,
     /// The input's preprocessed key frames (stage 1) and their times.
     key_frames: Vec<egui::TextureHandle>,
-    /// The image matrix: per key frame, the thumbnails of its views.
+    /// The image matrix: per frame (key frames and, once refined, the interpolated ones), the
+    /// thumbnails of its views.
     matrix: Vec<Vec<egui::TextureHandle>>,
     matrix_times: Vec<f32>,
     /// The same thumbnails with the confidence maps over them (empty when the matrix has none).
