@@ -8,6 +8,7 @@ use efficient4d::generate::syncdreamer::clip::ClipImageEncoder;
 use efficient4d::generate::syncdreamer::conditioning::{ContextProjection, TimeEmbed, viewpoint_embedding};
 use efficient4d::generate::syncdreamer::ddim::{DdimSchedule, alphas_cumprod};
 use efficient4d::generate::syncdreamer::smoothing::smoothing_weights;
+use efficient4d::generate::syncdreamer::target_encoder::NoisyTargetViewEncoder;
 use efficient4d::generate::syncdreamer::vae::Vae;
 use efficient4d::weights::{NamedTensor, TensorTable, read_pytorch, read_safetensors};
 use std::collections::HashMap;
@@ -178,4 +179,18 @@ fn time_viewpoint_and_context_conditioning_match_the_reference() {
     let clip = Tensor::<3>::from_data(TensorData::new(a["clip_embedding"].values.clone(), [1, 1, 64]), &device);
     let context = ContextProjection::load(&table(), 64, 64).unwrap().forward(clip, viewpoints);
     assert_close(context, &d["context_after_cc_projection"], 1e-5, "cc_projection context");
+}
+
+#[test]
+fn the_noisy_target_view_encoder_matches_the_reference() {
+    let c = golden_file("c_spatial_volume.safetensors");
+    let device = Device::flex();
+    let encoder = NoisyTargetViewEncoder::load(&table(), 48, 16, 16).unwrap();
+    let x = Tensor::<4>::from_data(TensorData::new(c["x_target_noisy"].values.clone(), [16, 4, 32, 32]), &device);
+    let time =
+        Tensor::<2>::from_data(TensorData::new(c["time_embed"].values.clone(), [1, 48]), &device).expand([16, 48]);
+    let views = Tensor::<2>::from_data(TensorData::new(c["viewpoint_embedding"].values.clone(), [16, 4]), &device);
+    let out = encoder.forward(x, time, views);
+    let picked = Tensor::cat(vec![out.clone().narrow(0, 0, 1), out.narrow(0, 3, 1)], 0);
+    assert_close(picked, &c["target_encoder_out_views_0_3"], 1e-5, "target encoder (views 0 and 3)");
 }
