@@ -9,6 +9,7 @@ use efficient4d::generate::syncdreamer::conditioning::{ContextProjection, TimeEm
 use efficient4d::generate::syncdreamer::ddim::{DdimSchedule, alphas_cumprod};
 use efficient4d::generate::syncdreamer::smoothing::smoothing_weights;
 use efficient4d::generate::syncdreamer::target_encoder::NoisyTargetViewEncoder;
+use efficient4d::generate::syncdreamer::unproject::{ViewCamera, unproject, unprojection_grid};
 use efficient4d::generate::syncdreamer::vae::Vae;
 use efficient4d::weights::{NamedTensor, TensorTable, read_pytorch, read_safetensors};
 use std::collections::HashMap;
@@ -193,4 +194,35 @@ fn the_noisy_target_view_encoder_matches_the_reference() {
     let out = encoder.forward(x, time, views);
     let picked = Tensor::cat(vec![out.clone().narrow(0, 0, 1), out.narrow(0, 3, 1)], 0);
     assert_close(picked, &c["target_encoder_out_views_0_3"], 1e-5, "target encoder (views 0 and 3)");
+}
+
+#[test]
+fn unprojection_into_the_spatial_volume_matches_the_reference() {
+    let c = golden_file("c_spatial_volume.safetensors");
+    let cameras = ViewCamera::from_buffers(&checkpoint()["poses"].values, &checkpoint()["Ks"].values);
+    assert_eq!(cameras.len(), 16);
+    assert_eq!(checkpoint()["poses"].values, c["poses_w2c_3x4"].values, "rig buffers as in the golden run");
+    let grid = unprojection_grid(&cameras[0], 32, 0.5, 256, 32);
+    let slices: Vec<f32> =
+        [0usize, 15, 31].iter().flat_map(|&z| grid[z * 32 * 32 * 2..(z + 1) * 32 * 32 * 2].to_vec()).collect();
+    let want = &c["unproj_grid_view0_zslices_0_15_31"];
+    let err = slices.iter().zip(&want.values).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(err <= 1e-5, "unprojection grid off by {err}");
+
+    // Sampling the target encoder's features of view 0 there (channel 0, the same z slices).
+    let device = Device::flex();
+    let encoder = NoisyTargetViewEncoder::load(&table(), 48, 16, 16).unwrap();
+    let x = Tensor::<4>::from_data(TensorData::new(c["x_target_noisy"].values.clone(), [16, 4, 32, 32]), &device);
+    let time =
+        Tensor::<2>::from_data(TensorData::new(c["time_embed"].values.clone(), [1, 48]), &device).expand([16, 48]);
+    let views = Tensor::<2>::from_data(TensorData::new(c["viewpoint_embedding"].values.clone(), [16, 4]), &device);
+    let feats = encoder.forward(x, time, views);
+    let volume = unproject(feats, &cameras, 32, 0.5, 256);
+    assert_eq!(volume.dims(), [16, 16, 32, 32, 32]);
+    let view0: Vec<f32> = volume.narrow(0, 0, 1).narrow(1, 0, 1).into_data().try_to_vec::<f32>().unwrap();
+    let picked: Vec<f32> = [0usize, 15, 31].iter().flat_map(|&z| view0[z * 1024..(z + 1) * 1024].to_vec()).collect();
+    let want = &c["unproj_feats_view0_chan0_zslices_0_15_31"];
+    let scale = want.values.iter().map(|v| v.abs()).fold(0.0f32, f32::max);
+    let err = picked.iter().zip(&want.values).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(err <= 1e-5 * scale, "unprojected features off by {err}");
 }
