@@ -182,16 +182,21 @@ fn time_viewpoint_and_context_conditioning_match_the_reference() {
     assert_close(context, &d["context_after_cc_projection"], 1e-5, "cc_projection context");
 }
 
-#[test]
-fn the_noisy_target_view_encoder_matches_the_reference() {
-    let c = golden_file("c_spatial_volume.safetensors");
+/// The noisy target-view encoder on the golden inputs of `c` (16 views at t = 481): [16, 16, 32, 32].
+fn target_encoder_features(c: &HashMap<String, NamedTensor>) -> Tensor<4> {
     let device = Device::flex();
     let encoder = NoisyTargetViewEncoder::load(&table(), 48, 16, 16).unwrap();
     let x = Tensor::<4>::from_data(TensorData::new(c["x_target_noisy"].values.clone(), [16, 4, 32, 32]), &device);
     let time =
         Tensor::<2>::from_data(TensorData::new(c["time_embed"].values.clone(), [1, 48]), &device).expand([16, 48]);
     let views = Tensor::<2>::from_data(TensorData::new(c["viewpoint_embedding"].values.clone(), [16, 4]), &device);
-    let out = encoder.forward(x, time, views);
+    encoder.forward(x, time, views)
+}
+
+#[test]
+fn the_noisy_target_view_encoder_matches_the_reference() {
+    let c = golden_file("c_spatial_volume.safetensors");
+    let out = target_encoder_features(&c);
     let picked = Tensor::cat(vec![out.clone().narrow(0, 0, 1), out.narrow(0, 3, 1)], 0);
     assert_close(picked, &c["target_encoder_out_views_0_3"], 1e-5, "target encoder (views 0 and 3)");
 }
@@ -210,13 +215,7 @@ fn unprojection_into_the_spatial_volume_matches_the_reference() {
     assert!(err <= 1e-5, "unprojection grid off by {err}");
 
     // Sampling the target encoder's features of view 0 there (channel 0, the same z slices).
-    let device = Device::flex();
-    let encoder = NoisyTargetViewEncoder::load(&table(), 48, 16, 16).unwrap();
-    let x = Tensor::<4>::from_data(TensorData::new(c["x_target_noisy"].values.clone(), [16, 4, 32, 32]), &device);
-    let time =
-        Tensor::<2>::from_data(TensorData::new(c["time_embed"].values.clone(), [1, 48]), &device).expand([16, 48]);
-    let views = Tensor::<2>::from_data(TensorData::new(c["viewpoint_embedding"].values.clone(), [16, 4]), &device);
-    let feats = encoder.forward(x, time, views);
+    let feats = target_encoder_features(&c);
     let volume = unproject(feats, &cameras, 32, 0.5, 256);
     assert_eq!(volume.dims(), [16, 16, 32, 32, 32]);
     let view0: Vec<f32> = volume.narrow(0, 0, 1).narrow(1, 0, 1).into_data().try_to_vec::<f32>().unwrap();

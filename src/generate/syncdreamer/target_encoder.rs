@@ -1,7 +1,7 @@
 //! `NoisyTargetViewEncoder`: each view's noisy latent, conditioned on the diffusion time and its
 //! viewpoint, into the features that are unprojected into the spatial volume.
 
-use super::layers::{Conv2d, group_norm, silu};
+use super::layers::{Conv2d, GroupNorm, silu};
 use crate::weights::{TensorTable, WeightsError};
 use burn::tensor::Tensor;
 
@@ -10,28 +10,18 @@ const PREFIX: &str = "spatial_volume.target_encoder.";
 const GROUPS: usize = 8;
 const EPS: f64 = 1e-5;
 
-struct Norm {
-    weight: Tensor<1>,
-    bias: Tensor<1>,
-}
-
-impl Norm {
-    fn load(t: &TensorTable, name: &str, c: usize) -> Result<Self, WeightsError> {
-        Ok(Self { weight: t.get(&format!("{name}.weight"), [c])?, bias: t.get(&format!("{name}.bias"), [c])? })
-    }
-
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        group_norm(x, GROUPS, &self.weight, &self.bias, EPS)
-    }
+/// A GroupNorm with this network's groups and eps.
+fn norm(t: &TensorTable, name: &str, c: usize) -> Result<GroupNorm, WeightsError> {
+    GroupNorm::load(t, name, c, GROUPS, EPS)
 }
 
 /// `x + conv(x + time_embed(t) + view_embed(v))`, conv = GN → SiLU → conv3 → GN → SiLU → conv3.
 struct ResBlockWithTimeView {
     time_embed: Conv2d,
     view_embed: Conv2d,
-    norm0: Norm,
+    norm0: GroupNorm,
     conv2: Conv2d,
-    norm3: Norm,
+    norm3: GroupNorm,
     conv5: Conv2d,
 }
 
@@ -41,9 +31,9 @@ impl ResBlockWithTimeView {
         Ok(Self {
             time_embed: Conv2d::load(t, &p("time_embed"), tdim, dim, 1)?,
             view_embed: Conv2d::load(t, &p("view_embed"), vdim, dim, 1)?,
-            norm0: Norm::load(t, &p("conv.0"), dim)?,
+            norm0: norm(t, &p("conv.0"), dim)?,
             conv2: Conv2d::load(t, &p("conv.2"), dim, dim, 3)?,
-            norm3: Norm::load(t, &p("conv.3"), dim)?,
+            norm3: norm(t, &p("conv.3"), dim)?,
             conv5: Conv2d::load(t, &p("conv.5"), dim, dim, 3)?,
         })
     }
@@ -59,7 +49,7 @@ impl ResBlockWithTimeView {
 pub struct NoisyTargetViewEncoder {
     init_conv: Conv2d,
     blocks: Vec<ResBlockWithTimeView>,
-    final_norm: Norm,
+    final_norm: GroupNorm,
     final_conv: Conv2d,
 }
 
@@ -73,7 +63,7 @@ impl NoisyTargetViewEncoder {
         Ok(Self {
             init_conv: Conv2d::load(t, &p("init_conv"), 4, run_dim, 3)?,
             blocks,
-            final_norm: Norm::load(t, &p("final_out.0"), run_dim)?,
+            final_norm: norm(t, &p("final_out.0"), run_dim)?,
             final_conv: Conv2d::load(t, &p("final_out.2"), run_dim, output_dim, 3)?,
         })
     }

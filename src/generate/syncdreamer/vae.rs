@@ -4,7 +4,7 @@
 //! are in the sampler's scaled space (× 0.18215).
 
 use super::config::VaeConfig;
-use super::layers::{Conv2d, group_norm, silu};
+use super::layers::{Conv2d, GroupNorm, silu};
 use crate::weights::{TensorTable, WeightsError};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Tensor, TensorData};
@@ -15,25 +15,15 @@ pub const SCALE_FACTOR: f32 = 0.18215;
 const GROUPS: usize = 32;
 const EPS: f64 = 1e-6;
 
-struct Norm {
-    weight: Tensor<1>,
-    bias: Tensor<1>,
-}
-
-impl Norm {
-    fn load(t: &TensorTable, name: &str, c: usize) -> Result<Self, WeightsError> {
-        Ok(Self { weight: t.get(&format!("{name}.weight"), [c])?, bias: t.get(&format!("{name}.bias"), [c])? })
-    }
-
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        group_norm(x, GROUPS, &self.weight, &self.bias, EPS)
-    }
+/// A GroupNorm with this network's groups and eps.
+fn norm(t: &TensorTable, name: &str, c: usize) -> Result<GroupNorm, WeightsError> {
+    GroupNorm::load(t, name, c, GROUPS, EPS)
 }
 
 struct ResnetBlock {
-    norm1: Norm,
+    norm1: GroupNorm,
     conv1: Conv2d,
-    norm2: Norm,
+    norm2: GroupNorm,
     conv2: Conv2d,
     shortcut: Option<Conv2d>,
 }
@@ -42,9 +32,9 @@ impl ResnetBlock {
     fn load(t: &TensorTable, name: &str, cin: usize, cout: usize) -> Result<Self, WeightsError> {
         let p = |s: &str| format!("{name}.{s}");
         Ok(Self {
-            norm1: Norm::load(t, &p("norm1"), cin)?,
+            norm1: norm(t, &p("norm1"), cin)?,
             conv1: Conv2d::load(t, &p("conv1"), cin, cout, 3)?,
-            norm2: Norm::load(t, &p("norm2"), cout)?,
+            norm2: norm(t, &p("norm2"), cout)?,
             conv2: Conv2d::load(t, &p("conv2"), cout, cout, 3)?,
             shortcut: if cin != cout { Some(Conv2d::load(t, &p("nin_shortcut"), cin, cout, 1)?) } else { None },
         })
@@ -62,7 +52,7 @@ impl ResnetBlock {
 
 /// Single-head self-attention over the pixels, with a residual.
 struct AttnBlock {
-    norm: Norm,
+    norm: GroupNorm,
     q: Conv2d,
     k: Conv2d,
     v: Conv2d,
@@ -73,7 +63,7 @@ impl AttnBlock {
     fn load(t: &TensorTable, name: &str, c: usize) -> Result<Self, WeightsError> {
         let p = |s: &str| format!("{name}.{s}");
         Ok(Self {
-            norm: Norm::load(t, &p("norm"), c)?,
+            norm: norm(t, &p("norm"), c)?,
             q: Conv2d::load(t, &p("q"), c, c, 1)?,
             k: Conv2d::load(t, &p("k"), c, c, 1)?,
             v: Conv2d::load(t, &p("v"), c, c, 1)?,
@@ -125,7 +115,7 @@ pub struct Vae {
     enc_conv_in: Conv2d,
     enc_levels: Vec<Level>,
     enc_mid: Mid,
-    enc_norm_out: Norm,
+    enc_norm_out: GroupNorm,
     enc_conv_out: Conv2d,
     quant_conv: Conv2d,
     post_quant_conv: Conv2d,
@@ -133,7 +123,7 @@ pub struct Vae {
     dec_mid: Mid,
     /// Decoder levels in the order they run (deepest first), as `up.{L-1} … up.0`.
     dec_levels: Vec<Level>,
-    dec_norm_out: Norm,
+    dec_norm_out: GroupNorm,
     dec_conv_out: Conv2d,
 }
 
@@ -199,14 +189,14 @@ impl Vae {
             enc_conv_in: Conv2d::load(t, &p("encoder.conv_in"), config.in_channels, ch, 3)?,
             enc_levels,
             enc_mid: Mid::load(t, &p("encoder.mid"), top)?,
-            enc_norm_out: Norm::load(t, &p("encoder.norm_out"), top)?,
+            enc_norm_out: norm(t, &p("encoder.norm_out"), top)?,
             enc_conv_out: Conv2d::load(t, &p("encoder.conv_out"), top, 2 * z, 3)?,
             quant_conv: Conv2d::load(t, &p("quant_conv"), 2 * z, 2 * config.embed_dim, 1)?,
             post_quant_conv: Conv2d::load(t, &p("post_quant_conv"), config.embed_dim, z, 1)?,
             dec_conv_in: Conv2d::load(t, &p("decoder.conv_in"), z, top, 3)?,
             dec_mid: Mid::load(t, &p("decoder.mid"), top)?,
             dec_levels,
-            dec_norm_out: Norm::load(t, &p("decoder.norm_out"), ch * mult[0])?,
+            dec_norm_out: norm(t, &p("decoder.norm_out"), ch * mult[0])?,
             dec_conv_out: Conv2d::load(t, &p("decoder.conv_out"), ch * mult[0], config.out_channels, 3)?,
         })
     }
