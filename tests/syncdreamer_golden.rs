@@ -8,6 +8,7 @@ use efficient4d::generate::syncdreamer::clip::ClipImageEncoder;
 use efficient4d::generate::syncdreamer::conditioning::{ContextProjection, TimeEmbed, viewpoint_embedding};
 use efficient4d::generate::syncdreamer::ddim::{DdimSchedule, alphas_cumprod};
 use efficient4d::generate::syncdreamer::smoothing::smoothing_weights;
+use efficient4d::generate::syncdreamer::spatial_net::SpatialTime3DNet;
 use efficient4d::generate::syncdreamer::target_encoder::NoisyTargetViewEncoder;
 use efficient4d::generate::syncdreamer::unproject::{ViewCamera, unproject, unprojection_grid};
 use efficient4d::generate::syncdreamer::vae::Vae;
@@ -224,4 +225,14 @@ fn unprojection_into_the_spatial_volume_matches_the_reference() {
     let scale = want.values.iter().map(|v| v.abs()).fold(0.0f32, f32::max);
     let err = picked.iter().zip(&want.values).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     assert!(err <= 1e-5 * scale, "unprojected features off by {err}");
+}
+
+#[test]
+fn the_spatial_volume_matches_the_reference() {
+    let c = golden_file("c_spatial_volume.safetensors");
+    let cameras = ViewCamera::from_buffers(&checkpoint()["poses"].values, &checkpoint()["Ks"].values);
+    let unprojected = unproject(target_encoder_features(&c), &cameras, 32, 0.5, 256).reshape([1, 16 * 16, 32, 32, 32]);
+    let net = SpatialTime3DNet::load(&table(), 48, 256, [8, 8, 16, 16]).unwrap();
+    let time = Tensor::<2>::from_data(TensorData::new(c["time_embed"].values.clone(), [1, 48]), &Device::flex());
+    assert_close(net.forward(unprojected, time), &c["spatial_volume"], 1e-5, "spatial volume");
 }

@@ -1,8 +1,8 @@
 //! SyncDreamer-T (Efficient4D's stage 1) in burn, built piece by piece against the golden tiny model
 //! (`../shared/golden/`): same module tree and parameter names as the published checkpoint.
 //! Done so far: the CLIP image encoder, the VAE, the time/viewpoint/context conditioning, the noisy
-//! target-view encoder, the DDIM schedule and update, Efficient4D's smoothing weights. Still to come
-//! (issue #7): the spatial/frustum volume nets (unprojection is done), the depth-wise-attention UNet, the
+//! target-view encoder, unprojection and the spatial volume net, the DDIM schedule and update,
+//! Efficient4D's smoothing weights. Still to come (issue #7): the frustum volumes and their net, the depth-wise-attention UNet, the
 //! sampling loop with time-synchronous volumes and decomposed guidance.
 
 pub mod clip;
@@ -11,6 +11,7 @@ pub mod config;
 pub mod ddim;
 pub mod layers;
 pub mod smoothing;
+pub mod spatial_net;
 pub mod target_encoder;
 pub mod unproject;
 pub mod vae;
