@@ -2,8 +2,8 @@
 //! (`../shared/golden/`): same module tree and parameter names as the published checkpoint.
 //! Done so far: the CLIP image encoder, the VAE, the time/viewpoint/context conditioning, the noisy
 //! target-view encoder, unprojection and the spatial volume net, the DDIM schedule and update,
-//! Efficient4D's smoothing weights. Still to come (issue #7): the frustum volumes and their net, the depth-wise-attention UNet, the
-//! sampling loop with time-synchronous volumes and decomposed guidance.
+//! Efficient4D's smoothing weights. Still to come (issue #7): the frustum volumes and their net, the
+//! depth-wise-attention UNet, the sampling loop with time-synchronous volumes and decomposed guidance.
 
 pub mod clip;
 pub mod conditioning;
