@@ -8,6 +8,7 @@
 //! `Σ_c |I − prediction|`; it becomes a confidence by `(max e − e) / max(max e − e)`, clamped to [0, 1].
 
 use super::planes::Planes;
+use crate::train::loss::ssim_map_cpu;
 
 /// Which error map becomes the confidence.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
@@ -20,76 +21,12 @@ pub enum ConfidenceMetric {
     Rgb,
 }
 
-const WINDOW: usize = 11;
-const SIGMA: f64 = 1.5;
-const C1: f64 = 0.01 * 0.01;
-const C2: f64 = 0.03 * 0.03;
-
-fn gaussian_taps() -> [f64; WINDOW] {
-    let mut taps = [0.0; WINDOW];
-    let centre = (WINDOW / 2) as f64;
-    for (i, t) in taps.iter_mut().enumerate() {
-        *t = (-((i as f64 - centre).powi(2)) / (2.0 * SIGMA * SIGMA)).exp();
-    }
-    let sum: f64 = taps.iter().sum();
-    taps.map(|t| t / sum)
-}
-
-/// Separable Gaussian filter with zero padding (the same as a 2-D 11×11 convolution with zeros).
-fn gaussian_filter(src: &[f64], w: usize, h: usize, taps: &[f64; WINDOW]) -> Vec<f64> {
-    let r = (WINDOW / 2) as isize;
-    let mut rows = vec![0.0; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            let mut acc = 0.0;
-            for (k, t) in taps.iter().enumerate() {
-                let sx = x as isize + k as isize - r;
-                if sx >= 0 && (sx as usize) < w {
-                    acc += t * src[y * w + sx as usize];
-                }
-            }
-            rows[y * w + x] = acc;
-        }
-    }
-    let mut out = vec![0.0; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            let mut acc = 0.0;
-            for (k, t) in taps.iter().enumerate() {
-                let sy = y as isize + k as isize - r;
-                if sy >= 0 && (sy as usize) < h {
-                    acc += t * rows[sy as usize * w + x];
-                }
-            }
-            out[y * w + x] = acc;
-        }
-    }
-    out
-}
-
-/// Per-pixel SSIM averaged over channels (dynamic range 1), computed in f64.
+/// Per-pixel SSIM averaged over channels (dynamic range 1), computed in f64: the trainer's evaluation
+/// SSIM, per pixel.
 pub fn ssim_map(a: &Planes, b: &Planes) -> Vec<f32> {
     assert_eq!((a.channels, a.width, a.height), (b.channels, b.width, b.height), "SSIM needs equal shapes");
-    let (w, h) = (a.width, a.height);
-    let taps = gaussian_taps();
-    let mut mean = vec![0.0f64; w * h];
-    for c in 0..a.channels {
-        let x: Vec<f64> = a.plane(c).iter().map(|&v| v as f64).collect();
-        let y: Vec<f64> = b.plane(c).iter().map(|&v| v as f64).collect();
-        let prod = |p: &[f64], q: &[f64]| p.iter().zip(q).map(|(p, q)| p * q).collect::<Vec<_>>();
-        let mx = gaussian_filter(&x, w, h, &taps);
-        let my = gaussian_filter(&y, w, h, &taps);
-        let sxx = gaussian_filter(&prod(&x, &x), w, h, &taps);
-        let syy = gaussian_filter(&prod(&y, &y), w, h, &taps);
-        let sxy = gaussian_filter(&prod(&x, &y), w, h, &taps);
-        for i in 0..w * h {
-            let (vx, vy, cxy) = (sxx[i] - mx[i] * mx[i], syy[i] - my[i] * my[i], sxy[i] - mx[i] * my[i]);
-            let num = (2.0 * mx[i] * my[i] + C1) * (2.0 * cxy + C2);
-            let den = (mx[i] * mx[i] + my[i] * my[i] + C1) * (vx + vy + C2);
-            mean[i] += num / den;
-        }
-    }
-    mean.iter().map(|s| (s / a.channels as f64) as f32).collect()
+    let (pa, pb): (Vec<&[f32]>, Vec<&[f32]>) = (0..a.channels).map(|c| (a.plane(c), b.plane(c))).unzip();
+    ssim_map_cpu(&pa, &pb, a.width, a.height).into_iter().map(|s| s as f32).collect()
 }
 
 /// The error map of `frame` against its `prediction` (same channels; use RGB on the background).
