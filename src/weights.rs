@@ -177,11 +177,6 @@ impl<'a> TensorTable<'a> {
         WeightsError::Mismatch { path: self.path.to_path_buf(), model: self.model, message }
     }
 
-    /// The shape of `name`, if present.
-    pub fn shape(&self, name: &str) -> Option<&[usize]> {
-        self.tensors.get(name).map(|t| t.shape.as_slice())
-    }
-
     /// Tensor `name`, which must have exactly `shape`.
     pub fn get<const D: usize>(&self, name: &str, shape: [usize; D]) -> Result<burn::tensor::Tensor<D>, WeightsError> {
         let t = self.tensors.get(name).ok_or_else(|| self.mismatch(format!("missing tensor {name}")))?;
@@ -189,13 +184,5 @@ impl<'a> TensorTable<'a> {
             return Err(self.mismatch(format!("{name} has shape {:?}, expected {shape:?}", t.shape)));
         }
         Ok(burn::tensor::Tensor::<D>::from_data(burn::tensor::TensorData::new(t.values.clone(), shape), self.device))
-    }
-
-    /// Tensor `name` with whatever rank-`D` shape it has.
-    pub fn get_any<const D: usize>(&self, name: &str) -> Result<burn::tensor::Tensor<D>, WeightsError> {
-        let shape = self.shape(name).ok_or_else(|| self.mismatch(format!("missing tensor {name}")))?;
-        let shape: [usize; D] =
-            shape.try_into().map_err(|_| self.mismatch(format!("{name} has shape {shape:?}, expected rank {D}")))?;
-        self.get(name, shape)
     }
 }

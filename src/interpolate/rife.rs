@@ -34,6 +34,15 @@ struct ConvPrelu {
 }
 
 impl ConvPrelu {
+    fn load(t: &TensorTable, prefix: &str, cin: usize, cout: usize, stride: usize) -> Result<Self, WeightsError> {
+        Ok(Self {
+            weight: t.get(&format!("{prefix}.0.weight"), [cout, cin, 3, 3])?,
+            bias: t.get(&format!("{prefix}.0.bias"), [cout])?,
+            slope: t.get(&format!("{prefix}.1.weight"), [cout])?,
+            stride,
+        })
+    }
+
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let options = ConvOptions::new([self.stride; 2], [1, 1], [1, 1], 1);
         activation::prelu(conv2d(x, self.weight.clone(), Some(self.bias.clone()), options), self.slope.clone())
@@ -50,6 +59,16 @@ struct UpHead {
 }
 
 impl UpHead {
+    fn load(t: &TensorTable, prefix: &str, cout: usize) -> Result<Self, WeightsError> {
+        Ok(Self {
+            w1: t.get(&format!("{prefix}.0.weight"), [WIDTH, WIDTH / 2, 4, 4])?,
+            b1: t.get(&format!("{prefix}.0.bias"), [WIDTH / 2])?,
+            slope: t.get(&format!("{prefix}.1.weight"), [WIDTH / 2])?,
+            w2: t.get(&format!("{prefix}.2.weight"), [WIDTH / 2, cout, 4, 4])?,
+            b2: t.get(&format!("{prefix}.2.bias"), [cout])?,
+        })
+    }
+
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let options = || ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1);
         let x = conv_transpose2d(x, self.w1.clone(), Some(self.b1.clone()), options());
@@ -76,6 +95,28 @@ fn resize(x: Tensor<4>, h: usize, w: usize) -> Tensor<4> {
 }
 
 impl IfBlock {
+    /// Block `name` (e.g. `block0`) from a table whose names lack the `module.` prefix.
+    fn load(t: &TensorTable, name: &str) -> Result<Self, WeightsError> {
+        let conv0 = [
+            ConvPrelu::load(t, &format!("{name}.conv0.0"), BLOCK_IN, WIDTH / 2, 2)?,
+            ConvPrelu::load(t, &format!("{name}.conv0.1"), WIDTH / 2, WIDTH, 2)?,
+        ];
+        let convblocks = (0..4)
+            .map(|k| {
+                Ok([
+                    ConvPrelu::load(t, &format!("{name}.convblock{k}.0"), WIDTH, WIDTH, 1)?,
+                    ConvPrelu::load(t, &format!("{name}.convblock{k}.1"), WIDTH, WIDTH, 1)?,
+                ])
+            })
+            .collect::<Result<Vec<_>, WeightsError>>()?;
+        Ok(Self {
+            conv0,
+            convblocks,
+            flow_head: UpHead::load(t, &format!("{name}.conv1"), 4)?,
+            mask_head: UpHead::load(t, &format!("{name}.conv2"), 1)?,
+        })
+    }
+
     /// (flow [N,4,H,W], mask [N,1,H,W]) from the block input x [N,7,H,W] and the current flow.
     fn forward(&self, x: Tensor<4>, flow: Tensor<4>, scale: usize) -> (Tensor<4>, Tensor<4>) {
         let [_, _, h, w] = x.dims();
@@ -111,55 +152,6 @@ pub struct RifeOutput {
     pub masks: Vec<Tensor<4>>,
     /// The fused frame after each block (the last equals `merged`).
     pub merged_per_block: Vec<Tensor<4>>,
-}
-
-/// Builds the blocks from a [`TensorTable`] (names without the `module.` prefix).
-struct BlockLoader<'a, 'b>(&'b TensorTable<'a>);
-
-impl BlockLoader<'_, '_> {
-    fn get<const D: usize>(&self, name: &str, shape: [usize; D]) -> Result<Tensor<D>, WeightsError> {
-        self.0.get(name, shape)
-    }
-
-    fn conv(&self, prefix: &str, cin: usize, cout: usize, stride: usize) -> Result<ConvPrelu, WeightsError> {
-        Ok(ConvPrelu {
-            weight: self.get(&format!("{prefix}.0.weight"), [cout, cin, 3, 3])?,
-            bias: self.get(&format!("{prefix}.0.bias"), [cout])?,
-            slope: self.get(&format!("{prefix}.1.weight"), [cout])?,
-            stride,
-        })
-    }
-
-    fn head(&self, prefix: &str, cout: usize) -> Result<UpHead, WeightsError> {
-        Ok(UpHead {
-            w1: self.get(&format!("{prefix}.0.weight"), [WIDTH, WIDTH / 2, 4, 4])?,
-            b1: self.get(&format!("{prefix}.0.bias"), [WIDTH / 2])?,
-            slope: self.get(&format!("{prefix}.1.weight"), [WIDTH / 2])?,
-            w2: self.get(&format!("{prefix}.2.weight"), [WIDTH / 2, cout, 4, 4])?,
-            b2: self.get(&format!("{prefix}.2.bias"), [cout])?,
-        })
-    }
-
-    fn block(&self, name: &str) -> Result<IfBlock, WeightsError> {
-        let conv0 = [
-            self.conv(&format!("{name}.conv0.0"), BLOCK_IN, WIDTH / 2, 2)?,
-            self.conv(&format!("{name}.conv0.1"), WIDTH / 2, WIDTH, 2)?,
-        ];
-        let convblocks = (0..4)
-            .map(|k| {
-                Ok([
-                    self.conv(&format!("{name}.convblock{k}.0"), WIDTH, WIDTH, 1)?,
-                    self.conv(&format!("{name}.convblock{k}.1"), WIDTH, WIDTH, 1)?,
-                ])
-            })
-            .collect::<Result<Vec<_>, WeightsError>>()?;
-        Ok(IfBlock {
-            conv0,
-            convblocks,
-            flow_head: self.head(&format!("{name}.conv1"), 4)?,
-            mask_head: self.head(&format!("{name}.conv2"), 1)?,
-        })
-    }
 }
 
 /// Every tensor the inference network reads (names without the `module.` prefix) with its shape.
@@ -224,8 +216,7 @@ impl Rife {
         if table.is_empty() {
             return Err(table.mismatch("no tensor has the `module.` prefix of flownet.pkl".into()));
         }
-        let loader = BlockLoader(&table);
-        let blocks = (0..3).map(|i| loader.block(&format!("block{i}"))).collect::<Result<Vec<_>, _>>()?;
+        let blocks = (0..3).map(|i| IfBlock::load(&table, &format!("block{i}"))).collect::<Result<Vec<_>, _>>()?;
         Ok(Self { blocks, device: device.clone() })
     }
 
@@ -233,10 +224,6 @@ impl Rife {
     pub fn load(path: &Path, device: &Device) -> Result<Self, WeightsError> {
         let state = crate::weights::read_any(path, None)?;
         Self::from_state_dict(&state, path, device)
-    }
-
-    pub fn device(&self) -> &Device {
-        &self.device
     }
 
     /// Samples `img` [N,C,H,W] at pixel + `flow` [N,2,H,W] (bilinear, border clamped).

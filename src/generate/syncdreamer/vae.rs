@@ -6,8 +6,8 @@
 use super::config::VaeConfig;
 use super::layers::{Conv2d, GroupNorm, silu};
 use crate::weights::{TensorTable, WeightsError};
+use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
-use burn::tensor::{Tensor, TensorData};
 
 pub const PREFIX: &str = "first_stage_model.";
 /// Latents the sampler sees are the VAE's times this.
@@ -251,9 +251,4 @@ impl Vae {
 fn upsample_nearest2(x: Tensor<4>) -> Tensor<4> {
     let [n, c, h, w] = x.dims();
     x.reshape([n, c, h, 1, w, 1]).expand([n, c, h, 2, w, 2]).reshape([n, c, 2 * h, 2 * w])
-}
-
-/// A tensor of noise read from stored values (the golden data's draws), [N, 4, 32, 32].
-pub fn noise_from(values: Vec<f32>, shape: [usize; 4], device: &burn::tensor::Device) -> Tensor<4> {
-    Tensor::<4>::from_data(TensorData::new(values, shape), device)
 }
