@@ -401,9 +401,11 @@ impl App {
             views
                 .iter()
                 .map(|(v, img, conf)| {
+                    // Overlays are drawn at thumbnail size: a matrix has a thousand views or more.
+                    let thumb = image::imageops::thumbnail(*img, 64, 64);
                     let thumb = match (overlay, conf) {
-                        (true, Some(c)) => image::imageops::thumbnail(&confidence_overlay(img, c), 64, 64),
-                        _ => image::imageops::thumbnail(*img, 64, 64),
+                        (true, Some(c)) => confidence_overlay(&thumb, &image::imageops::thumbnail(*c, 64, 64)),
+                        _ => thumb,
                     };
                     texture(ctx, &format!("m{f}_{v}_{overlay}"), &thumb)
                 })
