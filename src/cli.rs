@@ -143,6 +143,9 @@ pub enum Command {
         /// `ring`: every view of one key frame per step.
         #[arg(long)]
         by_frame: bool,
+        /// `generate`: the golden tiny model's sizes instead of the published ones (checks the harness).
+        #[arg(long)]
+        tiny: bool,
     },
     /// Show which model weights are installed and where they are looked for.
     Weights,
@@ -170,6 +173,16 @@ pub struct Stage1Args {
     /// `per-frame` (the paper), `stable` (one box around the object in every frame).
     #[arg(long, value_enum, default_value_t = crate::video::CropMode::Auto)]
     pub crop: crate::video::CropMode,
+    /// Stage 1 generator: `auto` (SyncDreamer-T when installed and a GPU is present, else the
+    /// preview), `inflate` (weights-free preview) or `syncdreamer-t` (the paper's).
+    #[arg(long, value_enum, default_value_t = crate::generate::from_video::GeneratorChoice::Auto)]
+    pub generator: crate::generate::from_video::GeneratorChoice,
+    /// SyncDreamer-T's DDIM steps (must divide 1000).
+    #[arg(long, default_value_t = 50)]
+    pub ddim_steps: usize,
+    /// Seed of SyncDreamer-T's noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     #[command(flatten)]
     pub refine: RefineArgs,
 }
@@ -216,9 +229,4 @@ impl RefineArgs {
     pub fn options(&self) -> crate::interpolate::RefineOptions {
         crate::interpolate::RefineOptions { new_frames_per_pair: self.new_frames, confidence: self.confidence.metric() }
     }
-}
-
-/// What a not-yet-built subcommand prints; the caller exits with code 2.
-pub fn not_yet(command: &str, issue: u32, what: &str) -> String {
-    format!("efficient4d {command}: not implemented yet ({what}; tracked in issue #{issue}).")
 }

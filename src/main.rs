@@ -1,5 +1,5 @@
 use clap::Parser;
-use efficient4d::cli::{Cli, Command, not_yet};
+use efficient4d::cli::{Cli, Command};
 use efficient4d::commands;
 use std::process::ExitCode;
 
@@ -13,11 +13,6 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-fn pending(command: &str, issue: u32, what: &str) -> anyhow::Result<ExitCode> {
-    eprintln!("{}", not_yet(command, issue, what));
-    Ok(ExitCode::from(2))
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -67,11 +62,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Eval { checkpoint, dataset, json, resolution }) => {
             commands::eval(&checkpoint, &dataset, resolution, json).map(|_| ExitCode::SUCCESS)
         }
-        Some(Command::Bench { what, json, iterations, steps, size, frames, batch, by_frame }) => match what.as_str() {
+        Some(Command::Bench { what, json, iterations, steps, size, frames, batch, by_frame, tiny }) => match what.as_str() {
             "raster" => commands::bench_raster(json, iterations).map(|_| ExitCode::SUCCESS),
             "ring" => commands::bench_ring(json, steps, size, frames, batch, by_frame).map(|_| ExitCode::SUCCESS),
             "view" => commands::bench_view(json, iterations).map(|_| ExitCode::SUCCESS),
-            "generate" => pending("bench generate", 7, "the SyncDreamer-T benchmark"),
+            "generate" => {
+                let args = commands::bench_generate::GenerateBenchArgs { json, iterations, frames: frames as usize, tiny };
+                commands::bench_generate::bench_generate(&args).map(|_| ExitCode::SUCCESS)
+            }
             "interpolate" => {
                 commands::bench_interpolate::bench_interpolate(json, iterations).map(|_| ExitCode::SUCCESS)
             }

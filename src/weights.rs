@@ -148,12 +148,22 @@ pub fn read_any(path: &Path, top_level_key: Option<&str>) -> Result<HashMap<Stri
 }
 
 /// A state dict on its way to a device: typed, shape-checked tensors by name, with errors that name
-/// the file, the model and the tensor.
+/// the file, the model and the tensor. Besides a file's tensors it can hand out seeded random weights
+/// (benchmarks of full-size models without their checkpoint) or only record what a model asks for
+/// (checking a loader against a published key list without allocating gigabytes).
 pub struct TensorTable<'a> {
-    tensors: HashMap<String, &'a NamedTensor>,
+    source: Source<'a>,
     path: &'a Path,
     model: &'static str,
     device: &'a burn::tensor::Device,
+}
+
+enum Source<'a> {
+    State(HashMap<String, &'a NamedTensor>),
+    /// Uniform ±1/√fan_in (≥ 2-D), 1 ± 0.1 for norm scales, ±0.1 otherwise; `fixed` tensors as given.
+    Random { rng: std::cell::RefCell<rand::rngs::StdRng>, fixed: &'a HashMap<String, NamedTensor> },
+    /// Every request (name, shape) in order; tensors handed out are empty.
+    Record(std::cell::RefCell<Vec<(String, Vec<usize>)>>),
 }
 
 impl<'a> TensorTable<'a> {
@@ -166,11 +176,37 @@ impl<'a> TensorTable<'a> {
         device: &'a burn::tensor::Device,
     ) -> Self {
         let tensors = state.iter().filter_map(|(k, v)| names(k).map(|n| (n, v))).collect();
-        Self { tensors, path, model, device }
+        Self { source: Source::State(tensors), path, model, device }
+    }
+
+    /// Seeded random weights of whatever shapes the model asks for, except `fixed` (e.g. camera buffers).
+    pub fn random(
+        seed: u64,
+        fixed: &'a HashMap<String, NamedTensor>,
+        model: &'static str,
+        device: &'a burn::tensor::Device,
+    ) -> Self {
+        let rng = std::cell::RefCell::new(rand::SeedableRng::seed_from_u64(seed));
+        Self { source: Source::Random { rng, fixed }, path: Path::new("(random weights)"), model, device }
+    }
+
+    /// A table that records every request and hands out empty tensors: load a model with it to list
+    /// the names and shapes it needs ([`Self::requests`]); never run that model.
+    pub fn recorder(model: &'static str, device: &'a burn::tensor::Device) -> Self {
+        let requests = std::cell::RefCell::new(Vec::new());
+        Self { source: Source::Record(requests), path: Path::new("(dry run)"), model, device }
+    }
+
+    /// What a recorder was asked for, in order.
+    pub fn requests(&self) -> Vec<(String, Vec<usize>)> {
+        match &self.source {
+            Source::Record(r) => r.borrow().clone(),
+            _ => Vec::new(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tensors.is_empty()
+        matches!(&self.source, Source::State(t) if t.is_empty())
     }
 
     pub fn mismatch(&self, message: String) -> WeightsError {
@@ -179,10 +215,39 @@ impl<'a> TensorTable<'a> {
 
     /// Tensor `name`, which must have exactly `shape`.
     pub fn get<const D: usize>(&self, name: &str, shape: [usize; D]) -> Result<burn::tensor::Tensor<D>, WeightsError> {
-        let t = self.tensors.get(name).ok_or_else(|| self.mismatch(format!("missing tensor {name}")))?;
-        if t.shape != shape {
-            return Err(self.mismatch(format!("{name} has shape {:?}, expected {shape:?}", t.shape)));
+        use burn::tensor::{Tensor, TensorData};
+        let from = |t: &NamedTensor| {
+            if t.shape != shape {
+                return Err(self.mismatch(format!("{name} has shape {:?}, expected {shape:?}", t.shape)));
+            }
+            Ok(Tensor::<D>::from_data(TensorData::new(t.values.clone(), shape), self.device))
+        };
+        match &self.source {
+            Source::State(tensors) => from(tensors.get(name).ok_or_else(|| self.mismatch(format!("missing tensor {name}")))?),
+            Source::Random { fixed, .. } if fixed.contains_key(name) => from(&fixed[name]),
+            Source::Random { rng, .. } => {
+                let values = random_values(&mut rng.borrow_mut(), name, &shape);
+                Ok(Tensor::<D>::from_data(TensorData::new(values, shape), self.device))
+            }
+            Source::Record(requests) => {
+                requests.borrow_mut().push((name.to_string(), shape.to_vec()));
+                Ok(Tensor::<D>::empty([0; D], self.device))
+            }
         }
-        Ok(burn::tensor::Tensor::<D>::from_data(burn::tensor::TensorData::new(t.values.clone(), shape), self.device))
     }
+}
+
+/// PyTorch-style initial values: U(±1/√fan_in) for weights of ≥ 2 dimensions, 1 ± 0.1 for the scales
+/// of norm layers, U(±0.1) for other vectors.
+fn random_values(rng: &mut rand::rngs::StdRng, name: &str, shape: &[usize]) -> Vec<f32> {
+    use rand::Rng;
+    let n: usize = shape.iter().product();
+    let (centre, bound) = if shape.len() >= 2 {
+        (0.0, 1.0 / (shape[1..].iter().product::<usize>() as f32).sqrt())
+    } else if name.ends_with(".weight") && (name.contains("norm") || name.contains(".bn") || name.contains("ln_")) {
+        (1.0, 0.1)
+    } else {
+        (0.0, 0.1)
+    };
+    (0..n).map(|_| centre + rng.random_range(-bound..=bound)).collect()
 }

@@ -23,10 +23,19 @@ fn help_lists_every_subcommand() {
 }
 
 #[test]
-fn unbuilt_stages_say_so_with_exit_code_2() {
-    let out = e4d(&["bench", "generate"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
+fn bench_generate_reports_its_figures_as_json() {
+    // The harness on the tiny model (the full-size run takes minutes on a CPU and is run by hand).
+    let out = e4d(&["bench", "generate", "--tiny", "--iterations", "1", "--frames", "2", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    for key in ["spatial_volume_seconds", "unet_one_branch_seconds", "frustum_seconds", "decode_seconds", "peak_rss_mb"] {
+        let v = report[key].as_f64().unwrap_or(-1.0);
+        assert!(v >= 0.0 && v.is_finite(), "{key}: {}", report[key]);
+    }
+    assert_eq!(report["model"], "tiny");
+    let projected = report["projected"]["seconds"].as_f64().unwrap();
+    let unet = report["unet_one_branch_seconds"].as_f64().unwrap();
+    assert!(projected >= 2.0 * 50.0 * 3.0 * unet, "projection counts every branch of every step");
 }
 
 #[test]

@@ -8,9 +8,15 @@ use efficient4d::generate::syncdreamer::clip::ClipImageEncoder;
 use efficient4d::generate::syncdreamer::conditioning::{ContextProjection, TimeEmbed, viewpoint_embedding};
 use efficient4d::generate::syncdreamer::ddim::{DdimSchedule, alphas_cumprod};
 use efficient4d::generate::syncdreamer::smoothing::smoothing_weights;
+use efficient4d::generate::syncdreamer::frustum::{FrustumLayout, FrustumSampler, TrilinearSampler};
+use efficient4d::generate::syncdreamer::frustum_net::FrustumTV3DNet;
+use efficient4d::generate::syncdreamer::guidance::{Guidance, ViewConditions, branch_predictions};
+use efficient4d::generate::syncdreamer::model::{NoiseSource, Prepared, SampleOptions, Smoothing, SyncDreamerT};
+use efficient4d::generate::syncdreamer::unet::{DepthWiseAttentionUNet, UNetConfig};
 use efficient4d::generate::syncdreamer::spatial_net::SpatialTime3DNet;
 use efficient4d::generate::syncdreamer::target_encoder::NoisyTargetViewEncoder;
-use efficient4d::generate::syncdreamer::unproject::{ViewCamera, unproject, unprojection_grid};
+use efficient4d::camera::rig::SyncDreamerRig;
+use efficient4d::generate::syncdreamer::unproject::{ViewCamera, unproject, unprojection_grid, rig_buffers};
 use efficient4d::generate::syncdreamer::vae::Vae;
 use efficient4d::weights::{NamedTensor, TensorTable, read_pytorch, read_safetensors};
 use std::collections::HashMap;
@@ -235,4 +241,269 @@ fn the_spatial_volume_matches_the_reference() {
     let net = SpatialTime3DNet::load(&table(), 48, 256, [8, 8, 16, 16]).unwrap();
     let time = Tensor::<2>::from_data(TensorData::new(c["time_embed"].values.clone(), [1, 48]), &Device::flex());
     assert_close(net.forward(unprojected, time), &c["spatial_volume"], 1e-5, "spatial volume");
+}
+
+/// A golden tensor's raw little-endian bytes (for the integer and u8 tensors the f32 reader skips).
+fn raw_bytes(file: &str, name: &str) -> Vec<u8> {
+    let bytes = std::fs::read(golden(file)).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    st.tensor(name).unwrap().data().to_vec()
+}
+
+fn tensor5(t: &NamedTensor) -> Tensor<5> {
+    let shape: [usize; 5] = t.shape.clone().try_into().unwrap();
+    Tensor::<5>::from_data(TensorData::new(t.values.clone(), shape), &Device::flex())
+}
+
+#[test]
+fn frustum_geometry_and_sampling_match_the_reference() {
+    let c = golden_file("c_spatial_volume.safetensors");
+    let layout = FrustumLayout::SYNCDREAMER;
+    let depths = layout.depths();
+    assert!(max_diff(&depths, &c["frustum_depth_values"].values) <= 1e-6, "depths");
+    let cameras = ViewCamera::from_buffers(&checkpoint()["poses"].values, &checkpoint()["Ks"].values);
+    assert_eq!(raw_bytes("c_spatial_volume.safetensors", "frustum_target_view_index"), 3i64.to_le_bytes());
+    let points = layout.normalized_points(&cameras[3]);
+    let slices: Vec<f32> = [0usize, 23, 47].iter().flat_map(|&d| points[d * 1024..(d + 1) * 1024].concat()).collect();
+    let want = &c["frustum_grid_xyz_normalized_dslices_0_23_47"];
+    let scale = want.values.iter().map(|v| v.abs()).fold(0.0f32, f32::max);
+    assert!(max_diff(&slices, &want.values) <= 1e-6 * scale, "frustum points");
+
+    // Trilinear sampling at the reference's own points is exact.
+    let device = Device::flex();
+    let volume = tensor5(&c["spatial_volume"]).reshape([8, 32, 32, 32]);
+    let golden_points: Vec<[f32; 3]> = want.values.chunks(3).map(|p| [p[0], p[1], p[2]]).collect();
+    let sampled = TrilinearSampler::new(&golden_points, 32, &device).sample(&volume.clone().reshape([8, 32768]), 0, 3072);
+    let sampled: Vec<f32> = sampled.narrow(0, 0, 1).into_data().try_to_vec::<f32>().unwrap();
+    let chan0 = &c["frustum_sampled_volume_chan0"].values;
+    let want_slices: Vec<f32> = [0usize, 23, 47].iter().flat_map(|&d| chan0[d * 1024..(d + 1) * 1024].to_vec()).collect();
+    assert!(max_diff(&sampled, &want_slices) <= 1e-6, "sampling at the reference's points");
+
+    // At our points (the reference inverts P in float32 with LAPACK, we round the exact inverse:
+    // ~2e-6 apart, which steep volume features turn into 1.4e-5 relative), and through the net.
+    let sampler = FrustumSampler::new(layout, &cameras, 32, &device);
+    let frustum = sampler.sample(volume, 3, 1);
+    assert_eq!(frustum.dims(), [1, 8, 48, 32, 32]);
+    assert_close(frustum.clone().narrow(1, 0, 1), &c["frustum_sampled_volume_chan0"], 3e-5, "sampled frustum");
+
+    let net = FrustumTV3DNet::load(&table(), 8, 48, 4, [8, 8, 16, 16]).unwrap();
+    let time = Tensor::<2>::from_data(TensorData::new(c["time_embed"].values.clone(), [1, 48]), &Device::flex());
+    let views = Tensor::<2>::from_data(TensorData::new(c["viewpoint_embedding"].values.clone(), [16, 4]), &Device::flex());
+    let features = net.forward(frustum, time, views.narrow(0, 3, 1));
+    for (width, level) in [(32, 0), (16, 1), (8, 2), (4, 3)] {
+        assert_eq!(features.for_width(width).dims(), features.levels[level].dims());
+        // The net carries the points' 1.4e-5 along: 2e-5 (1e-5 is met by every other module).
+        assert_close(features.levels[level].clone(), &c[&format!("frustum_feats_{width}")], 2e-5, "frustum features");
+    }
+}
+
+fn tiny_model() -> &'static SyncDreamerT {
+    static M: OnceLock<SyncDreamerT> = OnceLock::new();
+    M.get_or_init(|| SyncDreamerT::load(&table(), SyncDreamerConfig::tiny(), &Device::flex()).expect("tiny model"))
+}
+
+#[test]
+fn the_unet_branches_and_guidance_match_the_reference() {
+    let (a, b, c, d) = (
+        golden_file("a_clip.safetensors"),
+        golden_file("b_vae.safetensors"),
+        golden_file("c_spatial_volume.safetensors"),
+        golden_file("d_unet_eps.safetensors"),
+    );
+    let device = Device::flex();
+    let model = tiny_model();
+    let prepared = Prepared {
+        clip: Tensor::<3>::from_data(TensorData::new(a["clip_embedding"].values.clone(), [1, 1, 64]), &device),
+        input_latents: tensor4(&b["scaled_latent_x_input"]),
+        elevations: vec![0.0],
+    };
+    let x = Tensor::<5>::from_data(TensorData::new(c["x_target_noisy"].values.clone(), [1, 16, 4, 32, 32]), &device);
+    let volume = tensor5(&c["spatial_volume"]);
+    let cases = [
+        (Guidance::None, "eps_branch_a_all_conditions"),
+        (Guidance::EFFICIENT4D, "eps_dg_combined"),
+        (Guidance::Classic(2.0), "eps_cfg_scale2"),
+    ];
+    for (guidance, name) in cases {
+        // Views in two batches of 8 for one case: batching must not change the result.
+        let view_batch = if guidance == Guidance::None { 8 } else { 16 };
+        let options = SampleOptions { guidance, view_batch, ..SampleOptions::default() };
+        let eps = model.predict_eps(&x, 481, &volume, &prepared, &options);
+        assert_close(eps, &d[name], 1e-4, name);
+    }
+}
+
+#[test]
+fn the_unets_separate_branches_match_the_reference() {
+    let (a, b, c, d) = (
+        golden_file("a_clip.safetensors"),
+        golden_file("b_vae.safetensors"),
+        golden_file("c_spatial_volume.safetensors"),
+        golden_file("d_unet_eps.safetensors"),
+    );
+    let device = Device::flex();
+    let table = table();
+    let unet = DepthWiseAttentionUNet::load(&table, UNetConfig::tiny()).unwrap();
+    let cameras = ViewCamera::from_buffers(&checkpoint()["poses"].values, &checkpoint()["Ks"].values);
+    let frustum = FrustumSampler::new(FrustumLayout::SYNCDREAMER, &cameras, 32, &device)
+        .sample(tensor5(&c["spatial_volume"]).reshape([8, 32, 32, 32]), 0, 16);
+    let net = FrustumTV3DNet::load(&table, 8, 48, 4, [8, 8, 16, 16]).unwrap();
+    let time = Tensor::<2>::from_data(TensorData::new(c["time_embed"].values.clone(), [1, 48]), &device);
+    let views = Tensor::<2>::from_data(TensorData::new(c["viewpoint_embedding"].values.clone(), [16, 4]), &device);
+    let features = net.forward(frustum, time.expand([16, 48]), views);
+    let clip = Tensor::<3>::from_data(TensorData::new(a["clip_embedding"].values.clone(), [1, 1, 64]), &device);
+    let viewpoints = Tensor::<3>::from_data(TensorData::new(c["viewpoint_embedding"].values.clone(), [1, 16, 4]), &device);
+    let context = ContextProjection::load(&table, 64, 64).unwrap().forward(clip, viewpoints);
+    let latent = tensor4(&b["scaled_latent_x_input"]).expand([16, 4, 32, 32]);
+    let x = Tensor::<4>::from_data(TensorData::new(c["x_target_noisy"].values.clone(), [16, 4, 32, 32]), &device);
+    let conditions = ViewConditions { context: &context, volume: &features, input_latent: &latent };
+    let branches = branch_predictions(&unet, Guidance::EFFICIENT4D, &x, &[481; 16], &conditions);
+    assert_eq!(branches.len(), 3);
+    let names = ["eps_branch_a_all_conditions", "eps_branch_b_no_clip_no_concat", "eps_branch_c_no_volume_concat_x4"];
+    for (eps, name) in branches.into_iter().zip(names) {
+        assert_close(eps, &d[name], 1e-4, name);
+    }
+}
+
+/// Replays the draws recorded in the golden run, in order.
+struct Recorded(std::collections::VecDeque<NamedTensor>);
+
+impl NoiseSource for Recorded {
+    fn normal(&mut self, shape: &[usize]) -> Vec<f32> {
+        let t = self.0.pop_front().expect("a recorded draw");
+        assert_eq!(t.shape, shape, "draw shape");
+        t.values
+    }
+}
+
+/// Values of a [F, C, 32, 32, 32] volume restricted to [.., 14:18, 14:18, 14:18].
+fn center4(volume: Tensor<5>) -> Tensor<5> {
+    volume.narrow(2, 14, 4).narrow(3, 14, 4).narrow(4, 14, 4)
+}
+
+#[test]
+fn a_two_frame_three_step_run_with_smoothing_matches_the_reference() {
+    let f = golden_file("f_sampling_run.safetensors");
+    let model = tiny_model();
+    // Both input frames as NCHW in [-1, 1], from the golden preprocessing.
+    let frames: Vec<f32> = ["frame0_canvas_rgba_u8", "frame2_canvas_rgba_u8"]
+        .iter()
+        .flat_map(|name| {
+            let rgba = raw_bytes("input_preprocessing.safetensors", name);
+            (0..3).flat_map(move |c| {
+                let rgba = rgba.clone();
+                (0..256 * 256).map(move |i| {
+                    let a = rgba[i * 4 + 3] as f32 / 255.0;
+                    let v = rgba[i * 4 + c] as f32 / 255.0;
+                    (v * a + 1.0 - a) * 2.0 - 1.0
+                })
+            })
+        })
+        .collect();
+    // Frame 0 composited here is the golden model input exactly.
+    let frame0: Vec<f32> = input_image().into_data().try_to_vec::<f32>().unwrap();
+    assert!(max_diff(&frames[..3 * 256 * 256], &frame0) <= 1e-6, "composite on white");
+    let images = Tensor::<4>::from_data(TensorData::new(frames, [2, 3, 256, 256]), &Device::flex());
+    let mut noise = Recorded(
+        ["input_latent_sample_noise", "initial_noise_shared", "step0_noise", "step1_noise"]
+            .iter()
+            .map(|n| f[*n].clone())
+            .collect(),
+    );
+    let mut prepared = model.prepare(images, vec![0.0, 0.0], &mut noise);
+    assert_close(prepared.clip.clone(), &f["clip_embedding"], 1e-5, "CLIP of both frames");
+    // Our VAE encoding matches the reference's at 1e-5 (test above), yet the latents stored by this
+    // run differ from that path by 1.3e-3 / 2.1e-3: the run fed the encoder a permuted (NHWC-strided)
+    // tensor, which PyTorch's CPU kernels reduce differently. So: a looser check here, and the run's
+    // own latents as the condition, which isolates the sampler.
+    assert_close(prepared.input_latents.clone(), &f["x_input_latent_scaled"], 5e-3, "input latents");
+    prepared.input_latents = tensor4(&f["x_input_latent_scaled"]);
+
+    let options = SampleOptions {
+        schedule: DdimSchedule::with_timesteps(vec![1, 334, 667], 1.0),
+        guidance: Guidance::EFFICIENT4D,
+        smoothing: Smoothing::Open,
+        view_batch: 16,
+    };
+    for (name, ours) in [
+        ("ddim3_alphas", &options.schedule.alphas),
+        ("ddim3_alphas_prev", &options.schedule.alphas_prev),
+        ("ddim3_sigmas", &options.schedule.sigmas),
+    ] {
+        assert!(max_diff(ours, &f[name].values) <= 1e-6, "{name}");
+    }
+    let initial = noise.normal(&[1, 16, 4, 32, 32]);
+    let mut x = Tensor::<5>::from_data(TensorData::new(initial, [1, 16, 4, 32, 32]), &Device::flex()).expand([2, 16, 4, 32, 32]);
+    for (step, index) in [2usize, 1, 0].into_iter().enumerate() {
+        let out = model.denoise_step(x, index, &prepared, &options, &mut noise);
+        let k = format!("step{step}");
+        assert_close(center4(out.raw_volumes.clone()), &f[&format!("{k}_volume_raw_center4")], 1e-3, "raw volume");
+        assert_close(center4(out.smoothed_volumes.clone()), &f[&format!("{k}_volume_smoothed_center4")], 1e-3, "smoothed");
+        let means = out.smoothed_volumes.clone().mean_dim(4).mean_dim(3).mean_dim(2).reshape([2, 8]);
+        assert_close(means, &f[&format!("{k}_volume_smoothed_chan_mean")], 1e-3, "smoothed channel means");
+        if step < 2 {
+            assert_close(out.latents.clone(), &f[&format!("{k}_x_out")], 1e-3, "latents after the step");
+        }
+        x = out.latents;
+    }
+    assert_close(x.clone(), &f["final_latents"], 1e-3, "final latents");
+    let decoded = model.vae().decode(x.clone().narrow(0, 0, 1).narrow(1, 0, 1).reshape([1, 4, 32, 32]));
+    assert_close(decoded, &f["decoded_frame0_view0"], 1e-3, "decoded frame 0 view 0");
+    let decoded = model.vae().decode(x.narrow(0, 1, 1).narrow(1, 8, 1).reshape([1, 4, 32, 32]));
+    assert_close(decoded, &f["decoded_frame1_view8"], 1e-3, "decoded frame 1 view 8");
+}
+
+#[test]
+fn our_rig_gives_the_checkpoints_camera_buffers() {
+    let ours = rig_buffers(&SyncDreamerRig::default());
+    for name in ["poses", "Ks", "azimuth"] {
+        let want = &checkpoint()[name];
+        assert_eq!(ours[name].shape, want.shape, "{name}");
+        assert!(max_diff(&ours[name].values, &want.values) <= 1e-5, "{name}");
+    }
+}
+
+/// The full-size loader asks for exactly the published checkpoint's tensors (names and shapes from
+/// `syncdreamer_full_keys.json`), except the ones the reference never uses either.
+#[test]
+fn the_full_size_loader_asks_for_the_published_keys() {
+    let text = std::fs::read_to_string(golden("syncdreamer_full_keys.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let published: HashMap<String, Vec<usize>> = json["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let shape = e["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+            (e["name"].as_str().unwrap().to_string(), shape)
+        })
+        .collect();
+    assert_eq!(published.len(), 1618);
+    let device = Device::flex();
+    let recorder = TensorTable::recorder("SyncDreamer", &device);
+    SyncDreamerT::load(&recorder, SyncDreamerConfig::full(), &device).unwrap();
+    let requested: HashMap<String, Vec<usize>> = recorder.requests().into_iter().collect();
+    for (name, shape) in &requested {
+        assert_eq!(published.get(name), Some(shape), "{name}: requested {shape:?}");
+    }
+    let mut unused: Vec<&str> =
+        published.keys().filter(|k| !requested.contains_key(*k)).map(|k| k.as_str()).collect();
+    unused.sort();
+    // The schedule is computed (bit-identical, tested above); the CLIP text tower is never used.
+    let expected_unused = [
+        "alphas",
+        "alphas_cumprod",
+        "betas",
+        "clip_image_encoder.model.ln_final.bias",
+        "clip_image_encoder.model.ln_final.weight",
+        "clip_image_encoder.model.logit_scale",
+        "clip_image_encoder.model.positional_embedding",
+        "clip_image_encoder.model.text_projection",
+        "clip_image_encoder.model.token_embedding.weight",
+        "posterior_log_variance_clipped",
+        "posterior_variance",
+        "sqrt_alphas_cumprod",
+        "sqrt_one_minus_alphas_cumprod",
+    ];
+    assert_eq!(unused, expected_unused);
 }

@@ -134,10 +134,13 @@ fn run_job(
             let _ = tx.send(WorkerMsg::Status(format!("decoding {}", video.display())));
             let matrix = work_dir.join("matrix");
             let objects = video_to_matrix(&rast, &video, &matrix, &stage1, cancel, &mut |p| match p {
-                Stage1Progress::Decoded { frames } => {
+                Stage1Progress::Decoded { frames, generator } => {
                     let _ = tx.send(WorkerMsg::Status(format!(
-                        "generating the image matrix of {frames} key frames (inflate preview)"
+                        "generating the image matrix of {frames} key frames ({generator})"
                     )));
+                }
+                Stage1Progress::Denoised { step, steps } => {
+                    let _ = tx.send(WorkerMsg::Status(format!("SyncDreamer-T: denoising step {step} of {steps}")));
                 }
                 Stage1Progress::Generated { done, total } => {
                     let views = frame_thumbnails(&matrix, done - 1);

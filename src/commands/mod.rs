@@ -1,6 +1,7 @@
 //! The CLI subcommands: each a thin layer over the library. `pipeline` holds the video ones.
 
 pub mod bench_confidence;
+pub mod bench_generate;
 pub mod bench_interpolate;
 pub mod pipeline;
 pub mod refine;

@@ -6,7 +6,7 @@ use crate::dataset::{LoadOptions, load_dataset};
 use crate::export::ply::export_sequence;
 use crate::export::turntable::{TurntableSpec, render_turntable};
 use crate::generate::demo;
-use crate::generate::from_video::{Stage1Progress, VideoToMatrix, video_to_matrix};
+use crate::generate::from_video::{Stage1Progress, VideoToMatrix, resolve_generator, video_to_matrix};
 use crate::gpu::GpuContext;
 use crate::render::Rasterizer;
 use crate::video::encode::{write_gif, write_mp4};
@@ -44,6 +44,9 @@ fn stage1_options(args: &Stage1Args) -> anyhow::Result<VideoToMatrix> {
         ..Default::default()
     };
     options.preprocess.crop = args.crop;
+    options.generator = args.generator;
+    options.ddim_steps = args.ddim_steps;
+    options.seed = args.seed;
     Ok(options)
 }
 
@@ -61,17 +64,29 @@ fn stage1(
     let cancel = interrupt_flag();
     let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
     bar.set_message(format!("decoding {}", video.display()));
+    let (_, why) = resolve_generator(options.generator, rast)?;
+    if !quiet {
+        println!("stage 1 generator: {why}");
+    }
     let objects = video_to_matrix(rast, video, out, &options, &cancel, &mut |p| match p {
-        Stage1Progress::Decoded { frames } => {
+        Stage1Progress::Decoded { frames, generator } => {
             bar.set_length(frames as u64);
-            bar.set_message("inflating key frames (weights-free preview generator)");
+            bar.set_message(format!("generating {frames} key frames ({generator})"));
         }
-        Stage1Progress::Generated { done, .. } => bar.set_position(done as u64),
+        Stage1Progress::Denoised { step, steps } => {
+            bar.set_length(steps as u64);
+            bar.set_position(step as u64);
+            bar.set_message("SyncDreamer-T: denoising every frame together");
+        }
+        Stage1Progress::Generated { done, total } => {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
     })?;
     bar.finish_and_clear();
     if !quiet {
         println!(
-            "stage 1: {} key frames of {} → {} (16 views + the input view per frame; generator: inflate preview)",
+            "stage 1: {} key frames of {} → {} (16 views + the input view per frame)",
             objects.frames.len(),
             objects.description,
             out.display()

@@ -1,6 +1,8 @@
 //! The hyper-parameters of SyncDreamer that the checkpoint does not carry. `full()` is the published
 //! model (`configs/syncdreamer.yaml` plus the literals in its code); `tiny()` is the golden test model.
 
+pub use super::unet::UNetConfig;
+
 /// The CLIP ViT image tower.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ClipConfig {
@@ -28,6 +30,15 @@ pub struct VaeConfig {
 pub struct SyncDreamerConfig {
     pub clip: ClipConfig,
     pub vae: VaeConfig,
+    pub unet: UNetConfig,
+    /// SyncDreamer's own time embedding (for the volume networks): 256.
+    pub time_embed_dim: usize,
+    /// Widths of the spatial and frustum 3-D U-Nets: (64, 128, 256, 512).
+    pub volume_dims: [usize; 4],
+    /// The noisy target-view encoder's running and output widths (16, 16).
+    pub target_encoder_dims: (usize, usize),
+    /// Target views of the rig (16).
+    pub views: usize,
 }
 
 impl SyncDreamerConfig {
@@ -36,6 +47,11 @@ impl SyncDreamerConfig {
         Self {
             clip: ClipConfig { width: 1024, layers: 24, heads: 16, patch: 14, resolution: 224, embed_dim: 768 },
             vae: VaeConfig::with(128, vec![1, 2, 4, 4]),
+            unet: UNetConfig::full(),
+            time_embed_dim: 256,
+            volume_dims: [64, 128, 256, 512],
+            target_encoder_dims: (16, 16),
+            views: 16,
         }
     }
 
@@ -44,6 +60,11 @@ impl SyncDreamerConfig {
         Self {
             clip: ClipConfig { width: 32, layers: 2, heads: 2, patch: 14, resolution: 224, embed_dim: 64 },
             vae: VaeConfig::with(32, vec![1, 1, 1, 1]),
+            unet: UNetConfig::tiny(),
+            time_embed_dim: 48,
+            volume_dims: [8, 8, 16, 16],
+            target_encoder_dims: (16, 16),
+            views: 16,
         }
     }
 }

@@ -40,7 +40,7 @@ pub fn alphas_cumprod() -> (Vec<f32>, Vec<f32>) {
 }
 
 /// The DDIM tables for a number of steps.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DdimSchedule {
     /// `range(0, 1000, 1000 / steps) + 1`: 1, 21, …, 981 for 50 steps.
     pub timesteps: Vec<i64>,

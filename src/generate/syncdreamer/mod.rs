@@ -5,15 +5,30 @@
 //! Efficient4D's smoothing weights. Still to come (issue #7): the frustum volumes and their net, the
 //! depth-wise-attention UNet, the sampling loop with time-synchronous volumes and decomposed guidance.
 
+pub mod attention;
 pub mod clip;
 pub mod conditioning;
 pub mod config;
 pub mod ddim;
+pub mod depth_attention;
+pub mod frustum;
+pub mod frustum_net;
+pub mod guidance;
 pub mod layers;
+pub mod matrix;
+pub mod model;
 pub mod smoothing;
 pub mod spatial_net;
 pub mod target_encoder;
+pub mod unet;
+pub mod unet_blocks;
 pub mod unproject;
 pub mod vae;
+pub mod volume_block;
 
 pub use config::SyncDreamerConfig;
+
+/// How errors name the model.
+pub fn weights_table_name() -> &'static str {
+    "SyncDreamer-T"
+}

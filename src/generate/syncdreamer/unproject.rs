@@ -27,7 +27,7 @@ impl ViewCamera {
     }
 
     /// P = diag(s, s, 1)·K·[R|t] with s = feature size / image size.
-    fn projection(&self, scale: f32) -> [[f32; 4]; 3] {
+    pub fn projection(&self, scale: f32) -> [[f32; 4]; 3] {
         let mut p = [[0.0f32; 4]; 3];
         for (r, row) in p.iter_mut().enumerate() {
             for (c, v) in row.iter_mut().enumerate() {
@@ -87,4 +87,37 @@ pub fn unproject(
         .with_padding_mode(GridSamplePaddingMode::Zeros)
         .with_align_corners(true);
     features.grid_sample_2d(grid, options).reshape([v, c, size, size, size])
+}
+
+/// The checkpoint's rig buffers (`poses` [V, 3, 4], `Ks` [V, 3, 3], `azimuth` [V] wrapped to
+/// [−π, π)) computed from our own rig description: random-weight models need them, and comparing
+/// them with a real checkpoint's checks that the rig is SyncDreamer's.
+pub fn rig_buffers(rig: &crate::camera::rig::SyncDreamerRig) -> std::collections::HashMap<String, crate::weights::NamedTensor> {
+    use crate::weights::NamedTensor;
+    let cameras = rig.cameras();
+    let views = cameras.len();
+    let mut poses = Vec::with_capacity(views * 12);
+    let mut ks = Vec::with_capacity(views * 9);
+    for camera in &cameras {
+        let m = camera.world_to_camera;
+        for r in 0..3 {
+            poses.extend((0..4).map(|c| m.col(c)[r] as f32));
+        }
+        let k = camera.intrinsics;
+        ks.extend([k.fx, 0.0, k.cx, 0.0, k.fy, k.cy, 0.0, 0.0, 1.0].map(|v| v as f32));
+    }
+    let azimuth = (0..views as u32)
+        .map(|v| {
+            let a = rig.azimuth_deg(v).to_radians();
+            ((a + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI) as f32
+        })
+        .collect();
+    [
+        ("poses", NamedTensor { shape: vec![views, 3, 4], values: poses }),
+        ("Ks", NamedTensor { shape: vec![views, 3, 3], values: ks }),
+        ("azimuth", NamedTensor { shape: vec![views], values: azimuth }),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
