@@ -161,7 +161,10 @@ pub struct TensorTable<'a> {
 enum Source<'a> {
     State(HashMap<String, &'a NamedTensor>),
     /// Uniform ±1/√fan_in (≥ 2-D), 1 ± 0.1 for norm scales, ±0.1 otherwise; `fixed` tensors as given.
-    Random { rng: std::cell::RefCell<rand::rngs::StdRng>, fixed: &'a HashMap<String, NamedTensor> },
+    Random {
+        rng: Box<std::cell::RefCell<rand::rngs::StdRng>>,
+        fixed: &'a HashMap<String, NamedTensor>,
+    },
     /// Every request (name, shape) in order; tensors handed out are empty.
     Record(std::cell::RefCell<Vec<(String, Vec<usize>)>>),
 }
@@ -186,7 +189,7 @@ impl<'a> TensorTable<'a> {
         model: &'static str,
         device: &'a burn::tensor::Device,
     ) -> Self {
-        let rng = std::cell::RefCell::new(rand::SeedableRng::seed_from_u64(seed));
+        let rng = Box::new(std::cell::RefCell::new(rand::SeedableRng::seed_from_u64(seed)));
         Self { source: Source::Random { rng, fixed }, path: Path::new("(random weights)"), model, device }
     }
 
@@ -223,7 +226,9 @@ impl<'a> TensorTable<'a> {
             Ok(Tensor::<D>::from_data(TensorData::new(t.values.clone(), shape), self.device))
         };
         match &self.source {
-            Source::State(tensors) => from(tensors.get(name).ok_or_else(|| self.mismatch(format!("missing tensor {name}")))?),
+            Source::State(tensors) => {
+                from(tensors.get(name).ok_or_else(|| self.mismatch(format!("missing tensor {name}")))?)
+            }
             Source::Random { fixed, .. } if fixed.contains_key(name) => from(&fixed[name]),
             Source::Random { rng, .. } => {
                 let values = random_values(&mut rng.borrow_mut(), name, &shape);

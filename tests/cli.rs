@@ -28,7 +28,8 @@ fn bench_generate_reports_its_figures_as_json() {
     let out = e4d(&["bench", "generate", "--tiny", "--iterations", "1", "--frames", "2", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
-    for key in ["spatial_volume_seconds", "unet_one_branch_seconds", "frustum_seconds", "decode_seconds", "peak_rss_mb"] {
+    for key in ["spatial_volume_seconds", "unet_one_branch_seconds", "frustum_seconds", "decode_seconds", "peak_rss_mb"]
+    {
         let v = report[key].as_f64().unwrap_or(-1.0);
         assert!(v >= 0.0 && v.is_finite(), "{key}: {}", report[key]);
     }

@@ -38,7 +38,11 @@ fn the_bundled_clip_is_what_the_demo_code_renders() {
 
 #[test]
 fn an_inflated_frame_reproduces_its_input_view() {
-    let options = VideoToMatrix { generator: GeneratorChoice::Inflate, decode: DecodeOptions { key_frames: 2, ..Default::default() }, ..Default::default() };
+    let options = VideoToMatrix {
+        generator: GeneratorChoice::Inflate,
+        decode: DecodeOptions { key_frames: 2, ..Default::default() },
+        ..Default::default()
+    };
     let objects = video_to_objects(&demo_clip(), &options).unwrap();
     let canvas = &objects.frames[0];
     let camera = input_view_camera(&SyncDreamerRig::default());
@@ -74,7 +78,11 @@ fn an_inflated_frame_reproduces_its_input_view() {
 #[test]
 fn video_to_matrix_writes_seventeen_views_per_key_frame() {
     let dir = tempfile::tempdir().unwrap();
-    let options = VideoToMatrix { generator: GeneratorChoice::Inflate, decode: DecodeOptions { key_frames: 3, ..Default::default() }, ..Default::default() };
+    let options = VideoToMatrix {
+        generator: GeneratorChoice::Inflate,
+        decode: DecodeOptions { key_frames: 3, ..Default::default() },
+        ..Default::default()
+    };
     let mut steps = Vec::new();
     let objects =
         video_to_matrix(&common::rasterizer(), &demo_clip(), dir.path(), &options, &AtomicBool::new(false), &mut |p| {
@@ -100,7 +108,11 @@ fn video_to_matrix_writes_seventeen_views_per_key_frame() {
 fn cancelling_stage1_stops_before_writing() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("matrix");
-    let options = VideoToMatrix { generator: GeneratorChoice::Inflate, decode: DecodeOptions { key_frames: 2, ..Default::default() }, ..Default::default() };
+    let options = VideoToMatrix {
+        generator: GeneratorChoice::Inflate,
+        decode: DecodeOptions { key_frames: 2, ..Default::default() },
+        ..Default::default()
+    };
     let err = video_to_matrix(&common::rasterizer(), &demo_clip(), &out, &options, &AtomicBool::new(true), &mut |_| {})
         .unwrap_err();
     assert!(err.to_string().contains("cancelled"));

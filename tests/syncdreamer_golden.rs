@@ -3,20 +3,20 @@
 //! the golden README's: max abs error ≤ 1e-5 of max |reference| for single modules.
 
 use burn::tensor::{Device, Tensor, TensorData};
+use efficient4d::camera::rig::SyncDreamerRig;
 use efficient4d::generate::syncdreamer::SyncDreamerConfig;
 use efficient4d::generate::syncdreamer::clip::ClipImageEncoder;
 use efficient4d::generate::syncdreamer::conditioning::{ContextProjection, TimeEmbed, viewpoint_embedding};
 use efficient4d::generate::syncdreamer::ddim::{DdimSchedule, alphas_cumprod};
-use efficient4d::generate::syncdreamer::smoothing::smoothing_weights;
 use efficient4d::generate::syncdreamer::frustum::{FrustumLayout, FrustumSampler, TrilinearSampler};
 use efficient4d::generate::syncdreamer::frustum_net::FrustumTV3DNet;
 use efficient4d::generate::syncdreamer::guidance::{Guidance, ViewConditions, branch_predictions};
 use efficient4d::generate::syncdreamer::model::{NoiseSource, Prepared, SampleOptions, Smoothing, SyncDreamerT};
-use efficient4d::generate::syncdreamer::unet::{DepthWiseAttentionUNet, UNetConfig};
+use efficient4d::generate::syncdreamer::smoothing::smoothing_weights;
 use efficient4d::generate::syncdreamer::spatial_net::SpatialTime3DNet;
 use efficient4d::generate::syncdreamer::target_encoder::NoisyTargetViewEncoder;
-use efficient4d::camera::rig::SyncDreamerRig;
-use efficient4d::generate::syncdreamer::unproject::{ViewCamera, unproject, unprojection_grid, rig_buffers};
+use efficient4d::generate::syncdreamer::unet::{DepthWiseAttentionUNet, UNetConfig};
+use efficient4d::generate::syncdreamer::unproject::{ViewCamera, rig_buffers, unproject, unprojection_grid};
 use efficient4d::generate::syncdreamer::vae::Vae;
 use efficient4d::weights::{NamedTensor, TensorTable, read_pytorch, read_safetensors};
 use std::collections::HashMap;
@@ -273,10 +273,12 @@ fn frustum_geometry_and_sampling_match_the_reference() {
     let device = Device::flex();
     let volume = tensor5(&c["spatial_volume"]).reshape([8, 32, 32, 32]);
     let golden_points: Vec<[f32; 3]> = want.values.chunks(3).map(|p| [p[0], p[1], p[2]]).collect();
-    let sampled = TrilinearSampler::new(&golden_points, 32, &device).sample(&volume.clone().reshape([8, 32768]), 0, 3072);
+    let sampled =
+        TrilinearSampler::new(&golden_points, 32, &device).sample(&volume.clone().reshape([8, 32768]), 0, 3072);
     let sampled: Vec<f32> = sampled.narrow(0, 0, 1).into_data().try_to_vec::<f32>().unwrap();
     let chan0 = &c["frustum_sampled_volume_chan0"].values;
-    let want_slices: Vec<f32> = [0usize, 23, 47].iter().flat_map(|&d| chan0[d * 1024..(d + 1) * 1024].to_vec()).collect();
+    let want_slices: Vec<f32> =
+        [0usize, 23, 47].iter().flat_map(|&d| chan0[d * 1024..(d + 1) * 1024].to_vec()).collect();
     assert!(max_diff(&sampled, &want_slices) <= 1e-6, "sampling at the reference's points");
 
     // At our points (the reference inverts P in float32 with LAPACK, we round the exact inverse:
@@ -288,7 +290,8 @@ fn frustum_geometry_and_sampling_match_the_reference() {
 
     let net = FrustumTV3DNet::load(&table(), 8, 48, 4, [8, 8, 16, 16]).unwrap();
     let time = Tensor::<2>::from_data(TensorData::new(c["time_embed"].values.clone(), [1, 48]), &Device::flex());
-    let views = Tensor::<2>::from_data(TensorData::new(c["viewpoint_embedding"].values.clone(), [16, 4]), &Device::flex());
+    let views =
+        Tensor::<2>::from_data(TensorData::new(c["viewpoint_embedding"].values.clone(), [16, 4]), &Device::flex());
     let features = net.forward(frustum, time, views.narrow(0, 3, 1));
     for (width, level) in [(32, 0), (16, 1), (8, 2), (4, 3)] {
         assert_eq!(features.for_width(width).dims(), features.levels[level].dims());
@@ -345,14 +348,18 @@ fn the_unets_separate_branches_match_the_reference() {
     let table = table();
     let unet = DepthWiseAttentionUNet::load(&table, UNetConfig::tiny()).unwrap();
     let cameras = ViewCamera::from_buffers(&checkpoint()["poses"].values, &checkpoint()["Ks"].values);
-    let frustum = FrustumSampler::new(FrustumLayout::SYNCDREAMER, &cameras, 32, &device)
-        .sample(tensor5(&c["spatial_volume"]).reshape([8, 32, 32, 32]), 0, 16);
+    let frustum = FrustumSampler::new(FrustumLayout::SYNCDREAMER, &cameras, 32, &device).sample(
+        tensor5(&c["spatial_volume"]).reshape([8, 32, 32, 32]),
+        0,
+        16,
+    );
     let net = FrustumTV3DNet::load(&table, 8, 48, 4, [8, 8, 16, 16]).unwrap();
     let time = Tensor::<2>::from_data(TensorData::new(c["time_embed"].values.clone(), [1, 48]), &device);
     let views = Tensor::<2>::from_data(TensorData::new(c["viewpoint_embedding"].values.clone(), [16, 4]), &device);
     let features = net.forward(frustum, time.expand([16, 48]), views);
     let clip = Tensor::<3>::from_data(TensorData::new(a["clip_embedding"].values.clone(), [1, 1, 64]), &device);
-    let viewpoints = Tensor::<3>::from_data(TensorData::new(c["viewpoint_embedding"].values.clone(), [1, 16, 4]), &device);
+    let viewpoints =
+        Tensor::<3>::from_data(TensorData::new(c["viewpoint_embedding"].values.clone(), [1, 16, 4]), &device);
     let context = ContextProjection::load(&table, 64, 64).unwrap().forward(clip, viewpoints);
     let latent = tensor4(&b["scaled_latent_x_input"]).expand([16, 4, 32, 32]);
     let x = Tensor::<4>::from_data(TensorData::new(c["x_target_noisy"].values.clone(), [16, 4, 32, 32]), &device);
@@ -433,12 +440,18 @@ fn a_two_frame_three_step_run_with_smoothing_matches_the_reference() {
         assert!(max_diff(ours, &f[name].values) <= 1e-6, "{name}");
     }
     let initial = noise.normal(&[1, 16, 4, 32, 32]);
-    let mut x = Tensor::<5>::from_data(TensorData::new(initial, [1, 16, 4, 32, 32]), &Device::flex()).expand([2, 16, 4, 32, 32]);
+    let mut x = Tensor::<5>::from_data(TensorData::new(initial, [1, 16, 4, 32, 32]), &Device::flex())
+        .expand([2, 16, 4, 32, 32]);
     for (step, index) in [2usize, 1, 0].into_iter().enumerate() {
         let out = model.denoise_step(x, index, &prepared, &options, &mut noise);
         let k = format!("step{step}");
         assert_close(center4(out.raw_volumes.clone()), &f[&format!("{k}_volume_raw_center4")], 1e-3, "raw volume");
-        assert_close(center4(out.smoothed_volumes.clone()), &f[&format!("{k}_volume_smoothed_center4")], 1e-3, "smoothed");
+        assert_close(
+            center4(out.smoothed_volumes.clone()),
+            &f[&format!("{k}_volume_smoothed_center4")],
+            1e-3,
+            "smoothed",
+        );
         let means = out.smoothed_volumes.clone().mean_dim(4).mean_dim(3).mean_dim(2).reshape([2, 8]);
         assert_close(means, &f[&format!("{k}_volume_smoothed_chan_mean")], 1e-3, "smoothed channel means");
         if step < 2 {
@@ -486,8 +499,7 @@ fn the_full_size_loader_asks_for_the_published_keys() {
     for (name, shape) in &requested {
         assert_eq!(published.get(name), Some(shape), "{name}: requested {shape:?}");
     }
-    let mut unused: Vec<&str> =
-        published.keys().filter(|k| !requested.contains_key(*k)).map(|k| k.as_str()).collect();
+    let mut unused: Vec<&str> = published.keys().filter(|k| !requested.contains_key(*k)).map(|k| k.as_str()).collect();
     unused.sort();
     // The schedule is computed (bit-identical, tested above); the CLIP text tower is never used.
     let expected_unused = [

@@ -38,7 +38,9 @@ pub fn bench_generate(args: &GenerateBenchArgs) -> anyhow::Result<()> {
     let device = super::refine::inference_device(gpu.as_deref())?;
     let device_name = match &gpu {
         Some(g) if !g.is_cpu_driver() => g.describe(),
-        _ => format!("burn CPU backend (flex), {} threads", std::thread::available_parallelism().map_or(1, |n| n.get())),
+        _ => {
+            format!("burn CPU backend (flex), {} threads", std::thread::available_parallelism().map_or(1, |n| n.get()))
+        }
     };
     let config = if args.tiny { SyncDreamerConfig::tiny() } else { SyncDreamerConfig::full() };
     let say = |s: &str| {
@@ -46,7 +48,10 @@ pub fn bench_generate(args: &GenerateBenchArgs) -> anyhow::Result<()> {
             println!("{s}");
         }
     };
-    say(&format!("building SyncDreamer-T ({}) with random weights on {device_name} ...", if args.tiny { "tiny" } else { "full size" }));
+    say(&format!(
+        "building SyncDreamer-T ({}) with random weights on {device_name} ...",
+        if args.tiny { "tiny" } else { "full size" }
+    ));
     let built = Instant::now();
     let rig = rig_buffers(&SyncDreamerRig::default());
     let table = TensorTable::random(7, &rig, "SyncDreamer-T (random)", &device);

@@ -90,9 +90,10 @@ pub fn resolve_generator(choice: GeneratorChoice, r: &Rasterizer) -> Result<(Gen
             "inflate preview: SyncDreamer-T is installed but there is no GPU (`--generator syncdreamer-t` forces it)"
                 .into(),
         )),
-        (GeneratorChoice::Auto, None) => {
-            Ok((GeneratorChoice::Inflate, "inflate preview (SyncDreamer-T weights not installed; see `efficient4d weights`)".into()))
-        }
+        (GeneratorChoice::Auto, None) => Ok((
+            GeneratorChoice::Inflate,
+            "inflate preview (SyncDreamer-T weights not installed; see `efficient4d weights`)".into(),
+        )),
     }
 }
 
@@ -123,20 +124,12 @@ pub fn video_to_matrix(
     match generator {
         GeneratorChoice::SyncDreamerT => {
             progress(Stage1Progress::Decoded { frames, generator: "SyncDreamer-T" });
-            let weights = find(&SYNCDREAMER)
-                .ok_or_else(|| WeightsError::Missing(missing_message(&SYNCDREAMER)))?;
+            let weights = find(&SYNCDREAMER).ok_or_else(|| WeightsError::Missing(missing_message(&SYNCDREAMER)))?;
             let device = if r.gpu().is_cpu_driver() { burn::tensor::Device::flex() } else { r.gpu().burn_device()? };
             let model = load_syncdreamer(&weights, &device)?;
-            let sample = SampleOptions { schedule: DdimSchedule::uniform(options.ddim_steps, 1.0), ..Default::default() };
-            generate_matrix_syncdreamer(
-                &model,
-                &objects,
-                out,
-                &sample,
-                options.seed,
-                cancel,
-                progress,
-            )?;
+            let sample =
+                SampleOptions { schedule: DdimSchedule::uniform(options.ddim_steps, 1.0), ..Default::default() };
+            generate_matrix_syncdreamer(&model, &objects, out, &sample, options.seed, cancel, progress)?;
         }
         _ => {
             progress(Stage1Progress::Decoded { frames, generator: "inflate preview" });

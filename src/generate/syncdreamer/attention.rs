@@ -58,7 +58,8 @@ impl CrossAttention {
         let mut outs = Vec::new();
         for start in (0..b).step_by(chunk) {
             let n = chunk.min(b - start);
-            let (q, k, v) = (q.clone().narrow(0, start, n), k.clone().narrow(0, start, n), v.clone().narrow(0, start, n));
+            let (q, k, v) =
+                (q.clone().narrow(0, start, n), k.clone().narrow(0, start, n), v.clone().narrow(0, start, n));
             let scores = q.matmul(k.swap_dims(2, 3)) * scale;
             outs.push(softmax(scores, 3).matmul(v));
         }

@@ -91,7 +91,7 @@ impl TrilinearSampler {
                 let (dx, dy, dz) = (corner & 1, (corner >> 1) & 1, (corner >> 2) & 1);
                 let (cx, cy, cz) = (x0 + dx as f32, y0 + dy as f32, z0 + dz as f32);
                 let inside = |c: f32| c >= 0.0 && c <= extent;
-                if !(inside(cx) && inside(cy) && inside(cz)) || !(ix.is_finite() && iy.is_finite() && iz.is_finite()) {
+                if !(inside(cx) && inside(cy) && inside(cz) && ix.is_finite() && iy.is_finite() && iz.is_finite()) {
                     continue;
                 }
                 let w = |d: usize, f: f32| if d == 1 { f } else { 1.0 - f };

@@ -11,8 +11,8 @@ use crate::dataset::{DatasetWriter, Split};
 use crate::generate::from_video::Stage1Progress;
 use crate::generate::inflate::GenerateError;
 use crate::generate::render_matrix::add_frame_views;
-use crate::video::mask::{KeyOptions, key_background};
 use crate::video::ObjectFrames;
+use crate::video::mask::{KeyOptions, key_background};
 use crate::video::preprocess::composite_on_white;
 use crate::weights::{TensorTable, WeightsError, read_any};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -52,7 +52,9 @@ fn views_to_images(views: Tensor<4>) -> Vec<RgbaImage> {
             let rgb = RgbaImage::from_fn(w as u32, h as u32, |x, y| {
                 let i = y as usize * w + x as usize;
                 // The reference's `(clamp(x) + 1)·0.5·255` truncated to u8.
-                image::Rgba(std::array::from_fn(|c| if c < 3 { ((plane(c, i) + 1.0) * 0.5 * 255.0) as u8 } else { 255 }))
+                image::Rgba(std::array::from_fn(
+                    |c| if c < 3 { ((plane(c, i) + 1.0) * 0.5 * 255.0) as u8 } else { 255 },
+                ))
             });
             key_background(&rgb, k, &KeyOptions::default()).unwrap_or(rgb)
         })

@@ -189,13 +189,21 @@ impl SyncDreamerT {
         let (_, time) = self.time_embed.forward(&vec![timestep; frames], &self.device);
         let td = time.dims()[1];
         let viewpoints = viewpoint_embedding(elevations, &self.azimuths, &self.device).reshape([frames * views, 4]);
-        let per_view_time = time.clone().reshape([frames, 1, td]).expand([frames, views, td]).reshape([frames * views, td]);
-        let features = self.target_encoder.forward(x.clone().reshape([frames * views, c, h, w]), per_view_time, viewpoints);
+        let per_view_time =
+            time.clone().reshape([frames, 1, td]).expand([frames, views, td]).reshape([frames * views, td]);
+        let features =
+            self.target_encoder.forward(x.clone().reshape([frames * views, c, h, w]), per_view_time, viewpoints);
         let fc = features.dims()[1];
         let s = VOLUME_SIZE;
         let per_frame: Vec<Tensor<5>> = (0..frames)
             .map(|f| {
-                let lifted = unproject(features.clone().narrow(0, f * views, views), &self.cameras, s, VOLUME_LENGTH, IMAGE_SIZE);
+                let lifted = unproject(
+                    features.clone().narrow(0, f * views, views),
+                    &self.cameras,
+                    s,
+                    VOLUME_LENGTH,
+                    IMAGE_SIZE,
+                );
                 lifted.reshape([1, views * fc, s, s, s])
             })
             .collect();
@@ -241,8 +249,11 @@ impl SyncDreamerT {
                 let n = batch.min(views - first);
                 let chunk_views = frame_views.clone().narrow(1, first, n);
                 let frustum = self.frustum.sample(volume.clone(), first, n);
-                let features =
-                    self.frustum_net.forward(frustum, time.clone().expand([n, td]), chunk_views.clone().reshape([n, 4]));
+                let features = self.frustum_net.forward(
+                    frustum,
+                    time.clone().expand([n, td]),
+                    chunk_views.clone().reshape([n, 4]),
+                );
                 let context = self.context.forward(clip.clone(), chunk_views);
                 let input_latent = latent.clone().expand([n, c, h, w]);
                 let conditions = ViewConditions { context: &context, volume: &features, input_latent: &input_latent };

@@ -36,7 +36,9 @@ impl SpatialTime3DNet {
         ];
         let blocks = spec
             .iter()
-            .map(|&(name, cin, cout, r)| VolumeBlock::load(t, &format!("{PREFIX}{name}"), (cin, cout), time_dim, None, r))
+            .map(|&(name, cin, cout, r)| {
+                VolumeBlock::load(t, &format!("{PREFIX}{name}"), (cin, cout), time_dim, None, r)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self { init_conv: Conv3d::load(t, &format!("{PREFIX}init_conv"), input_dim, d0)?, blocks })
     }

@@ -82,8 +82,8 @@ impl UNetConfig {
 
 enum Layer {
     Conv(Conv2d),
-    Res(ResBlock),
-    Attention(SpatialTransformer),
+    Res(Box<ResBlock>),
+    Attention(Box<SpatialTransformer>),
     Down(Downsample),
     Up(Upsample),
 }
@@ -132,9 +132,11 @@ impl DepthWiseAttentionUNet {
         let c = &config;
         let p = |s: &str| format!("{PREFIX}{s}");
         let (mc, emb) = (c.model_channels, c.time_embed_dim());
-        let res = |name: String, cin: usize, cout: usize| ResBlock::load(t, &name, cin, cout, emb).map(Layer::Res);
+        let res = |name: String, cin: usize, cout: usize| {
+            ResBlock::load(t, &name, cin, cout, emb).map(|r| Layer::Res(Box::new(r)))
+        };
         let attention = |name: String, ch: usize| {
-            SpatialTransformer::load(t, &name, ch, c.num_heads, c.context_dim).map(Layer::Attention)
+            SpatialTransformer::load(t, &name, ch, c.num_heads, c.context_dim).map(|a| Layer::Attention(Box::new(a)))
         };
 
         let mut input_blocks = vec![vec![Layer::Conv(Conv2d::load(t, &p("input_blocks.0.0"), c.in_channels, mc, 3)?)]];
@@ -211,7 +213,8 @@ impl DepthWiseAttentionUNet {
     /// frustum features of the N target views → ε [N, 4, 32, 32].
     pub fn forward(&self, x: Tensor<4>, timesteps: &[i64], context: &Tensor<3>, volume: &FrustumFeatures) -> Tensor<4> {
         let sinusoidal = timestep_embedding(timesteps, self.config.model_channels, &x.device());
-        let emb = linear(silu(linear(sinusoidal, &self.time_w0, Some(&self.time_b0))), &self.time_w2, Some(&self.time_b2));
+        let emb =
+            linear(silu(linear(sinusoidal, &self.time_w0, Some(&self.time_b0))), &self.time_w2, Some(&self.time_b2));
         let mut skips = Vec::with_capacity(self.input_blocks.len());
         let mut h = x;
         for block in &self.input_blocks {
@@ -225,7 +228,8 @@ impl DepthWiseAttentionUNet {
             let skip = skips.pop().expect("one skip per output block");
             h = run(block, Tensor::cat(vec![h, skip], 1), &emb, context);
             if k >= FIRST_CONDITIONED_OUTPUT {
-                h = self.output_conditions[k - FIRST_CONDITIONED_OUTPUT].forward(h.clone(), volume.for_width(width(&h)));
+                h = self.output_conditions[k - FIRST_CONDITIONED_OUTPUT]
+                    .forward(h.clone(), volume.for_width(width(&h)));
             }
         }
         self.out_conv.forward(silu(self.out_norm.forward(h)))

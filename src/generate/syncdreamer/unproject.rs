@@ -92,7 +92,9 @@ pub fn unproject(
 /// The checkpoint's rig buffers (`poses` [V, 3, 4], `Ks` [V, 3, 3], `azimuth` [V] wrapped to
 /// [−π, π)) computed from our own rig description: random-weight models need them, and comparing
 /// them with a real checkpoint's checks that the rig is SyncDreamer's.
-pub fn rig_buffers(rig: &crate::camera::rig::SyncDreamerRig) -> std::collections::HashMap<String, crate::weights::NamedTensor> {
+pub fn rig_buffers(
+    rig: &crate::camera::rig::SyncDreamerRig,
+) -> std::collections::HashMap<String, crate::weights::NamedTensor> {
     use crate::weights::NamedTensor;
     let cameras = rig.cameras();
     let views = cameras.len();
