@@ -160,6 +160,8 @@ pub struct TensorTable<'a> {
 
 enum Source<'a> {
     State(HashMap<String, &'a NamedTensor>),
+    /// Owned tensors, each moved out when asked for (a 5.5 GB checkpoint is not held twice).
+    Owned(std::cell::RefCell<HashMap<String, NamedTensor>>),
     /// Uniform ±1/√fan_in (≥ 2-D), 1 ± 0.1 for norm scales, ±0.1 otherwise; `fixed` tensors as given.
     Random {
         rng: Box<std::cell::RefCell<rand::rngs::StdRng>>,
@@ -180,6 +182,16 @@ impl<'a> TensorTable<'a> {
     ) -> Self {
         let tensors = state.iter().filter_map(|(k, v)| names(k).map(|n| (n, v))).collect();
         Self { source: Source::State(tensors), path, model, device }
+    }
+
+    /// Like [`Self::new`] but owning the tensors: each is moved to the device when asked for, once.
+    pub fn consuming(
+        state: HashMap<String, NamedTensor>,
+        path: &'a Path,
+        model: &'static str,
+        device: &'a burn::tensor::Device,
+    ) -> Self {
+        Self { source: Source::Owned(std::cell::RefCell::new(state)), path, model, device }
     }
 
     /// Seeded random weights of whatever shapes the model asks for, except `fixed` (e.g. camera buffers).
@@ -209,7 +221,11 @@ impl<'a> TensorTable<'a> {
     }
 
     pub fn is_empty(&self) -> bool {
-        matches!(&self.source, Source::State(t) if t.is_empty())
+        match &self.source {
+            Source::State(t) => t.is_empty(),
+            Source::Owned(t) => t.borrow().is_empty(),
+            _ => false,
+        }
     }
 
     pub fn mismatch(&self, message: String) -> WeightsError {
@@ -219,15 +235,23 @@ impl<'a> TensorTable<'a> {
     /// Tensor `name`, which must have exactly `shape`.
     pub fn get<const D: usize>(&self, name: &str, shape: [usize; D]) -> Result<burn::tensor::Tensor<D>, WeightsError> {
         use burn::tensor::{Tensor, TensorData};
-        let from = |t: &NamedTensor| {
+        let check = |t: &NamedTensor| {
             if t.shape != shape {
                 return Err(self.mismatch(format!("{name} has shape {:?}, expected {shape:?}", t.shape)));
             }
+            Ok(())
+        };
+        let from = |t: &NamedTensor| {
+            check(t)?;
             Ok(Tensor::<D>::from_data(TensorData::new(t.values.clone(), shape), self.device))
         };
+        let missing = || self.mismatch(format!("missing tensor {name}"));
         match &self.source {
-            Source::State(tensors) => {
-                from(tensors.get(name).ok_or_else(|| self.mismatch(format!("missing tensor {name}")))?)
+            Source::State(tensors) => from(tensors.get(name).ok_or_else(missing)?),
+            Source::Owned(tensors) => {
+                let t = tensors.borrow_mut().remove(name).ok_or_else(missing)?;
+                check(&t)?;
+                Ok(Tensor::<D>::from_data(TensorData::new(t.values, shape), self.device))
             }
             Source::Random { fixed, .. } if fixed.contains_key(name) => from(&fixed[name]),
             Source::Random { rng, .. } => {

@@ -156,3 +156,18 @@ fn refine_interpolates_a_matrix_and_reports_json() {
     assert_eq!(json["refinement"]["confidence"], "rgb");
     assert_eq!(json["frames"].as_array().unwrap().len(), 16 * 5);
 }
+
+#[test]
+fn generate_with_syncdreamer_asked_for_but_not_installed_says_how_to_install_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("matrix");
+    let clip = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/creature.mp4");
+    let args = ["generate", clip.to_str().unwrap(), "--out", out_dir.to_str().unwrap(), "--generator", "syncdreamer-t"];
+    let out = e4d_with_weights(&args, &dir.path().join("no-weights"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("syncdreamer-pretrain.ckpt") && err.contains("EFFICIENT4D_WEIGHTS"), "{err}");
+    assert!(!out_dir.exists(), "nothing written");
+    let out = e4d_with_weights(&["generate", clip.to_str().unwrap(), "--out", "x", "--ddim-steps", "3"], dir.path());
+    assert_eq!(out.status.code(), Some(2), "--ddim-steps is checked even when the preview would run");
+}

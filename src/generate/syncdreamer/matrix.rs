@@ -4,7 +4,7 @@
 //! is keyed from that background.
 
 use super::model::{NoiseSource, SampleError, SampleOptions, SeededNoise, SyncDreamerT};
-use super::{SyncDreamerConfig, weights_table_name};
+use super::{MODEL_NAME, SyncDreamerConfig};
 use crate::camera::rig::input_view_camera;
 use crate::camera::{Camera, SyncDreamerRig};
 use crate::dataset::{DatasetWriter, Split};
@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// the full-size model on `device`.
 pub fn load_syncdreamer(path: &Path, device: &Device) -> Result<SyncDreamerT, WeightsError> {
     let state = read_any(path, Some("state_dict"))?;
-    let table = TensorTable::new(&state, |k| Some(k.to_string()), path, weights_table_name(), device);
+    let table = TensorTable::consuming(state, path, MODEL_NAME, device);
     SyncDreamerT::load(&table, SyncDreamerConfig::full(), device)
 }
 

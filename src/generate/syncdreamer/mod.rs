@@ -1,9 +1,8 @@
-//! SyncDreamer-T (Efficient4D's stage 1) in burn, built piece by piece against the golden tiny model
-//! (`../shared/golden/`): same module tree and parameter names as the published checkpoint.
-//! Done so far: the CLIP image encoder, the VAE, the time/viewpoint/context conditioning, the noisy
-//! target-view encoder, unprojection and the spatial volume net, the DDIM schedule and update,
-//! Efficient4D's smoothing weights. Still to come (issue #7): the frustum volumes and their net, the
-//! depth-wise-attention UNet, the sampling loop with time-synchronous volumes and decomposed guidance.
+//! SyncDreamer-T (Efficient4D's stage 1) in burn: the module tree and parameter names of the
+//! published checkpoint, every part checked against the golden tiny model (`../shared/golden/`).
+//! `model` puts the networks together and runs Efficient4D's sampler (shared initial noise,
+//! spatial volumes averaged over frames at every DDIM step, decomposed guidance); `matrix` turns its
+//! output into the image matrix on disk.
 
 pub mod attention;
 pub mod clip;
@@ -28,7 +27,5 @@ pub mod volume_block;
 
 pub use config::SyncDreamerConfig;
 
-/// How errors name the model.
-pub fn weights_table_name() -> &'static str {
-    "SyncDreamer-T"
-}
+/// How weight errors name the model.
+pub const MODEL_NAME: &str = "SyncDreamer-T";
