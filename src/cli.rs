@@ -183,6 +183,9 @@ pub struct Stage1Args {
     /// Seed of SyncDreamer-T's noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// SyncDreamer-T's target views per UNet batch (16; fewer needs less GPU memory).
+    #[arg(long, default_value_t = 16)]
+    pub view_batch: usize,
     #[command(flatten)]
     pub refine: RefineArgs,
 }

@@ -51,6 +51,8 @@ fn stage1_options(args: &Stage1Args) -> anyhow::Result<VideoToMatrix> {
     options.generator = args.generator;
     options.ddim_steps = args.ddim_steps;
     options.seed = args.seed;
+    anyhow::ensure!((1..=16).contains(&args.view_batch), "--view-batch must be in 1..=16");
+    options.view_batch = args.view_batch;
     Ok(options)
 }
 

@@ -34,6 +34,8 @@ pub struct VideoToMatrix {
     /// SyncDreamer-T's DDIM steps (50 in the paper).
     pub ddim_steps: usize,
     pub seed: u64,
+    /// SyncDreamer-T's target views per UNet batch.
+    pub view_batch: usize,
 }
 
 impl Default for VideoToMatrix {
@@ -45,6 +47,7 @@ impl Default for VideoToMatrix {
             generator: GeneratorChoice::Auto,
             ddim_steps: 50,
             seed: 0,
+            view_batch: 16,
         }
     }
 }
@@ -127,8 +130,11 @@ pub fn video_to_matrix(
             let weights = find(&SYNCDREAMER).ok_or_else(|| WeightsError::Missing(missing_message(&SYNCDREAMER)))?;
             let device = if r.gpu().is_cpu_driver() { burn::tensor::Device::flex() } else { r.gpu().burn_device()? };
             let model = load_syncdreamer(&weights, &device)?;
-            let sample =
-                SampleOptions { schedule: DdimSchedule::uniform(options.ddim_steps, 1.0), ..Default::default() };
+            let sample = SampleOptions {
+                schedule: DdimSchedule::uniform(options.ddim_steps, 1.0),
+                view_batch: options.view_batch,
+                ..Default::default()
+            };
             generate_matrix_syncdreamer(&model, &objects, out, &sample, options.seed, cancel, progress)?;
         }
         _ => {
