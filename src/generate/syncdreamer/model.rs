@@ -195,22 +195,19 @@ impl SyncDreamerT {
             self.target_encoder.forward(x.clone().reshape([frames * views, c, h, w]), per_view_time, viewpoints);
         let fc = features.dims()[1];
         let s = VOLUME_SIZE;
+        // One frame at a time through the 3-D U-Net: its activations at 32³ are what fills memory.
         let per_frame: Vec<Tensor<5>> = (0..frames)
             .map(|f| {
-                let lifted = unproject(
-                    features.clone().narrow(0, f * views, views),
-                    &self.cameras,
-                    s,
-                    VOLUME_LENGTH,
-                    IMAGE_SIZE,
-                );
-                lifted.reshape([1, views * fc, s, s, s])
+                let frame_features = features.clone().narrow(0, f * views, views);
+                let lifted = unproject(frame_features, &self.cameras, s, VOLUME_LENGTH, IMAGE_SIZE);
+                self.spatial_net.forward(lifted.reshape([1, views * fc, s, s, s]), time.clone().narrow(0, f, 1))
             })
             .collect();
-        self.spatial_net.forward(Tensor::cat(per_frame, 0), time)
+        Tensor::cat(per_frame, 0)
     }
 
-    /// Each frame's volume replaced by the weighted average over frames (rows of `weights` sum to 1).
+    /// Each frame's volume replaced by the average over frames with Efficient4D's weights (each row
+    /// normalised to sum to 1).
     pub fn smooth_volumes(volumes: Tensor<5>, smoothing: Smoothing) -> Tensor<5> {
         let dims = volumes.dims();
         let frames = dims[0];
