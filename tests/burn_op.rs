@@ -27,7 +27,7 @@ fn the_burn_op_renders_and_differentiates_like_the_rasterizer() {
         opacity: t2(&gs.opacity, 1),
         sh: t2(&gs.sh, gs.sh_stride()),
     };
-    let batch = SplatBatch { rasterizer: rast.clone(), views: Arc::new(views.clone()), sh_degree: 0 };
+    let batch = SplatBatch::new(rast.clone(), Arc::new(views.clone()), 0);
     let image = render_splats(&params, &batch);
     assert_eq!(image.dims(), [2, 36, 40, 4]);
 
@@ -35,6 +35,8 @@ fn the_burn_op_renders_and_differentiates_like_the_rasterizer() {
     let weights: Vec<f32> = (0..2 * 36 * 40 * 4).map(|i| ((i * 37 % 23) as f32 / 23.0 - 0.5) * 0.5).collect();
     let w = Tensor::<4>::from_data(TensorData::new(weights.clone(), [2, 36, 40, 4]), &device);
     let loss = (image.clone() * w).sum();
+    let _: f32 = loss.clone().inner().into_scalar();
+    assert!(batch.holds_forward_state(), "the forward keeps its tile lists for the backward");
     let grads = loss.backward();
 
     // The same through the rasterizer directly.
@@ -61,6 +63,7 @@ fn the_burn_op_renders_and_differentiates_like_the_rasterizer() {
     check("rot_right", g2(&params.rot_right), &direct.rot_right);
     check("opacity", g2(&params.opacity), &direct.opacity);
     check("sh", g2(&params.sh), &direct.sh);
+    assert!(!batch.holds_forward_state(), "the backward used the kept forward state, not a re-render");
 }
 
 #[test]

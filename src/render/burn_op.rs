@@ -10,7 +10,7 @@
 //! model's graph must also run this op and the backward pass; the trainer owns one such thread.
 
 use super::gpu_buffers::GpuSlice;
-use super::raster::{GaussianBuffers, RasterView, Rasterizer};
+use super::raster::{GaussianBuffers, RasterView, Rasterizer, Rendered};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -30,6 +30,31 @@ pub struct SplatBatch {
     pub rasterizer: Arc<Rasterizer>,
     pub views: Arc<Vec<RasterView>>,
     pub sh_degree: u32,
+    /// The forward pass's per-tile lists, kept for the backward of the same batch so it does not
+    /// render everything again (that re-run was about a quarter of a training step).
+    forward_state: Arc<std::sync::Mutex<Option<Rendered>>>,
+}
+
+impl SplatBatch {
+    pub fn new(rasterizer: Arc<Rasterizer>, views: Arc<Vec<RasterView>>, sh_degree: u32) -> Self {
+        Self { rasterizer, views, sh_degree, forward_state: Arc::default() }
+    }
+
+    fn keep_forward(&self, rendered: Rendered) {
+        *self.forward_state.lock().unwrap_or_else(|e| e.into_inner()) = Some(rendered);
+    }
+
+    /// Whether a forward pass's state is waiting for this batch's backward.
+    pub fn holds_forward_state(&self) -> bool {
+        self.forward_state.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+    }
+
+    /// The kept forward state when it is this batch's (same views, same resolution).
+    fn take_forward(&self) -> Option<Rendered> {
+        let kept = self.forward_state.lock().unwrap_or_else(|e| e.into_inner()).take()?;
+        let k = self.views.first()?.camera.intrinsics;
+        (kept.views as usize == self.views.len() && (kept.width, kept.height) == (k.width, k.height)).then_some(kept)
+    }
 }
 
 impl std::fmt::Debug for SplatBatch {
@@ -234,10 +259,11 @@ impl SplatOps for CubeBackend {
         let bound = bind_params([&ts[0], &ts[1], &ts[2], &ts[3], &ts[4], &ts[5]], batch.sh_degree);
         let out = empty_like_shape(&ts[0], batch.image_shape());
         let (out_slice, _out_guard) = tensor_slice(&out);
-        batch
+        let rendered = batch
             .rasterizer
             .forward_into(&bound.buffers, &batch.views, false, Some(out_slice))
             .unwrap_or_else(|e| panic!("splat rendering failed: {e}"));
+        batch.keep_forward(rendered);
         out
     }
 
@@ -254,12 +280,15 @@ impl SplatOps for CubeBackend {
         let ts = [means, log_scales, rot_left, rot_right, opacity, sh].map(contiguous);
         let d_color = contiguous(d_color);
         let bound = bind_params([&ts[0], &ts[1], &ts[2], &ts[3], &ts[4], &ts[5]], batch.sh_degree);
-        // The forward's per-tile lists are rebuilt rather than kept alive between the passes
-        // (fusion runs ops lazily; a re-run costs about a quarter of forward + backward).
-        let rendered = batch
-            .rasterizer
-            .forward(&bound.buffers, &batch.views, false)
-            .unwrap_or_else(|e| panic!("splat rendering failed: {e}"));
+        // The parameters are the forward's (autodiff keeps them), so its tile lists still hold;
+        // without them (a forward run elsewhere) everything is rendered again.
+        let rendered = match batch.take_forward() {
+            Some(kept) => kept,
+            None => batch
+                .rasterizer
+                .forward(&bound.buffers, &batch.views, false)
+                .unwrap_or_else(|e| panic!("splat rendering failed: {e}")),
+        };
         let grads = ts.clone().map(|t| empty_like_shape(&t, t.meta.shape().clone()));
         let grad_bound =
             bind_params([&grads[0], &grads[1], &grads[2], &grads[3], &grads[4], &grads[5]], batch.sh_degree);

@@ -348,11 +348,7 @@ impl Trainer {
         let leaves = self.params.clone().map(|p| p.autodiff().require_grad());
         let [means, log_scales, rot_left, rot_right, opacity, sh] = leaves.clone();
         let splat_params = SplatParams { means, log_scales, rot_left, rot_right, opacity, sh };
-        let batch = SplatBatch {
-            rasterizer: self.rasterizer.clone(),
-            views: Arc::new(views),
-            sh_degree: self.config.sh_degree,
-        };
+        let batch = SplatBatch::new(self.rasterizer.clone(), Arc::new(views), self.config.sh_degree);
         let image = render_splats(&splat_params, &batch);
         let mse = (image.clone().narrow(3, 0, 3) - target.clone().narrow(3, 0, 3)).powf_scalar(2.0).mean();
         // The fused WGSL loss (same value and gradient as `loss::photometric_loss`, tested), ~10x
