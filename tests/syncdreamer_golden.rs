@@ -300,6 +300,11 @@ fn frustum_geometry_and_sampling_match_the_reference() {
     }
 }
 
+/// The golden files of the CLIP, VAE, volume and UNet checks, whose tensors the UNet tests combine.
+fn golden_files_a_to_d() -> [HashMap<String, NamedTensor>; 4] {
+    ["a_clip", "b_vae", "c_spatial_volume", "d_unet_eps"].map(|n| golden_file(&format!("{n}.safetensors")))
+}
+
 fn tiny_model() -> &'static SyncDreamerT {
     static M: OnceLock<SyncDreamerT> = OnceLock::new();
     M.get_or_init(|| SyncDreamerT::load(&table(), SyncDreamerConfig::tiny(), &Device::flex()).expect("tiny model"))
@@ -307,12 +312,7 @@ fn tiny_model() -> &'static SyncDreamerT {
 
 #[test]
 fn the_unet_branches_and_guidance_match_the_reference() {
-    let (a, b, c, d) = (
-        golden_file("a_clip.safetensors"),
-        golden_file("b_vae.safetensors"),
-        golden_file("c_spatial_volume.safetensors"),
-        golden_file("d_unet_eps.safetensors"),
-    );
+    let [a, b, c, d] = golden_files_a_to_d();
     let device = Device::flex();
     let model = tiny_model();
     let prepared = Prepared {
@@ -338,12 +338,7 @@ fn the_unet_branches_and_guidance_match_the_reference() {
 
 #[test]
 fn the_unets_separate_branches_match_the_reference() {
-    let (a, b, c, d) = (
-        golden_file("a_clip.safetensors"),
-        golden_file("b_vae.safetensors"),
-        golden_file("c_spatial_volume.safetensors"),
-        golden_file("d_unet_eps.safetensors"),
-    );
+    let [a, b, c, d] = golden_files_a_to_d();
     let device = Device::flex();
     let table = table();
     let unet = DepthWiseAttentionUNet::load(&table, UNetConfig::tiny()).unwrap();

@@ -2,7 +2,7 @@
 //! one transformer block (self-attention, cross-attention to the context token, GEGLU feed-forward,
 //! each pre-LayerNorm with a residual) → 1×1 conv out, plus the input.
 
-use super::layers::{Conv2d, GroupNorm, layer_norm, linear};
+use super::layers::{Conv2d, GroupNorm, LayerNorm, linear};
 use crate::weights::{TensorTable, WeightsError};
 use burn::tensor::Tensor;
 use burn::tensor::activation::gelu;
@@ -55,21 +55,6 @@ impl CrossAttention {
         let out = attention(q, k, v, None, None, AttentionModuleOptions::default());
         let out = out.swap_dims(1, 2).reshape([b, l, heads * head_dim]);
         linear(out, &self.out_weight, Some(&self.out_bias))
-    }
-}
-
-struct LayerNorm {
-    weight: Tensor<1>,
-    bias: Tensor<1>,
-}
-
-impl LayerNorm {
-    fn load(t: &TensorTable, name: &str, dim: usize) -> Result<Self, WeightsError> {
-        Ok(Self { weight: t.get(&format!("{name}.weight"), [dim])?, bias: t.get(&format!("{name}.bias"), [dim])? })
-    }
-
-    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        layer_norm(x, &self.weight, &self.bias, 1e-5)
     }
 }
 

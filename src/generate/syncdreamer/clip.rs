@@ -4,7 +4,7 @@
 //! the class token after `ln_post`, times `proj`, is the one context token.
 
 use super::config::{CLIP_MEAN, CLIP_STD, ClipConfig};
-use super::layers::{layer_norm, linear, quick_gelu, resize_bicubic_aligned};
+use super::layers::{LayerNorm, linear, quick_gelu, resize_bicubic_aligned};
 use crate::weights::{TensorTable, WeightsError};
 use burn::tensor::activation::softmax;
 use burn::tensor::module::conv2d;
@@ -13,30 +13,14 @@ use burn::tensor::{Tensor, TensorData};
 
 /// Parameter names start with this in the checkpoint.
 pub const PREFIX: &str = "clip_image_encoder.model.visual.";
-const LN_EPS: f64 = 1e-5;
-
-struct Norm {
-    weight: Tensor<1>,
-    bias: Tensor<1>,
-}
-
-impl Norm {
-    fn load(t: &TensorTable, name: &str, width: usize) -> Result<Self, WeightsError> {
-        Ok(Self { weight: t.get(&format!("{name}.weight"), [width])?, bias: t.get(&format!("{name}.bias"), [width])? })
-    }
-
-    fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        layer_norm(x, &self.weight, &self.bias, LN_EPS)
-    }
-}
 
 struct ResidualBlock {
-    ln_1: Norm,
+    ln_1: LayerNorm,
     in_proj_weight: Tensor<2>,
     in_proj_bias: Tensor<1>,
     out_proj_weight: Tensor<2>,
     out_proj_bias: Tensor<1>,
-    ln_2: Norm,
+    ln_2: LayerNorm,
     fc_weight: Tensor<2>,
     fc_bias: Tensor<1>,
     proj_weight: Tensor<2>,
@@ -47,12 +31,12 @@ impl ResidualBlock {
     fn load(t: &TensorTable, name: &str, w: usize) -> Result<Self, WeightsError> {
         let p = |s: &str| format!("{name}.{s}");
         Ok(Self {
-            ln_1: Norm::load(t, &p("ln_1"), w)?,
+            ln_1: LayerNorm::load(t, &p("ln_1"), w)?,
             in_proj_weight: t.get(&p("attn.in_proj_weight"), [3 * w, w])?,
             in_proj_bias: t.get(&p("attn.in_proj_bias"), [3 * w])?,
             out_proj_weight: t.get(&p("attn.out_proj.weight"), [w, w])?,
             out_proj_bias: t.get(&p("attn.out_proj.bias"), [w])?,
-            ln_2: Norm::load(t, &p("ln_2"), w)?,
+            ln_2: LayerNorm::load(t, &p("ln_2"), w)?,
             fc_weight: t.get(&p("mlp.c_fc.weight"), [4 * w, w])?,
             fc_bias: t.get(&p("mlp.c_fc.bias"), [4 * w])?,
             proj_weight: t.get(&p("mlp.c_proj.weight"), [w, 4 * w])?,
@@ -81,9 +65,9 @@ pub struct ClipImageEncoder {
     conv1: Tensor<4>,
     class_embedding: Tensor<1>,
     positional_embedding: Tensor<2>,
-    ln_pre: Norm,
+    ln_pre: LayerNorm,
     blocks: Vec<ResidualBlock>,
-    ln_post: Norm,
+    ln_post: LayerNorm,
     proj: Tensor<2>,
 }
 
@@ -112,9 +96,9 @@ impl ClipImageEncoder {
             conv1: t.get(&name("conv1.weight"), [w, 3, p, p])?,
             class_embedding: t.get(&name("class_embedding"), [w])?,
             positional_embedding: t.get(&name("positional_embedding"), [tokens, w])?,
-            ln_pre: Norm::load(t, &name("ln_pre"), w)?,
+            ln_pre: LayerNorm::load(t, &name("ln_pre"), w)?,
             blocks,
-            ln_post: Norm::load(t, &name("ln_post"), w)?,
+            ln_post: LayerNorm::load(t, &name("ln_post"), w)?,
             proj: t.get(&name("proj"), [w, config.embed_dim])?,
         })
     }

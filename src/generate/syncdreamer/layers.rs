@@ -165,3 +165,20 @@ impl GroupNorm {
         group_norm(x, self.groups, &self.weight, &self.bias, self.eps)
     }
 }
+
+/// A LayerNorm layer's parameters (eps 1e-5, PyTorch's default, as in CLIP and the UNet's transformers).
+pub struct LayerNorm {
+    weight: Tensor<1>,
+    bias: Tensor<1>,
+}
+
+impl LayerNorm {
+    /// Loads `{name}.weight` and `{name}.bias`, both [dim].
+    pub fn load(t: &crate::weights::TensorTable, name: &str, dim: usize) -> Result<Self, crate::weights::WeightsError> {
+        Ok(Self { weight: t.get(&format!("{name}.weight"), [dim])?, bias: t.get(&format!("{name}.bias"), [dim])? })
+    }
+
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        layer_norm(x, &self.weight, &self.bias, 1e-5)
+    }
+}
