@@ -415,9 +415,9 @@ fn a_two_frame_three_step_run_with_smoothing_matches_the_reference() {
     let mut prepared = model.prepare(images, vec![0.0, 0.0], &mut noise);
     assert_close(prepared.clip.clone(), &f["clip_embedding"], 1e-5, "CLIP of both frames");
     // Our VAE encoding matches the reference's at 1e-5 (test above), yet the latents stored by this
-    // run differ from that path by 1.3e-3 / 2.1e-3: the run fed the encoder a permuted (NHWC-strided)
-    // tensor, which PyTorch's CPU kernels reduce differently. So: a looser check here, and the run's
-    // own latents as the condition, which isolates the sampler.
+    // run differ from that path by 1.3e-3 / 2.1e-3, most likely because the run fed the encoder a
+    // permuted (NHWC-strided) tensor, which PyTorch's CPU kernels reduce differently. So: a looser
+    // check here, and the run's own latents as the condition, which isolates the sampler.
     assert_close(prepared.input_latents.clone(), &f["x_input_latent_scaled"], 5e-3, "input latents");
     prepared.input_latents = tensor4(&f["x_input_latent_scaled"]);
 
