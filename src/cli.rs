@@ -89,6 +89,9 @@ pub enum Command {
         /// Keep the initial splats: no cloning, splitting or pruning.
         #[arg(long)]
         no_densify: bool,
+        /// Time every GPU stage (timestamp queries) and report where the step goes.
+        #[arg(long)]
+        profile: bool,
     },
     /// Write a PLY per frame from a checkpoint.
     Export {

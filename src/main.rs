@@ -40,6 +40,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             points,
             sh_degree,
             no_densify,
+            profile,
         }) => {
             let args = commands::TrainArgs {
                 iterations: iters,
@@ -50,6 +51,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 sh_degree,
                 densify: !no_densify,
                 json,
+                profile,
             };
             commands::train(&dataset, &out, args).map(|_| ExitCode::SUCCESS)
         }

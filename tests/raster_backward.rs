@@ -173,3 +173,21 @@ fn poisoned_splats_get_no_gradient_and_change_no_other() {
         assert!(gb[ga.len()..ga.len() + per].iter().all(|v| *v == 0.0), "{name}: the poisoned splat got a gradient");
     }
 }
+
+#[test]
+fn profiling_times_every_stage_of_a_forward_and_backward() {
+    let rast = Rasterizer::new(gpu()).unwrap().with_profiling().expect("lavapipe and GPUs have timestamps");
+    let gs = RandomScene { count: 500, seed: 5, ..Default::default() }.build();
+    let views: Vec<_> = (0..2).map(|i| rig_view(i * 5, 0.4, 48, 40)).collect();
+    let params = rast.upload(&gs).unwrap();
+    let out = rast.forward(&params, &views, false).unwrap();
+    let grads = vec![1e-3f32; 2 * 48 * 40 * 4];
+    rast.backward(&params, &out, &rast.upload_pixel_grads(&grads)).unwrap();
+    let stages = rast.stage_times().unwrap();
+    for name in ["Project::main", "Rasterize::main", "RasterizeBackward::main", "ProjectBackward::main"] {
+        let s = stages.iter().find(|s| s.stage == name).unwrap_or_else(|| panic!("{name} in {stages:?}"));
+        assert!(s.passes >= 1 && s.ms >= 0.0 && s.ms.is_finite(), "{s:?}");
+    }
+    assert!(stages.iter().map(|s| s.ms).sum::<f64>() > 0.0, "the passes took time");
+    assert!(rast.stage_times().unwrap().is_empty(), "a report starts over");
+}

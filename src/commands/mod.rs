@@ -12,6 +12,7 @@ use crate::export::ply::export_sequence;
 use crate::gpu::GpuContext;
 use crate::render::Rasterizer;
 use crate::render::bench::peak_rss_mb;
+use crate::render::profiler::StageTime;
 use crate::train::eval::evaluate;
 use crate::train::{TrainConfig, Trainer};
 use anyhow::Context;
@@ -32,6 +33,8 @@ pub struct TrainArgs {
     pub sh_degree: Option<u32>,
     pub densify: bool,
     pub json: bool,
+    /// Time the GPU stages of every step (`train --profile`).
+    pub profile: bool,
 }
 
 /// The process's Ctrl-C flag: the handler is installed once and every stage (stage 1, then training in
@@ -52,12 +55,29 @@ fn interrupt_flag() -> Arc<AtomicBool> {
 pub fn train(dataset: &Path, out: &Path, args: TrainArgs) -> anyhow::Result<()> {
     let ds = load_dataset(dataset, LoadOptions { max_side: args.resolution })?;
     let gpu = GpuContext::headless()?;
-    let rast = Arc::new(Rasterizer::new(gpu.clone())?);
+    let mut rast = Rasterizer::new(gpu.clone())?;
+    if args.profile {
+        rast = rast.with_profiling()?;
+    }
+    let rast = Arc::new(rast);
     let (summary, _) = train_loaded(&gpu, &rast, &ds, out, &args)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     }
     Ok(())
+}
+
+/// Adds `more` into `totals`, stage by stage.
+fn merge_stage_times(totals: &mut Vec<StageTime>, more: Vec<StageTime>) {
+    for m in more {
+        match totals.iter_mut().find(|t| t.stage == m.stage) {
+            Some(t) => {
+                t.ms += m.ms;
+                t.passes += m.passes;
+            }
+            None => totals.push(m),
+        }
+    }
 }
 
 /// Trains on a loaded dataset, saves `out/model.safetensors` and returns the summary (evaluated on the
@@ -95,10 +115,14 @@ pub fn train_loaded(
             .expect("valid template"),
     );
     let start = Instant::now();
+    let mut stages: Vec<StageTime> = Vec::new();
     while trainer.iteration() < iterations && !stop.load(Ordering::SeqCst) {
         let s = trainer.step();
         bar.set_position(s.iteration as u64);
         bar.set_message(format!("loss {:.4} psnr {:.2} splats {}", s.loss, s.psnr, s.splats));
+        if args.profile {
+            merge_stage_times(&mut stages, rast.stage_times()?);
+        }
     }
     bar.finish();
     let seconds = start.elapsed().as_secs_f64();
@@ -108,7 +132,7 @@ pub fn train_loaded(
     ckpt.save(&path)?;
     let report =
         if ds.test.is_empty() { None } else { Some(evaluate(rast, &ckpt.gaussians, &ds.test, ckpt.meta.background)?) };
-    let summary = serde_json::json!({
+    let mut summary = serde_json::json!({
         "checkpoint": path,
         "iters": trainer.iteration(),
         "interrupted": interrupted,
@@ -119,6 +143,22 @@ pub fn train_loaded(
         "eval_resolution": report.as_ref().map(|r| [r.width, r.height]),
         "peak_rss_mb": peak_rss_mb(),
     });
+    if args.profile {
+        stages.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+        let steps = trainer.iteration().max(1) as f64;
+        let gpu_ms: f64 = stages.iter().map(|s| s.ms).sum();
+        summary["profile"] = serde_json::json!({
+            "step_ms": seconds * 1e3 / steps,
+            "gpu_stage_ms_per_step": gpu_ms / steps,
+            "stages": stages.iter().map(|s| serde_json::json!({"stage": s.stage, "ms_per_step": s.ms / steps, "passes": s.passes})).collect::<Vec<_>>(),
+        });
+        if !args.json {
+            println!("step: {:.0} ms, of which our GPU stages {:.0} ms:", seconds * 1e3 / steps, gpu_ms / steps);
+            for s in &stages {
+                println!("  {:32} {:8.1} ms/step", s.stage, s.ms / steps);
+            }
+        }
+    }
     if !args.json {
         println!(
             "saved {} after {} iterations in {seconds:.1} s{}",

@@ -144,6 +144,7 @@ pub fn run(video: Option<&Path>, out: &Path, stage1_args: &Stage1Args, args: &Ru
         sh_degree: None,
         densify: true,
         json: args.json,
+        profile: false,
     };
     let (mut summary, ck) = train_loaded(&gpu, &rast, &ds, out, &train_args)?;
     let ckpt_path = out.join("model.safetensors");

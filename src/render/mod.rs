@@ -5,6 +5,7 @@ pub mod bench_view;
 pub mod burn_op;
 pub mod fused_loss;
 pub mod gpu_buffers;
+pub mod profiler;
 pub mod raster;
 pub mod reference;
 pub mod shaders;

@@ -8,6 +8,7 @@
 //! project_backward (per Gaussian, summed over the chunk's views, deterministic).
 
 use super::gpu_buffers::{self as gb, GpuSlice, grid, storage, uniform};
+use super::profiler::{StageProfiler, StageTime};
 use super::shaders::{ShaderFeatures, Stage, layout_entries, parse_and_validate};
 use crate::camera::Camera;
 use crate::gaussians::{Gaussians4d, sh_coeffs};
@@ -142,6 +143,8 @@ pub struct Rasterizer {
     pipelines: HashMap<(Stage, &'static str), Pipeline>,
     /// Cap on (views × Gaussians) per chunk; the binding-size limit lowers it further.
     pub max_chunk_pairs: u64,
+    /// Times every pass when profiling is on ([`Rasterizer::with_profiling`]).
+    profiler: Option<StageProfiler>,
 }
 
 const ENTRY_POINTS: [(Stage, &str); 18] = [
@@ -208,7 +211,23 @@ impl Rasterizer {
             });
             pipelines.insert((stage, entry), Pipeline { pipeline, layout: layout.clone() });
         }
-        Ok(Self { gpu, features, pipelines, max_chunk_pairs: 1 << 22 })
+        Ok(Self { gpu, features, pipelines, max_chunk_pairs: 1 << 22, profiler: None })
+    }
+
+    /// Turns on per-stage GPU timing (when the device has timestamp queries; else an error).
+    pub fn with_profiling(mut self) -> Result<Self, RasterError> {
+        let profiler = StageProfiler::new(self.device())
+            .ok_or_else(|| RasterError::Input("this device has no timestamp queries to profile with".into()))?;
+        self.profiler = Some(profiler);
+        Ok(self)
+    }
+
+    /// GPU time per stage of every pass since the last call (empty without profiling).
+    pub fn stage_times(&self) -> Result<Vec<StageTime>, RasterError> {
+        match &self.profiler {
+            Some(p) => p.report(self.device(), &self.gpu.queue).map_err(RasterError::Gpu),
+            None => Ok(Vec::new()),
+        }
     }
 
     pub fn features(&self) -> ShaderFeatures {
@@ -240,8 +259,8 @@ impl Rasterizer {
             layout: &p.layout,
             entries: &entries,
         });
-        let mut pass =
-            enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(entry), timestamp_writes: None });
+        let timestamp_writes = self.profiler.as_ref().and_then(|p| p.claim(stage, entry));
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(entry), timestamp_writes });
         pass.set_pipeline(&p.pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(groups.0, groups.1, groups.2);
