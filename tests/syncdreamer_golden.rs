@@ -514,3 +514,14 @@ fn the_full_size_loader_asks_for_the_published_keys() {
     ];
     assert_eq!(unused, expected_unused);
 }
+
+#[test]
+fn the_model_loads_from_an_owned_state_dict_taking_each_tensor_once() {
+    // The path `load_syncdreamer` takes for the 5.5 GB checkpoint: tensors moved, not copied.
+    let device = Device::flex();
+    let path = golden("tiny_syncdreamer.ckpt");
+    let table = TensorTable::consuming(checkpoint().clone(), &path, "SyncDreamer (tiny)", &device);
+    SyncDreamerT::load(&table, SyncDreamerConfig::tiny(), &device).expect("every tensor is asked for once");
+    let again = table.get::<1>("cc_projection.bias", [64]).err().expect("taken").to_string();
+    assert!(again.contains("missing tensor cc_projection.bias"), "{again}");
+}

@@ -45,7 +45,7 @@ pub fn frames_to_tensor(frames: &[RgbaImage], device: &Device) -> Tensor<4> {
 /// (fully opaque when no object can be separated from it).
 fn views_to_images(views: Tensor<4>) -> Vec<RgbaImage> {
     let [v, _, h, w] = views.dims();
-    let values: Vec<f32> = views.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+    let values: Vec<f32> = views.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 after convert");
     (0..v)
         .map(|k| {
             let plane = |c: usize, i: usize| values[((k * 3 + c) * h * w) + i];
