@@ -522,6 +522,6 @@ fn the_model_loads_from_an_owned_state_dict_taking_each_tensor_once() {
     let path = golden("tiny_syncdreamer.ckpt");
     let table = TensorTable::consuming(checkpoint().clone(), &path, "SyncDreamer (tiny)", &device);
     SyncDreamerT::load(&table, SyncDreamerConfig::tiny(), &device).expect("every tensor is asked for once");
-    let again = table.get::<1>("cc_projection.bias", [64]).err().expect("taken").to_string();
+    let again = table.get::<1>("cc_projection.bias", [64]).expect_err("taken").to_string();
     assert!(again.contains("missing tensor cc_projection.bias"), "{again}");
 }
