@@ -5,7 +5,7 @@
 
 use crate::camera::rig::SyncDreamerRig;
 use crate::generate::syncdreamer::frustum_net::FrustumFeatures;
-use crate::generate::syncdreamer::model::{LATENT, SyncDreamerT};
+use crate::generate::syncdreamer::model::{LATENT, Prepared, SampleOptions, SyncDreamerT};
 use crate::generate::syncdreamer::unproject::rig_buffers;
 use crate::generate::syncdreamer::{SyncDreamerConfig, guidance::Guidance};
 use crate::gpu::GpuContext;
@@ -88,8 +88,8 @@ pub fn bench_generate(args: &GenerateBenchArgs) -> anyhow::Result<()> {
     say(&format!("UNet, one branch ({views} views at {LATENT}x{LATENT}):  {unet_seconds:8.3} s"));
 
     // Frustum sampling and net for the 16 views, as the guided prediction runs them once per step.
-    let options = crate::generate::syncdreamer::model::SampleOptions { guidance: Guidance::None, ..Default::default() };
-    let prepared = crate::generate::syncdreamer::model::Prepared {
+    let options = SampleOptions { guidance: Guidance::None, ..Default::default() };
+    let prepared = Prepared {
         clip: Tensor::<3>::random([1, 1, config.clip.embed_dim], normal, &device),
         input_latents: Tensor::<4>::random([1, 4, LATENT, LATENT], normal, &device),
         elevations: vec![0.0],

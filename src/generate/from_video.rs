@@ -115,13 +115,14 @@ pub fn video_to_matrix(
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(Stage1Progress),
 ) -> Result<ObjectFrames, PipelineError> {
-    let (generator, _) = resolve_generator(options.generator, r)?;
-    if generator == GeneratorChoice::SyncDreamerT && (options.ddim_steps == 0 || 1000 % options.ddim_steps != 0) {
+    // Checked whichever generator runs, so a bad option is reported before any work.
+    if options.ddim_steps == 0 || 1000 % options.ddim_steps != 0 {
         return Err(PipelineError::Options(format!(
-            "{} DDIM steps: the schedule needs a step count that divides 1000 (e.g. 50, 25, 20, 10)",
+            "{} DDIM steps: the schedule needs a step count that divides 1000 (50 as in the paper, or 25, 20, 10, ...)",
             options.ddim_steps
         )));
     }
+    let (generator, _) = resolve_generator(options.generator, r)?;
     let objects = video_to_objects(video, options)?;
     let frames = objects.frames.len();
     match generator {

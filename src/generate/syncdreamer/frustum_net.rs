@@ -21,8 +21,8 @@ impl FrustumFeatures {
         self.levels.iter().find(|l| l.dims()[4] == w).unwrap_or_else(|| panic!("no frustum features of width {w}"))
     }
 
-    /// The same features for a batch stacked `copies` times with the given multipliers (1 or 0): how
-    /// guidance branches keep or drop the volume condition.
+    /// The features stacked once per entry of `keep`, zeroed where it is false: how guidance branches
+    /// keep or drop the volume condition.
     pub fn stacked(&self, keep: &[bool]) -> Self {
         Self {
             levels: self.levels.clone().map(|l| {
