@@ -64,52 +64,79 @@ fn products(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
 }
 
-// Zero-padded 11-tap blur along x (maps_a → maps_b) or y (maps_b → maps_a).
-fn blur(p: u32, horizontal: bool) {
+// Zero-padded 11-tap blur along x (maps_a → maps_b) or y (maps_b → maps_a). Each invocation walks
+// SEGMENT outputs of one map along one line, sliding the 11 inputs through registers: one load per
+// output instead of eleven (on CPU drivers every divergent load is a per-lane loop).
+const SEGMENT: u32 = 32u;
+
+fn blur_segment(t: u32, horizontal: bool) {
     let w = params.width;
     let h = params.height;
-    let view_base = (p / (w * h)) * w * h;
-    let local = p % (w * h);
-    let px = i32(local % w);
-    let py = i32(local / w);
     let m = params.maps;
-    for (var k = 0u; k < m; k++) {
-        var acc = 0.0;
-        for (var t = -RADIUS; t <= RADIUS; t++) {
-            var qx = px;
-            var qy = py;
-            if horizontal { qx += t; } else { qy += t; }
-            if qx >= 0 && qy >= 0 && qx < i32(w) && qy < i32(h) {
-                let q = view_base + u32(qy) * w + u32(qx);
-                if horizontal {
-                    acc += WINDOW[t + RADIUS] * maps_a[q * m + k];
-                } else {
-                    acc += WINDOW[t + RADIUS] * maps_b[q * m + k];
-                }
+    var lines = params.views * w;
+    var length = h;
+    if horizontal {
+        lines = params.views * h;
+        length = w;
+    }
+    let segments = (length + SEGMENT - 1u) / SEGMENT;
+    let k = t % m;
+    let segment = (t / m) % segments;
+    let line = t / (m * segments);
+    if line >= lines {
+        return;
+    }
+    // First pixel of the line and the pixel step along it.
+    var base = (line / w) * w * h + line % w;
+    var stride = w;
+    if horizontal {
+        base = line * w;
+        stride = 1u;
+    }
+    let first = i32(segment * SEGMENT);
+    let last = i32(min((segment + 1u) * SEGMENT, length));
+    // x0..x10 hold the inputs at i − 10 ..= i.
+    var x0 = 0.0; var x1 = 0.0; var x2 = 0.0; var x3 = 0.0; var x4 = 0.0; var x5 = 0.0;
+    var x6 = 0.0; var x7 = 0.0; var x8 = 0.0; var x9 = 0.0; var x10 = 0.0;
+    for (var i = first - RADIUS; i < last + RADIUS; i++) {
+        x0 = x1; x1 = x2; x2 = x3; x3 = x4; x4 = x5; x5 = x6; x6 = x7; x7 = x8; x8 = x9; x9 = x10;
+        x10 = 0.0;
+        if i >= 0 && i < i32(length) {
+            let q = (base + u32(i) * stride) * m + k;
+            if horizontal {
+                x10 = maps_a[q];
+            } else {
+                x10 = maps_b[q];
             }
         }
-        if horizontal {
-            maps_b[p * m + k] = acc;
-        } else {
-            maps_a[p * m + k] = acc;
+        let o = i - RADIUS;
+        if o >= first {
+            // The window is symmetric: pair the taps.
+            let v = WINDOW[0] * (x0 + x10) + WINDOW[1] * (x1 + x9) + WINDOW[2] * (x2 + x8) + WINDOW[3] * (x3 + x7)
+                + WINDOW[4] * (x4 + x6) + WINDOW[5] * x5;
+            let q = (base + u32(o) * stride) * m + k;
+            if horizontal {
+                maps_b[q] = v;
+            } else {
+                maps_a[q] = v;
+            }
         }
     }
 }
 
-@compute @workgroup_size(256)
-fn blur_h(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let p = pixel_index(gid);
-    if p < pixel_count() {
-        blur(p, true);
-    }
+// Invocations in a 2-D grid of workgroups, flattened.
+fn invocation_index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
+    return gid.x + gid.y * groups.x * 256u;
 }
 
 @compute @workgroup_size(256)
-fn blur_v(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let p = pixel_index(gid);
-    if p < pixel_count() {
-        blur(p, false);
-    }
+fn blur_h(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    blur_segment(invocation_index(gid, groups), true);
+}
+
+@compute @workgroup_size(256)
+fn blur_v(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    blur_segment(invocation_index(gid, groups), false);
 }
 
 var<workgroup> sums: array<vec3<f32>, 256>;

@@ -68,13 +68,35 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
             let s = tile_values[range.x + e];
             batch_index[lid] = s;
             let mdo = proj_mean_depth_opacity[s];
-            batch_mean_opacity[lid] = vec4<f32>(mdo.xy, mdo.w, 0.0);
+            // w: the largest exponent at which the splat still reaches MIN_ALPHA (plus a margin, so
+            // the skip test below is conservative; the exact test follows it).
+            batch_mean_opacity[lid] = vec4<f32>(mdo.xy, mdo.w, log(mdo.w / MIN_ALPHA) + 1e-3);
             batch_conic[lid] = proj_conic_radius[s];
             batch_color[lid] = vec4<f32>(proj_color[s].xyz, 0.0);
         }
         workgroupBarrier();
-        for (var k = end - begin; k > 0u; k--) {
-            let slot = k - 1u;
+        var k = end - begin;
+        loop {
+            // Skip the entries that reach no pixel of this subgroup with a cheap test (no exp). CPU
+            // drivers run both sides of a divergent branch, so only a subgroup-uniform loop saves work.
+            loop {
+                if k == 0u {
+                    break;
+                }
+                let mo = batch_mean_opacity[k - 1u];
+                let conic = batch_conic[k - 1u].xyz;
+                let d = pixel - mo.xy;
+                let power = 0.5 * (conic.x * d.x * d.x + conic.z * d.y * d.y) + conic.y * d.x * d.y;
+                if any_in_subgroup(begin + k - 1u < walked && power <= mo.w) {
+                    break;
+                }
+                k -= 1u;
+            }
+            if k == 0u {
+                break;
+            }
+            k -= 1u;
+            let slot = k;
             let entry = begin + slot;
             let mo = batch_mean_opacity[slot];
             let conic = batch_conic[slot].xyz;

@@ -6,6 +6,9 @@ use super::gpu_buffers::{GpuSlice, grid, storage, uniform};
 use super::raster::{RasterError, Rasterizer};
 use super::shaders::Stage;
 
+/// Outputs per blur invocation (`SEGMENT` in shaders/loss.wgsl).
+const BLUR_SEGMENT: u32 = 32;
+
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct LossParams {
@@ -100,12 +103,18 @@ impl Rasterizer {
                 self.dispatch(enc, Stage::Loss, entry, &bind(&b, params, &maps_a, &maps_b, &partials), groups);
             };
         let all = (gx, gy, 1);
+        // One blur invocation per (line, 32-pixel segment, map); see `blur_segment` in the shader.
+        let blur_grid = |maps: u32, horizontal: bool| {
+            let (lines, length) = if horizontal { (views * height, width) } else { (views * width, height) };
+            let (x, y) = grid((lines * length.div_ceil(BLUR_SEGMENT) * maps).div_ceil(256));
+            (x, y, 1)
+        };
         pass(&mut enc, "products", &p16, all);
-        pass(&mut enc, "blur_h", &p16, all);
-        pass(&mut enc, "blur_v", &p16, all);
+        pass(&mut enc, "blur_h", &p16, blur_grid(16, true));
+        pass(&mut enc, "blur_v", &p16, blur_grid(16, false));
         pass(&mut enc, "ssim_terms", &p16, all);
-        pass(&mut enc, "blur_v", &p9, all);
-        pass(&mut enc, "blur_h", &p9, all);
+        pass(&mut enc, "blur_v", &p9, blur_grid(9, false));
+        pass(&mut enc, "blur_h", &p9, blur_grid(9, true));
         pass(&mut enc, "gradient", &p9, all);
         pass(&mut enc, "reduce", &p9, (1, 1, 1));
         self.gpu().queue.submit([enc.finish()]);
