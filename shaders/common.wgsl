@@ -12,6 +12,18 @@ const FRUSTUM_GUARD: f32 = 1.3;
 const SH_C0: f32 = 0.28209479177387814;
 const SH_C1: f32 = 0.4886025119029199;
 
+// The pixel of a 16x16 tile that workgroup lane `lid` handles, in Morton order: any aligned run of
+// lanes (a subgroup) covers a compact block (8 lanes 4x2, 32 lanes 8x4), which fewer splats reach than a
+// row strip.
+fn tile_pixel(lid: u32) -> vec2<u32> {
+    var p = vec2<u32>(0u);
+    for (var b = 0u; b < 4u; b++) {
+        p.x |= ((lid >> (2u * b)) & 1u) << b;
+        p.y |= ((lid >> (2u * b + 1u)) & 1u) << b;
+    }
+    return p;
+}
+
 struct Globals {
     num_gaussians: u32,
     num_views: u32,

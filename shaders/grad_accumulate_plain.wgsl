@@ -4,8 +4,3 @@ fn accumulate(s: u32, a: vec4<f32>, b: vec2<f32>, c: vec3<f32>) {
         add_gradients(s, a, b, c);
     }
 }
-
-// Without subgroups each thread decides for itself.
-fn any_in_subgroup(b: bool) -> bool {
-    return b;
-}

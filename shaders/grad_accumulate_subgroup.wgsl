@@ -8,8 +8,3 @@ fn accumulate(s: u32, a: vec4<f32>, b: vec2<f32>, c: vec3<f32>) {
         add_gradients(s, sa, sb, sc);
     }
 }
-
-// True when the condition holds for any lane of the subgroup (uniform across it).
-fn any_in_subgroup(b: bool) -> bool {
-    return subgroupAny(b);
-}

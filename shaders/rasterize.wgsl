@@ -32,10 +32,11 @@ var<workgroup> done_count: atomic<u32>;
 var<workgroup> done_snapshot: u32;
 
 @compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let view = wid.z;
-    let px = wid.x * TILE + lid3.x;
-    let py = wid.y * TILE + lid3.y;
+    let in_tile = tile_pixel(lid);
+    let px = wid.x * TILE + in_tile.x;
+    let py = wid.y * TILE + in_tile.y;
     let inside = px < globals.width && py < globals.height;
     let pixel = vec2<f32>(f32(px) + 0.5, f32(py) + 0.5);
     let tile = (view * globals.tiles_y + wid.y) * globals.tiles_x + wid.x;

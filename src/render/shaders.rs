@@ -20,6 +20,8 @@ const ATOMIC_ADD_FLOAT: &str = include_str!("../../shaders/atomic_add_float.wgsl
 const ATOMIC_ADD_CAS: &str = include_str!("../../shaders/atomic_add_cas.wgsl");
 const ACCUMULATE_SUBGROUP: &str = include_str!("../../shaders/grad_accumulate_subgroup.wgsl");
 const ACCUMULATE_PLAIN: &str = include_str!("../../shaders/grad_accumulate_plain.wgsl");
+const VOTE_SUBGROUP: &str = include_str!("../../shaders/vote_subgroup.wgsl");
+const VOTE_PLAIN: &str = include_str!("../../shaders/vote_plain.wgsl");
 const PROJECT_BACKWARD: &str = include_str!("../../shaders/project_backward.wgsl");
 const LOSS: &str = include_str!("../../shaders/loss.wgsl");
 
@@ -62,6 +64,7 @@ impl Stage {
 
     /// The assembled WGSL of this stage for the given features.
     pub fn source(self, f: ShaderFeatures) -> String {
+        let vote = if f.subgroups { VOTE_SUBGROUP } else { VOTE_PLAIN };
         let parts: Vec<&str> = match self {
             Stage::Project => vec![COMMON, GAUSSIAN_PARAMS, TILES, PROJECT],
             Stage::Scan => vec![SCAN],
@@ -69,9 +72,10 @@ impl Stage {
             Stage::Compact => vec![COMPACT],
             Stage::Emit => vec![COMMON, TILES, EMIT],
             Stage::TileRanges => vec![TILE_RANGES],
-            Stage::Rasterize => vec![COMMON, RASTERIZE],
+            Stage::Rasterize => vec![COMMON, RASTERIZE, vote],
             Stage::RasterizeBackward => vec![
                 COMMON,
+                vote,
                 RASTERIZE_BACKWARD,
                 GRAD_STORE,
                 if f.float_atomics { ATOMIC_ADD_FLOAT } else { ATOMIC_ADD_CAS },
