@@ -83,6 +83,9 @@ pub enum Command {
         /// Initial number of Gaussians.
         #[arg(long)]
         points: Option<usize>,
+        /// Initial temporal standard deviation of the splats as a share of the clip's duration.
+        #[arg(long)]
+        time_scale: Option<f32>,
         /// Spherical-harmonics degree of the colour (0..=3).
         #[arg(long)]
         sh_degree: Option<u32>,
@@ -92,6 +95,9 @@ pub enum Command {
         /// Time every GPU stage (timestamp queries) and report where the step goes.
         #[arg(long)]
         profile: bool,
+        /// Evaluate on the test split every N steps and report PSNR over training time (`curve` in --json).
+        #[arg(long, value_name = "N")]
+        eval_every: Option<u32>,
     },
     /// Write a PLY per frame from a checkpoint.
     Export {

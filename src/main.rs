@@ -38,9 +38,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             batch,
             by_frame,
             points,
+            time_scale,
             sh_degree,
             no_densify,
             profile,
+            eval_every,
         }) => {
             let args = commands::TrainArgs {
                 iterations: iters,
@@ -48,10 +50,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 batch_views: batch,
                 by_frame,
                 init_points: points,
+                init_time_scale: time_scale,
                 sh_degree,
                 densify: !no_densify,
                 json,
                 profile,
+                eval_every,
             };
             commands::train(&dataset, &out, args).map(|_| ExitCode::SUCCESS)
         }

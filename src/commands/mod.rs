@@ -30,11 +30,15 @@ pub struct TrainArgs {
     pub batch_views: Option<usize>,
     pub by_frame: bool,
     pub init_points: Option<usize>,
+    /// Initial temporal standard deviation as a share of the duration (`TrainConfig::init_time_scale`).
+    pub init_time_scale: Option<f32>,
     pub sh_degree: Option<u32>,
     pub densify: bool,
     pub json: bool,
     /// Time the GPU stages of every step (`train --profile`).
     pub profile: bool,
+    /// Evaluate on the test split every this many steps and report the curve (time excludes it).
+    pub eval_every: Option<u32>,
 }
 
 /// The process's Ctrl-C flag: the handler is installed once and every stage (stage 1, then training in
@@ -100,6 +104,10 @@ pub fn train_loaded(
     if let Some(p) = args.init_points {
         config.init_points = p;
     }
+    if let Some(s) = args.init_time_scale {
+        anyhow::ensure!(s.is_finite() && s > 0.0, "--time-scale must be a positive share of the duration");
+        config.init_time_scale = s;
+    }
     if let Some(d) = args.sh_degree {
         anyhow::ensure!(d <= 3, "--sh-degree must be 0..=3");
         config.sh_degree = d;
@@ -114,18 +122,32 @@ pub fn train_loaded(
         ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise} < {eta_precise}, {per_sec}]")
             .expect("valid template"),
     );
-    let start = Instant::now();
     let mut stages: Vec<StageTime> = Vec::new();
+    // Training time only: evaluations along the way are not counted.
+    let (mut seconds, mut curve) = (0.0f64, Vec::new());
+    let eval_every = args.eval_every.filter(|&n| n > 0 && !ds.test.is_empty());
     while trainer.iteration() < iterations && !stop.load(Ordering::SeqCst) {
+        let t0 = Instant::now();
         let s = trainer.step();
+        seconds += t0.elapsed().as_secs_f64();
         bar.set_position(s.iteration as u64);
         bar.set_message(format!("loss {:.4} psnr {:.2} splats {}", s.loss, s.psnr, s.splats));
         if args.profile {
             merge_stage_times(&mut stages, rast.stage_times()?);
         }
+        if let Some(n) = eval_every
+            && s.iteration % n == 0
+            && s.iteration < iterations
+        {
+            let r = evaluate(rast, &trainer.gaussians(), &ds.test, trainer.config().background)?;
+            bar.println(format!(
+                "step {:6}  {:8.1} s  test PSNR {:.2} dB  SSIM {:.4}  splats {}",
+                s.iteration, seconds, r.psnr, r.ssim, s.splats
+            ));
+            curve.push(serde_json::json!({"step": s.iteration, "seconds": seconds, "psnr": r.psnr, "ssim": r.ssim, "splats": s.splats}));
+        }
     }
     bar.finish();
-    let seconds = start.elapsed().as_secs_f64();
     let interrupted = stop.load(Ordering::SeqCst);
     let ckpt = trainer.checkpoint();
     let path = out.join("model.safetensors");
@@ -143,6 +165,12 @@ pub fn train_loaded(
         "eval_resolution": report.as_ref().map(|r| [r.width, r.height]),
         "peak_rss_mb": peak_rss_mb(),
     });
+    if eval_every.is_some() {
+        if let Some(r) = &report {
+            curve.push(serde_json::json!({"step": trainer.iteration(), "seconds": seconds, "psnr": r.psnr, "ssim": r.ssim, "splats": trainer.splat_count()}));
+        }
+        summary["curve"] = serde_json::Value::Array(curve);
+    }
     if args.profile {
         stages.sort_by(|a, b| b.ms.total_cmp(&a.ms));
         let steps = trainer.iteration().max(1) as f64;

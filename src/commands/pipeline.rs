@@ -137,10 +137,12 @@ pub fn run(video: Option<&Path>, out: &Path, stage1_args: &Stage1Args, args: &Ru
         batch_views: None,
         by_frame: false,
         init_points: None,
+        init_time_scale: None,
         sh_degree: None,
         densify: true,
         json: args.json,
         profile: false,
+        eval_every: None,
     };
     let (mut summary, ck) = train_loaded(&gpu, &rast, &ds, out, &train_args)?;
     let ckpt_path = out.join("model.safetensors");

@@ -1,5 +1,5 @@
 //! Initial 4D Gaussians: uniform in the object volume and over the (slightly extended) time range,
-//! opacity 0.1, spatial scale from nearest-neighbour distances, time scale from the frame spacing.
+//! opacity 0.1, spatial scale from nearest-neighbour distances, a given temporal standard deviation.
 
 use crate::camera::Camera;
 use crate::gaussians::{Gaussians4d, sh_coeffs};
@@ -101,13 +101,13 @@ pub fn neighbour_distances(points: &[[f32; 3]]) -> Vec<f32> {
         .collect()
 }
 
-/// `count` Gaussians in `volume` over `time_range`, with key frames `frame_spacing` apart.
+/// `count` Gaussians in `volume` over `time_range`, each with temporal standard deviation `time_sigma`.
 pub fn initial_gaussians(
     count: usize,
     volume: InitVolume,
     cameras: &[Camera],
     time_range: (f32, f32),
-    frame_spacing: f32,
+    time_sigma: f32,
     sh_degree: u32,
     seed: u64,
 ) -> Gaussians4d {
@@ -138,8 +138,8 @@ pub fn initial_gaussians(
     }
     let dists = neighbour_distances(&points);
     let (t0, t1) = time_range;
-    let extend = 0.05 * (t1 - t0).max(frame_spacing);
-    let log_scale_t = (2.0 * frame_spacing.max(1e-3)).ln();
+    let extend = 0.05 * (t1 - t0).max(time_sigma);
+    let log_scale_t = time_sigma.max(1e-3).ln();
     let k = sh_coeffs(sh_degree);
     let mut g = Gaussians4d { sh_degree, ..Default::default() };
     for (p, d) in points.iter().zip(&dists) {
@@ -186,7 +186,7 @@ mod tests {
             InitVolume::Ball { center: [0.0; 3], radius: 0.5 },
             &[],
             (0.0, 1.0),
-            1.0 / 15.0,
+            2.0 / 15.0,
             0,
             1,
         );

@@ -68,6 +68,11 @@ pub struct TrainConfig {
     #[serde(default)]
     pub batch_by_frame: bool,
     pub init_points: usize,
+    /// Initial temporal standard deviation of every splat as a share of the clip's duration (never
+    /// under two key-frame spacings). Broad at first, so each splat is seen at many times and the
+    /// optimiser narrows it where the object moves.
+    #[serde(default = "default_init_time_scale")]
+    pub init_time_scale: f32,
     pub sh_degree: u32,
     pub background: [f32; 3],
     pub lr: LearningRates,
@@ -86,6 +91,7 @@ impl Default for TrainConfig {
             batch_views: 4,
             batch_by_frame: false,
             init_points: 20_000,
+            init_time_scale: default_init_time_scale(),
             sh_degree: 0,
             background: [1.0; 3],
             lr: LearningRates::default(),
@@ -95,6 +101,10 @@ impl Default for TrainConfig {
             densify: densify::DensifyConfig::default(),
         }
     }
+}
+
+fn default_init_time_scale() -> f32 {
+    0.1
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -235,7 +245,17 @@ impl Trainer {
                 Some(_) => InitVolume::Ball { center: [0.0; 3], radius: 0.5 },
                 None => view_volume(&cameras),
             };
-            initial_gaussians(config.init_points, volume, &cameras, time_range, spacing, config.sh_degree, config.seed)
+            let duration = time_range.1 - time_range.0;
+            let time_sigma = (2.0 * spacing).max(config.init_time_scale * duration);
+            initial_gaussians(
+                config.init_points,
+                volume,
+                &cameras,
+                time_range,
+                time_sigma,
+                config.sh_degree,
+                config.seed,
+            )
         });
         let scene_extent = cloud_radius(&gaussians.means);
         let device = gpu.burn_device()?;
