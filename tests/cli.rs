@@ -80,6 +80,8 @@ fn train_export_eval_and_render_a_small_dataset() {
         "20",
         "--points",
         "500",
+        "--eval-every",
+        "10",
         "--json",
     ]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
@@ -88,6 +90,12 @@ fn train_export_eval_and_render_a_small_dataset() {
         assert!(report.get(key).is_some_and(|v| !v.is_null()), "--json lacks {key}: {report}");
     }
     assert_eq!(report["iters"], 20);
+    // The test-split curve: one point per 10 steps, the last one the final evaluation.
+    let curve = report["curve"].as_array().expect("--eval-every adds a curve");
+    let steps: Vec<u64> = curve.iter().map(|p| p["step"].as_u64().unwrap()).collect();
+    assert_eq!(steps, [10, 20]);
+    assert_eq!(curve[1]["psnr"], report["psnr"]);
+    assert!(curve[0]["seconds"].as_f64().unwrap() <= curve[1]["seconds"].as_f64().unwrap());
     let ckpt = out.join("model.safetensors");
     let ply = dir.path().join("ply");
     let exp = e4d(&["export", ckpt.to_str().unwrap(), "--out", ply.to_str().unwrap(), "--frames", "3"]);

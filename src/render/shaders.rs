@@ -72,7 +72,7 @@ impl Stage {
             Stage::Compact => vec![COMPACT],
             Stage::Emit => vec![COMMON, TILES, EMIT],
             Stage::TileRanges => vec![TILE_RANGES],
-            Stage::Rasterize => vec![COMMON, RASTERIZE, vote],
+            Stage::Rasterize => vec![COMMON, RASTERIZE],
             Stage::RasterizeBackward => vec![
                 COMMON,
                 vote,
