@@ -89,6 +89,9 @@ pub enum Command {
         /// Spherical-harmonics degree of the colour (0..=3).
         #[arg(long)]
         sh_degree: Option<u32>,
+        /// Initial learning rate of the positions (decays exponentially; the final rate keeps its ratio).
+        #[arg(long)]
+        position_lr: Option<f64>,
         /// Keep the initial splats: no cloning, splitting or pruning.
         #[arg(long)]
         no_densify: bool,

@@ -33,6 +33,8 @@ pub struct TrainArgs {
     /// Initial temporal standard deviation as a share of the duration (`TrainConfig::init_time_scale`).
     pub init_time_scale: Option<f32>,
     pub sh_degree: Option<u32>,
+    /// Initial position learning rate; the final one keeps the default ratio to it.
+    pub position_lr: Option<f64>,
     pub densify: bool,
     pub json: bool,
     /// Time the GPU stages of every step (`train --profile`).
@@ -107,6 +109,12 @@ pub fn train_loaded(
     if let Some(s) = args.init_time_scale {
         anyhow::ensure!(s.is_finite() && s > 0.0, "--time-scale must be a positive share of the duration");
         config.init_time_scale = s;
+    }
+    if let Some(lr) = args.position_lr {
+        anyhow::ensure!(lr.is_finite() && lr > 0.0, "--position-lr must be positive");
+        let ratio = config.lr.position_final / config.lr.position_init;
+        config.lr.position_init = lr;
+        config.lr.position_final = lr * ratio;
     }
     if let Some(d) = args.sh_degree {
         anyhow::ensure!(d <= 3, "--sh-degree must be 0..=3");

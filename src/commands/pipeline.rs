@@ -139,6 +139,7 @@ pub fn run(video: Option<&Path>, out: &Path, stage1_args: &Stage1Args, args: &Ru
         init_points: None,
         init_time_scale: None,
         sh_degree: None,
+        position_lr: None,
         densify: true,
         json: args.json,
         profile: false,
