@@ -86,6 +86,11 @@ fn merge_stage_times(totals: &mut Vec<StageTime>, more: Vec<StageTime>) {
     }
 }
 
+/// One point of `train --eval-every`'s test curve.
+fn curve_point(step: u32, seconds: f64, r: &crate::train::eval::EvalReport, splats: usize) -> serde_json::Value {
+    serde_json::json!({"step": step, "seconds": seconds, "psnr": r.psnr, "ssim": r.ssim, "splats": splats})
+}
+
 /// Trains on a loaded dataset, saves `out/model.safetensors` and returns the summary (evaluated on the
 /// test split when there is one) with the saved checkpoint. Prints progress unless `args.json`.
 pub fn train_loaded(
@@ -112,9 +117,7 @@ pub fn train_loaded(
     }
     if let Some(lr) = args.position_lr {
         anyhow::ensure!(lr.is_finite() && lr > 0.0, "--position-lr must be positive");
-        let ratio = config.lr.position_final / config.lr.position_init;
-        config.lr.position_init = lr;
-        config.lr.position_final = lr * ratio;
+        config.lr = config.lr.with_position_init(lr);
     }
     if let Some(d) = args.sh_degree {
         anyhow::ensure!(d <= 3, "--sh-degree must be 0..=3");
@@ -152,7 +155,7 @@ pub fn train_loaded(
                 "step {:6}  {:8.1} s  test PSNR {:.2} dB  SSIM {:.4}  splats {}",
                 s.iteration, seconds, r.psnr, r.ssim, s.splats
             ));
-            curve.push(serde_json::json!({"step": s.iteration, "seconds": seconds, "psnr": r.psnr, "ssim": r.ssim, "splats": s.splats}));
+            curve.push(curve_point(s.iteration, seconds, &r, s.splats));
         }
     }
     bar.finish();
@@ -175,7 +178,7 @@ pub fn train_loaded(
     });
     if eval_every.is_some() {
         if let Some(r) = &report {
-            curve.push(serde_json::json!({"step": trainer.iteration(), "seconds": seconds, "psnr": r.psnr, "ssim": r.ssim, "splats": trainer.splat_count()}));
+            curve.push(curve_point(trainer.iteration(), seconds, r, trainer.splat_count()));
         }
         summary["curve"] = serde_json::Value::Array(curve);
     }

@@ -54,6 +54,12 @@ impl Default for LearningRates {
 }
 
 impl LearningRates {
+    /// The same schedule started from another initial position rate (the final rate keeps its ratio).
+    pub fn with_position_init(self, init: f64) -> Self {
+        let ratio = self.position_final / self.position_init;
+        Self { position_init: init, position_final: init * ratio, ..self }
+    }
+
     pub fn position_at(&self, step: u32, total: u32) -> f64 {
         let decay_steps = (total as f64 * self.position_decay_fraction).max(1.0);
         let f = (step as f64 / decay_steps).min(1.0);
@@ -493,5 +499,19 @@ impl Trainer {
                 settings: serde_json::to_value(&self.config).unwrap_or_default(),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LearningRates;
+
+    #[test]
+    fn another_initial_position_rate_keeps_the_decay_ratio() {
+        let d = LearningRates::default();
+        let lr = d.with_position_init(0.01);
+        assert_eq!(lr.position_init, 0.01);
+        assert!((lr.position_final / lr.position_init - d.position_final / d.position_init).abs() < 1e-12);
+        assert_eq!((lr.time, lr.color, lr.position_decay_fraction), (d.time, d.color, d.position_decay_fraction));
     }
 }
