@@ -95,6 +95,9 @@ pub enum Command {
         /// Keep the initial splats: no cloning, splitting or pruning.
         #[arg(long)]
         no_densify: bool,
+        /// Share of the splats (those with the largest position gradients) cloned or split at each densification.
+        #[arg(long, value_name = "SHARE")]
+        grow: Option<f32>,
         /// Time every GPU stage (timestamp queries) and report where the step goes.
         #[arg(long)]
         profile: bool,
@@ -143,7 +146,7 @@ pub enum Command {
         /// `ring`, `confidence`: training steps.
         #[arg(long, default_value_t = 2000)]
         steps: u32,
-        /// `ring`: image size; `confidence`: training resolution.
+        /// `ring --scene random`: image size; `confidence`: training resolution.
         #[arg(long, default_value_t = 256)]
         size: u32,
         /// `ring`, `confidence`: key frames.
@@ -155,6 +158,9 @@ pub enum Command {
         /// `ring`: every view of one key frame per step.
         #[arg(long)]
         by_frame: bool,
+        /// `ring`: the known scene the ring is rendered from.
+        #[arg(long, value_enum, default_value_t = crate::commands::bench_ring::RingScene::Creature)]
+        scene: crate::commands::bench_ring::RingScene,
         /// `generate`: the golden tiny model's sizes instead of the published ones (checks the harness).
         #[arg(long)]
         tiny: bool,

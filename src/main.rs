@@ -42,6 +42,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sh_degree,
             position_lr,
             no_densify,
+            grow,
             profile,
             eval_every,
         }) => {
@@ -55,6 +56,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 sh_degree,
                 position_lr,
                 densify: !no_densify,
+                grow_fraction: grow,
                 json,
                 profile,
                 eval_every,
@@ -70,10 +72,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Eval { checkpoint, dataset, json, resolution }) => {
             commands::eval(&checkpoint, &dataset, resolution, json).map(|_| ExitCode::SUCCESS)
         }
-        Some(Command::Bench { what, json, iterations, steps, size, frames, batch, by_frame, tiny }) => {
+        Some(Command::Bench { what, json, iterations, steps, size, frames, batch, by_frame, scene, tiny }) => {
             match what.as_str() {
                 "raster" => commands::bench_raster(json, iterations).map(|_| ExitCode::SUCCESS),
-                "ring" => commands::bench_ring(json, steps, size, frames, batch, by_frame).map(|_| ExitCode::SUCCESS),
+                "ring" => {
+                    let args = commands::bench_ring::RingArgs { scene, json, steps, size, frames, batch, by_frame };
+                    commands::bench_ring::bench_ring(args).map(|_| ExitCode::SUCCESS)
+                }
                 "view" => commands::bench_view(json, iterations).map(|_| ExitCode::SUCCESS),
                 "generate" => {
                     let args =

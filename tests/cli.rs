@@ -179,3 +179,17 @@ fn generate_with_syncdreamer_asked_for_but_not_installed_says_how_to_install_it(
     let out = e4d_with_weights(&["generate", clip.to_str().unwrap(), "--out", "x", "--ddim-steps", "3"], dir.path());
     assert_eq!(out.status.code(), Some(2), "--ddim-steps is checked even when the preview would run");
 }
+
+#[test]
+fn bench_ring_trains_on_the_creatures_rig_views_and_scores_the_held_out_ones() {
+    let out = e4d(&["bench", "ring", "--steps", "4", "--frames", "2", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(report["scene"], "creature");
+    // The 16 rig views of each key frame (no input view); the demo's 4 test cameras held out.
+    assert_eq!((report["train_views"].as_u64(), report["test_views"].as_u64()), (Some(32), Some(8)));
+    assert_eq!(report["size"], 256);
+    let psnr = report["psnr"].as_f64().unwrap();
+    assert!(psnr.is_finite() && psnr > 5.0, "held-out PSNR {psnr}");
+    assert!(report["curve"].as_array().is_some_and(|c| !c.is_empty()));
+}

@@ -111,7 +111,7 @@ pub fn bench_confidence(args: AblationArgs) -> anyhow::Result<()> {
     let root = tempfile::tempdir()?;
     let (clean, plain, weighted) =
         (root.path().join("clean"), root.path().join("damaged"), root.path().join("weighted"));
-    write_truth_matrix(&rast, &clean, args.frames)?;
+    write_truth_matrix(&rast, &clean, args.frames, true)?;
     let plan = damage_plan(args.frames);
     for dir in [&plain, &weighted] {
         copy_dir(&clean, dir)?;

@@ -3,6 +3,7 @@
 pub mod bench_confidence;
 pub mod bench_generate;
 pub mod bench_interpolate;
+pub mod bench_ring;
 pub mod pipeline;
 pub mod refine;
 
@@ -36,6 +37,8 @@ pub struct TrainArgs {
     /// Initial position learning rate; the final one keeps the default ratio to it.
     pub position_lr: Option<f64>,
     pub densify: bool,
+    /// Share of the splats grown at each densification (`DensifyConfig::grow_fraction`).
+    pub grow_fraction: Option<f32>,
     pub json: bool,
     /// Time the GPU stages of every step (`train --profile`).
     pub profile: bool,
@@ -124,6 +127,10 @@ pub fn train_loaded(
         config.sh_degree = d;
     }
     config.densify.enabled = args.densify;
+    if let Some(g) = args.grow_fraction {
+        anyhow::ensure!((0.0..=1.0).contains(&g), "--grow must be a share in 0..=1");
+        config.densify.grow_fraction = g;
+    }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let iterations = config.iterations;
     let mut trainer = Trainer::new(gpu, rast.clone(), ds, config, None)?;
@@ -151,10 +158,17 @@ pub fn train_loaded(
             && s.iteration < iterations
         {
             let r = evaluate(rast, &trainer.gaussians(), &ds.test, trainer.config().background)?;
-            bar.println(format!(
+            let line = format!(
                 "step {:6}  {:8.1} s  test PSNR {:.2} dB  SSIM {:.4}  splats {}",
                 s.iteration, seconds, r.psnr, r.ssim, s.splats
-            ));
+            );
+            // A hidden bar (--json, or output not a terminal) would swallow the line: progress of a
+            // long run still shows on stderr.
+            if bar.is_hidden() {
+                eprintln!("{line}")
+            } else {
+                bar.println(line)
+            }
             curve.push(curve_point(s.iteration, seconds, &r, s.splats));
         }
     }
@@ -284,79 +298,6 @@ pub fn render(checkpoint: &Path, out: &Path, frames: Option<u32>, size: u32) -> 
         }
     }
     println!("rendered {} frames × {} views to {}", times.len(), rig.views, out.display());
-    Ok(())
-}
-
-/// `bench ring`: train on a 16-view × F-frame ring rendered from a known animated scene and report
-/// held-out PSNR over wall time (evaluation time excluded), incl. the time to reach 30 dB.
-pub fn bench_ring(
-    json: bool,
-    steps: u32,
-    size: u32,
-    frames: u32,
-    batch: Option<usize>,
-    by_frame: bool,
-) -> anyhow::Result<()> {
-    use crate::gaussians::random::RandomScene;
-    use crate::generate::render_matrix::{MatrixSpec, render_image_matrix};
-    let gpu = GpuContext::headless()?;
-    let rast = Arc::new(Rasterizer::new(gpu.clone())?);
-    // The truth: 2000 splats in the object ball; their 4D rotations move them as time passes.
-    let truth = RandomScene {
-        count: 2000,
-        seed: 2024,
-        radius: 0.4,
-        log_scale: (-3.8, -2.6),
-        log_scale_t: (-1.0, 0.3),
-        opacity_logit: (0.0, 3.0),
-        sh_degree: 0,
-    }
-    .build();
-    let dir = tempfile::tempdir()?;
-    let test_views: Vec<(f64, f64)> =
-        (0..8).map(|i| (i as f64 * 45.0 + 11.25, 30.0)).chain([(0.0, 0.0), (90.0, 10.0)]).collect();
-    render_image_matrix(&rast, &truth, dir.path(), &MatrixSpec { size, frames, test_views, test_frames: 4 })?;
-    let ds = load_dataset(dir.path(), LoadOptions::default())?;
-    let mut config = TrainConfig { iterations: steps, batch_by_frame: by_frame, ..Default::default() };
-    if let Some(b) = batch {
-        config.batch_views = b;
-    }
-    let mut trainer = Trainer::new(&gpu, rast.clone(), &ds, config, None)?;
-    let eval_every = (steps / 10).max(1);
-    let (mut train_seconds, mut curve, mut to_30) = (0.0f64, Vec::new(), None);
-    while trainer.iteration() < steps {
-        let t0 = Instant::now();
-        trainer.step();
-        train_seconds += t0.elapsed().as_secs_f64();
-        if trainer.iteration() % eval_every == 0 || trainer.iteration() == steps {
-            let r = evaluate(&rast, &trainer.gaussians(), &ds.test, [1.0; 3])?;
-            if r.psnr >= 30.0 && to_30.is_none() {
-                to_30 = Some(train_seconds);
-            }
-            if !json {
-                println!(
-                    "step {:5}  {:7.1} s  held-out PSNR {:.2} dB  SSIM {:.4}  splats {}",
-                    trainer.iteration(),
-                    train_seconds,
-                    r.psnr,
-                    r.ssim,
-                    trainer.splat_count()
-                );
-            }
-            curve.push(serde_json::json!({"step": trainer.iteration(), "seconds": train_seconds, "psnr": r.psnr, "ssim": r.ssim}));
-        }
-    }
-    let last = curve.last().cloned().unwrap_or_default();
-    let report = serde_json::json!({
-        "device": gpu.describe(),
-        "size": size, "frames": frames, "views": 16, "steps": steps,
-        "batch": if by_frame { serde_json::json!("by frame") } else { serde_json::json!(trainer.config().batch_views) },
-        "psnr": last["psnr"], "ssim": last["ssim"], "seconds": train_seconds,
-        "seconds_to_30db": to_30, "splats": trainer.splat_count(), "curve": curve, "peak_rss_mb": peak_rss_mb(),
-    });
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    }
     Ok(())
 }
 

@@ -141,6 +141,7 @@ pub fn run(video: Option<&Path>, out: &Path, stage1_args: &Stage1Args, args: &Ru
         sh_degree: None,
         position_lr: None,
         densify: true,
+        grow_fraction: None,
         json: args.json,
         profile: false,
         eval_every: None,
@@ -183,7 +184,7 @@ pub fn demo(out: &Path, frames: u32) -> anyhow::Result<()> {
     let clip = demo::render_clip(&rast)?;
     write_mp4(&out.join("creature.mp4"), &clip, demo::CLIP_FPS, DEMO_BITRATE)?;
     write_gif(&out.join("creature.gif"), &clip, demo::CLIP_FPS)?;
-    demo::write_truth_matrix(&rast, &out.join("truth"), frames)?;
+    demo::write_truth_matrix(&rast, &out.join("truth"), frames, true)?;
     println!(
         "wrote {} (and .gif), {} frames at {} fps, and the true {frames}-frame matrix in {}",
         out.join("creature.mp4").display(),

@@ -161,13 +161,16 @@ pub fn render_clip(r: &Rasterizer) -> Result<Vec<RgbaImage>, RasterError> {
 /// Held-out cameras of the truth matrix: between the rig's azimuths, above and below its elevation.
 pub const TEST_VIEWS: [(f64, f64); 4] = [(11.25, 15.0), (101.25, 45.0), (191.25, 15.0), (281.25, 45.0)];
 
-/// Writes the creature's true image matrix: the 16 rig views and the input view at `frames` key times
-/// (train split) and `TEST_VIEWS` at the same times (test split), 256², D-NeRF convention.
-pub fn write_truth_matrix(r: &Rasterizer, out: &Path, frames: u32) -> Result<(), MatrixError> {
+/// Writes the creature's true image matrix: the 16 rig views (and the input view, as a generated
+/// matrix has it, when `with_input_view`) at `frames` key times (train split) and `TEST_VIEWS` at the
+/// same times (test split), 256², D-NeRF convention.
+pub fn write_truth_matrix(r: &Rasterizer, out: &Path, frames: u32, with_input_view: bool) -> Result<(), MatrixError> {
     let rig = SyncDreamerRig::default();
     let mut writer = DatasetWriter::new(out, Some("demo-truth"), Some(rig.clone()));
     let mut train: Vec<(u32, Camera)> = (0..rig.views).map(|v| (v, rig.camera(v))).collect();
-    train.push((rig.views, input_view_camera(&rig)));
+    if with_input_view {
+        train.push((rig.views, input_view_camera(&rig)));
+    }
     let test: Vec<(u32, Camera)> = TEST_VIEWS
         .iter()
         .enumerate()

@@ -172,7 +172,9 @@ pub struct Trainer {
     time_range: (f32, f32),
     frame_times: Vec<f32>,
     rig: Option<crate::camera::SyncDreamerRig>,
-    /// Σ |∂L/∂μxyz| per splat since the last densification ([N, 1]) and the steps summed.
+    /// Per splat since the last densification ([N, 2]): Σ |∂L/∂μxyz| and the number of steps in
+    /// which the splat was seen (a non-zero gradient), so a splat that lives in few frames or views
+    /// is judged by the steps that saw it, as 3DGS divides by its visibility count.
     grad_accum: Option<Tensor<2>>,
     grad_steps: u32,
     pub last_densify: Option<densify::DensifyStats>,
@@ -399,9 +401,11 @@ impl Trainer {
             let Some(grad) = leaf.grad(&grads) else { continue };
             if g == 0 && self.config.densify.enabled {
                 let norm = grad.clone().narrow(1, 0, 3).powf_scalar(2.0).sum_dim(1).sqrt();
+                let seen = norm.clone().greater_elem(0.0).float();
+                let row = Tensor::cat(vec![norm, seen], 1);
                 self.grad_accum = Some(match self.grad_accum.take() {
-                    Some(acc) => acc + norm,
-                    None => norm,
+                    Some(acc) => acc + row,
+                    None => row,
                 });
                 self.grad_steps += 1;
             }
@@ -437,7 +441,8 @@ impl Trainer {
             return;
         }
         let Some(acc) = self.grad_accum.take() else { return };
-        let grad: Vec<f32> = (acc / self.grad_steps as f64).into_data().try_to_vec::<f32>().expect("f32");
+        let acc: Vec<f32> = acc.into_data().try_to_vec::<f32>().expect("f32");
+        let grad: Vec<f32> = acc.chunks_exact(2).map(|r| if r[1] > 0.0 { r[0] / r[1] } else { 0.0 }).collect();
         self.grad_steps = 0;
         let mut g = self.gaussians();
         let read = |t: &Tensor<2>| -> Vec<f32> { t.clone().into_data().try_to_vec::<f32>().expect("f32") };
