@@ -92,6 +92,9 @@ pub enum Command {
         /// Initial learning rate of the positions (decays exponentially; the final rate keeps its ratio).
         #[arg(long)]
         position_lr: Option<f64>,
+        /// Place the initial splats in the whole view volume, not only where the views' alpha shows the object.
+        #[arg(long)]
+        no_carve: bool,
         /// Keep the initial splats: no cloning, splitting or pruning.
         #[arg(long)]
         no_densify: bool,
@@ -132,6 +135,9 @@ pub enum Command {
         /// Evaluate at this resolution (longer side).
         #[arg(long)]
         resolution: Option<u32>,
+        /// Also save each view here as a PNG: the render on the left, the truth on the right.
+        #[arg(long, value_name = "DIR")]
+        images: Option<PathBuf>,
     },
     /// Benchmarks: `raster` (rasterizer speed), `ring` (training on a known 16-view ring),
     /// `view`, `interpolate` (time per interpolated frame), `confidence` (training with and without

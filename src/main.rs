@@ -42,6 +42,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sh_degree,
             position_lr,
             no_densify,
+            no_carve,
             grow,
             profile,
             eval_every,
@@ -56,6 +57,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 sh_degree,
                 position_lr,
                 densify: !no_densify,
+                carve: !no_carve,
                 grow_fraction: grow,
                 json,
                 profile,
@@ -69,8 +71,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Render { checkpoint, out, frames, size }) => {
             commands::render(&checkpoint, &out, frames, size).map(|_| ExitCode::SUCCESS)
         }
-        Some(Command::Eval { checkpoint, dataset, json, resolution }) => {
-            commands::eval(&checkpoint, &dataset, resolution, json).map(|_| ExitCode::SUCCESS)
+        Some(Command::Eval { checkpoint, dataset, json, resolution, images }) => {
+            commands::eval(&checkpoint, &dataset, resolution, images.as_deref(), json).map(|_| ExitCode::SUCCESS)
         }
         Some(Command::Bench { what, json, iterations, steps, size, frames, batch, by_frame, scene, tiny }) => {
             match what.as_str() {

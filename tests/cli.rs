@@ -103,10 +103,26 @@ fn train_export_eval_and_render_a_small_dataset() {
     for i in 0..3 {
         assert!(ply.join(format!("frame_{i:04}.ply")).exists());
     }
-    let ev = e4d(&["eval", ckpt.to_str().unwrap(), data.to_str().unwrap(), "--json"]);
+    let pairs = dir.path().join("pairs");
+    let ev =
+        e4d(&["eval", ckpt.to_str().unwrap(), data.to_str().unwrap(), "--json", "--images", pairs.to_str().unwrap()]);
     assert!(ev.status.success(), "{}", String::from_utf8_lossy(&ev.stderr));
     let ev: serde_json::Value = serde_json::from_slice(&ev.stdout).unwrap();
     assert!((ev["psnr"].as_f64().unwrap() - report["psnr"].as_f64().unwrap()).abs() < 1e-6);
+    // --images: one render | truth pair per view, whose halves give that view's PSNR (8-bit rounding aside).
+    assert_eq!(std::fs::read_dir(&pairs).unwrap().count() as u64, ev["views"].as_u64().unwrap());
+    let pair = image::open(pairs.join("view_0000.png")).unwrap().to_rgb8();
+    assert_eq!(pair.dimensions(), (64, 32));
+    let mse: f64 = (0..32)
+        .flat_map(|y| (0..32).map(move |x| (x, y)))
+        .flat_map(|(x, y)| {
+            let (a, b) = (pair.get_pixel(x, y).0, pair.get_pixel(x + 32, y).0);
+            (0..3).map(move |k| ((a[k] as f64 - b[k] as f64) / 255.0).powi(2))
+        })
+        .sum::<f64>()
+        / (32.0 * 32.0 * 3.0);
+    let view_psnr = ev["per_view_psnr"][0].as_f64().unwrap();
+    assert!((-10.0 * mse.log10() - view_psnr).abs() < 0.2, "{} vs {view_psnr}", -10.0 * mse.log10());
     let renders = dir.path().join("renders");
     let r = e4d(&["render", ckpt.to_str().unwrap(), "--out", renders.to_str().unwrap(), "--size", "32"]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));

@@ -37,6 +37,8 @@ pub struct TrainArgs {
     /// Initial position learning rate; the final one keeps the default ratio to it.
     pub position_lr: Option<f64>,
     pub densify: bool,
+    /// Carve the initial splats with the views' silhouettes (`TrainConfig::carve_init`).
+    pub carve: bool,
     /// Share of the splats grown at each densification (`DensifyConfig::grow_fraction`).
     pub grow_fraction: Option<f32>,
     pub json: bool,
@@ -127,6 +129,7 @@ pub fn train_loaded(
         config.sh_degree = d;
     }
     config.densify.enabled = args.densify;
+    config.carve_init = args.carve;
     if let Some(g) = args.grow_fraction {
         anyhow::ensure!((0.0..=1.0).contains(&g), "--grow must be a share in 0..=1");
         config.densify.grow_fraction = g;
@@ -229,13 +232,49 @@ pub fn train_loaded(
     Ok((summary, ckpt))
 }
 
-pub fn eval(checkpoint: &Path, dataset: &Path, resolution: Option<u32>, json: bool) -> anyhow::Result<()> {
+/// `eval`: PSNR / SSIM on the test split (the train split when there is none); with `images`, each view
+/// is also saved there as one PNG, the render on the left and the truth on the right.
+pub fn eval(
+    checkpoint: &Path,
+    dataset: &Path,
+    resolution: Option<u32>,
+    images: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<()> {
     let ck = Checkpoint::load(checkpoint)?;
     let ds = load_dataset(dataset, LoadOptions { max_side: resolution })?;
     let views = if ds.test.is_empty() { &ds.train } else { ds.split(Split::Test) };
     let gpu = GpuContext::headless()?;
     let rast = Rasterizer::new(gpu)?;
-    let r = evaluate(&rast, &ck.gaussians, views, ck.meta.background)?;
+    if let Some(dir) = images {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let (w, h) = views.first().map(|v| v.image.dimensions()).unwrap_or((0, 0));
+    let mut write_error: Option<anyhow::Error> = None;
+    let r =
+        crate::train::eval::evaluate_each(&rast, &ck.gaussians, views, ck.meta.background, |i, rendered, target| {
+            let Some(dir) = images else { return };
+            if write_error.is_some() {
+                return;
+            }
+            let pair = image::RgbImage::from_fn(2 * w, h, |x, y| {
+                let (src, x) = if x < w { (rendered, x) } else { (target, x - w) };
+                let o = ((y * w + x) * 3) as usize;
+                image::Rgb([0, 1, 2].map(|k| (src[o + k].clamp(0.0, 1.0) * 255.0).round() as u8))
+            });
+            let path = dir.join(format!("view_{i:04}.png"));
+            let mut png = Vec::new();
+            let written = image::codecs::png::PngEncoder::new(&mut png)
+                .write_image(&pair, 2 * w, h, image::ExtendedColorType::Rgb8)
+                .map_err(anyhow::Error::from)
+                .and_then(|_| crate::atomic_file::write_atomically(&path, &png).map_err(anyhow::Error::from));
+            if let Err(e) = written {
+                write_error = Some(e.context(format!("writing {}", path.display())));
+            }
+        })?;
+    if let Some(e) = write_error {
+        return Err(e);
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {

@@ -141,6 +141,7 @@ pub fn run(video: Option<&Path>, out: &Path, stage1_args: &Stage1Args, args: &Ru
         sh_degree: None,
         position_lr: None,
         densify: true,
+        carve: true,
         grow_fraction: None,
         json: args.json,
         profile: false,

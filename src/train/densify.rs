@@ -80,6 +80,7 @@ pub fn densify(
     order.truncate(((n as f32 * cfg.grow_fraction) as usize).min(room));
     let mut keep = vec![true; n];
     let mut new_rows: Vec<(usize, [f32; 4], [f32; 4])> = Vec::new(); // (source, mean, log_scale)
+    let mut clone_sources = Vec::new();
     for &i in &order {
         let max_scale = g.log_scales[i * 4..i * 4 + 3].iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v)).exp();
         let mean = [g.means[i * 4], g.means[i * 4 + 1], g.means[i * 4 + 2], g.means[i * 4 + 3]];
@@ -98,8 +99,17 @@ pub fn densify(
             stats.split += 1;
         } else {
             new_rows.push((i, mean, ls));
+            clone_sources.push(i);
             stats.cloned += 1;
         }
+    }
+    // A clone sits on its parent: two splats of opacity a' with (1 - a')² = 1 - a cover the pixels as
+    // the parent did, so cloning does not darken the image and undo the last steps' fit (Rota Bulò et
+    // al. 2024, "Revising densification in Gaussian splatting").
+    for &i in &clone_sources {
+        let a = 1.0 / (1.0 + (-g.opacity[i]).exp());
+        let a_half = (1.0 - (1.0 - a).sqrt()).clamp(1e-6, 1.0 - 1e-6);
+        g.opacity[i] = (a_half / (1.0 - a_half)).ln();
     }
     // Prune nearly transparent splats (and any non-finite one).
     for (i, kept) in keep.iter_mut().enumerate() {
@@ -173,6 +183,19 @@ mod tests {
         assert!(s.split > 0 && s.cloned > 0, "{s:?}");
         let child_ls = g.log_scales[g.len() * 4 - 4];
         assert!(before.log_scales.iter().any(|&p| (p - 1.6f32.ln() - child_ls).abs() < 1e-5));
+        // A clone and its parent together cover what the parent covered: 1 - (1 - a')² = a.
+        let sigmoid = |x: f32| 1.0 / (1.0 + (-x).exp());
+        let first_new = g.len() - s.cloned - 2 * s.split;
+        let clones = (first_new..g.len()).filter_map(|j| {
+            (0..before.len()).find(|&i| before.means[i * 4..i * 4 + 4] == g.means[j * 4..j * 4 + 4]).map(|i| (i, j))
+        });
+        let mut checked = 0;
+        for (i, j) in clones {
+            let (a, a_new) = (sigmoid(before.opacity[i]), sigmoid(g.opacity[j]));
+            assert!((1.0 - (1.0 - a_new).powi(2) - a).abs() < 1e-4, "parent {a}, clone {a_new}");
+            checked += 1;
+        }
+        assert_eq!(checked, s.cloned);
         // The cap holds.
         let cfg = DensifyConfig { grow_fraction: 0.5, max_splats: g.len() + 3, ..Default::default() };
         let mut m2: Vec<Rows> = vec![];

@@ -22,6 +22,18 @@ pub fn evaluate(
     views: &[View],
     background: [f32; 3],
 ) -> Result<EvalReport, RasterError> {
+    evaluate_each(r, g, views, background, |_, _, _| {})
+}
+
+/// [`evaluate`], handing each view's rendered and target RGB (row-major, in [0, 1]) to `each` with
+/// the view's index, e.g. to save them for a look.
+pub fn evaluate_each(
+    r: &Rasterizer,
+    g: &Gaussians4d,
+    views: &[View],
+    background: [f32; 3],
+    mut each: impl FnMut(usize, &[f32], &[f32]),
+) -> Result<EvalReport, RasterError> {
     let first = views.first().ok_or_else(|| RasterError::Input("no views to evaluate".into()))?;
     let (w, h) = first.image.dimensions();
     let params = r.upload(g)?;
@@ -36,6 +48,7 @@ pub fn evaluate(
             let rendered: Vec<f32> =
                 img[i * px * 4..(i + 1) * px * 4].chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
             let target: Vec<f32> = v.composited(background).chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+            each(psnrs.len(), &rendered, &target);
             psnrs.push(super::loss::psnr(&rendered, &target));
             ssims.push(super::loss::ssim_cpu(&rendered, &target, w as usize, h as usize, 3));
         }

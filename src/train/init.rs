@@ -1,6 +1,8 @@
-//! Initial 4D Gaussians: uniform in the object volume and over the (slightly extended) time range,
-//! opacity 0.1, spatial scale from nearest-neighbour distances, a given temporal standard deviation.
+//! Initial 4D Gaussians: uniform in the object volume (carved by the views' silhouettes where they
+//! have them) and over the (slightly extended) time range, opacity 0.1, spatial scale from
+//! nearest-neighbour distances, a given temporal standard deviation.
 
+use super::carve::SilhouetteCarver;
 use crate::camera::Camera;
 use crate::gaussians::{Gaussians4d, sh_coeffs};
 use glam::DVec3;
@@ -101,21 +103,39 @@ pub fn neighbour_distances(points: &[[f32; 3]]) -> Vec<f32> {
         .collect()
 }
 
-/// `count` Gaussians in `volume` over `time_range`, each with temporal standard deviation `time_sigma`.
+/// `count` Gaussians in `volume` over `time_range`, each with temporal standard deviation `time_sigma`;
+/// with a `carver`, only where the views nearest in time see the object (if too few candidates pass,
+/// the rest are placed without it).
+#[allow(clippy::too_many_arguments)]
 pub fn initial_gaussians(
     count: usize,
     volume: InitVolume,
     cameras: &[Camera],
+    carver: Option<&SilhouetteCarver>,
     time_range: (f32, f32),
     time_sigma: f32,
     sh_degree: u32,
     seed: u64,
 ) -> Gaussians4d {
     let mut rng = StdRng::seed_from_u64(seed);
+    let (t0, t1) = time_range;
+    let extend = 0.05 * (t1 - t0).max(time_sigma);
     let mut points = Vec::with_capacity(count);
+    let mut times = Vec::with_capacity(count);
     let mut attempts = 0usize;
-    while points.len() < count && attempts < count * 200 {
+    let mut carver = carver;
+    while points.len() < count {
         attempts += 1;
+        if attempts > count * 200 {
+            match carver.take() {
+                Some(_) => {
+                    log::warn!("silhouette carving kept {} of {count} initial points; the rest uncarved", points.len());
+                    attempts = 0;
+                }
+                None => break,
+            }
+        }
+        let t = rng.random_range((t0 - extend)..=(t1 + extend));
         let p = match volume {
             InitVolume::Ball { center, radius } => {
                 let d =
@@ -134,16 +154,19 @@ pub fn initial_gaussians(
                 p
             }
         };
+        if let Some(c) = carver
+            && !c.keeps(DVec3::new(p[0] as f64, p[1] as f64, p[2] as f64), t.clamp(t0, t1))
+        {
+            continue;
+        }
         points.push(p);
+        times.push(t);
     }
     let dists = neighbour_distances(&points);
-    let (t0, t1) = time_range;
-    let extend = 0.05 * (t1 - t0).max(time_sigma);
     let log_scale_t = time_sigma.max(1e-3).ln();
     let k = sh_coeffs(sh_degree);
     let mut g = Gaussians4d { sh_degree, ..Default::default() };
-    for (p, d) in points.iter().zip(&dists) {
-        let t = rng.random_range((t0 - extend)..=(t1 + extend));
+    for ((p, d), &t) in points.iter().zip(&dists).zip(&times) {
         g.means.extend([p[0], p[1], p[2], t]);
         let s = d.max(1e-4).ln();
         g.log_scales.extend([s, s, s, log_scale_t]);
@@ -185,6 +208,7 @@ mod tests {
             2000,
             InitVolume::Ball { center: [0.0; 3], radius: 0.5 },
             &[],
+            None,
             (0.0, 1.0),
             2.0 / 15.0,
             0,

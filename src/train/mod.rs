@@ -2,6 +2,7 @@
 //! any dataset in the D-NeRF convention) with the confidence-aware loss, on the shared GPU.
 
 pub mod adam;
+pub mod carve;
 pub mod densify;
 pub mod eval;
 pub mod init;
@@ -81,6 +82,9 @@ pub struct TrainConfig {
     /// optimiser narrows it where the object moves.
     #[serde(default = "default_init_time_scale")]
     pub init_time_scale: f32,
+    /// Place the initial splats only where the training views' alpha shows the object.
+    #[serde(default)]
+    pub carve_init: bool,
     pub sh_degree: u32,
     pub background: [f32; 3],
     pub lr: LearningRates,
@@ -100,6 +104,7 @@ impl Default for TrainConfig {
             batch_by_frame: false,
             init_points: 20_000,
             init_time_scale: default_init_time_scale(),
+            carve_init: true,
             sh_degree: 0,
             background: [1.0; 3],
             lr: LearningRates::default(),
@@ -257,10 +262,12 @@ impl Trainer {
             };
             let duration = time_range.1 - time_range.0;
             let time_sigma = (2.0 * spacing).max(config.init_time_scale * duration);
+            let carver = if config.carve_init { carve::SilhouetteCarver::from_views(&dataset.train) } else { None };
             initial_gaussians(
                 config.init_points,
                 volume,
                 &cameras,
+                carver.as_ref(),
                 time_range,
                 time_sigma,
                 config.sh_degree,
