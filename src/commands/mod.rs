@@ -253,23 +253,13 @@ pub fn eval(
     let mut write_error: Option<anyhow::Error> = None;
     let r =
         crate::train::eval::evaluate_each(&rast, &ck.gaussians, views, ck.meta.background, |i, rendered, target| {
-            let Some(dir) = images else { return };
-            if write_error.is_some() {
-                return;
-            }
-            let pair = image::RgbImage::from_fn(2 * w, h, |x, y| {
-                let (src, x) = if x < w { (rendered, x) } else { (target, x - w) };
-                let o = ((y * w + x) * 3) as usize;
-                image::Rgb([0, 1, 2].map(|k| (src[o + k].clamp(0.0, 1.0) * 255.0).round() as u8))
-            });
-            let path = dir.join(format!("view_{i:04}.png"));
-            let mut png = Vec::new();
-            let written = image::codecs::png::PngEncoder::new(&mut png)
-                .write_image(&pair, 2 * w, h, image::ExtendedColorType::Rgb8)
-                .map_err(anyhow::Error::from)
-                .and_then(|_| crate::atomic_file::write_atomically(&path, &png).map_err(anyhow::Error::from));
-            if let Err(e) = written {
-                write_error = Some(e.context(format!("writing {}", path.display())));
+            if let Some(dir) = images
+                && write_error.is_none()
+            {
+                let path = dir.join(format!("view_{i:04}.png"));
+                if let Err(e) = write_pair_png(&path, rendered, target, w, h) {
+                    write_error = Some(e.context(format!("writing {}", path.display())));
+                }
             }
         })?;
     if let Some(e) = write_error {
@@ -280,6 +270,19 @@ pub fn eval(
     } else {
         println!("PSNR {:.2} dB, SSIM {:.4} over {} views at {}x{}", r.psnr, r.ssim, r.views, r.width, r.height);
     }
+    Ok(())
+}
+
+/// `rendered` | `target` (RGB in [0, 1], `w` × `h` each) side by side as one PNG, written atomically.
+fn write_pair_png(path: &Path, rendered: &[f32], target: &[f32], w: u32, h: u32) -> anyhow::Result<()> {
+    let pair = image::RgbImage::from_fn(2 * w, h, |x, y| {
+        let (src, x) = if x < w { (rendered, x) } else { (target, x - w) };
+        let o = ((y * w + x) * 3) as usize;
+        image::Rgb([0, 1, 2].map(|k| (src[o + k].clamp(0.0, 1.0) * 255.0).round() as u8))
+    });
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png).write_image(&pair, 2 * w, h, image::ExtendedColorType::Rgb8)?;
+    crate::atomic_file::write_atomically(path, &png)?;
     Ok(())
 }
 
