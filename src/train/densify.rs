@@ -60,8 +60,8 @@ pub struct DensifyStats {
 }
 
 /// Decides and applies clone / split / prune. `grad_norm` is the mean |∂L/∂μxyz| per splat over the
-/// steps that saw it since the last densification. `moments` follow the same row operations (new rows start at zero).
-/// `extent` is the scene's radius in world units.
+/// steps that saw it since the last densification. `moments` follow the same row operations (new rows
+/// start at zero). `extent` is the scene's radius in world units.
 pub fn densify(
     g: &mut Gaussians4d,
     moments: &mut [Rows],
