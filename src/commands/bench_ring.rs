@@ -97,7 +97,7 @@ pub fn bench_ring(args: RingArgs) -> anyhow::Result<()> {
                     trainer.splat_count()
                 );
             }
-            curve.push(serde_json::json!({"step": trainer.iteration(), "seconds": train_seconds, "psnr": r.psnr, "ssim": r.ssim}));
+            curve.push(super::curve_point(trainer.iteration(), train_seconds, &r, trainer.splat_count()));
         }
     }
     let last = curve.last().cloned().unwrap_or_default();

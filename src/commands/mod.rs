@@ -91,7 +91,7 @@ fn merge_stage_times(totals: &mut Vec<StageTime>, more: Vec<StageTime>) {
     }
 }
 
-/// One point of `train --eval-every`'s test curve.
+/// One point of a test curve (`train --eval-every`, `bench ring`).
 fn curve_point(step: u32, seconds: f64, r: &crate::train::eval::EvalReport, splats: usize) -> serde_json::Value {
     serde_json::json!({"step": step, "seconds": seconds, "psnr": r.psnr, "ssim": r.ssim, "splats": splats})
 }

@@ -111,7 +111,7 @@ pub fn initial_gaussians(
     count: usize,
     volume: InitVolume,
     cameras: &[Camera],
-    carver: Option<&SilhouetteCarver>,
+    mut carver: Option<&SilhouetteCarver>,
     time_range: (f32, f32),
     time_sigma: f32,
     sh_degree: u32,
@@ -123,7 +123,6 @@ pub fn initial_gaussians(
     let mut points = Vec::with_capacity(count);
     let mut times = Vec::with_capacity(count);
     let mut attempts = 0usize;
-    let mut carver = carver;
     while points.len() < count {
         attempts += 1;
         if attempts > count * 200 {

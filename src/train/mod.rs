@@ -181,7 +181,6 @@ pub struct Trainer {
     /// which the splat was seen (a non-zero gradient), so a splat that lives in few frames or views
     /// is judged by the steps that saw it, as 3DGS divides by its visibility count.
     grad_accum: Option<Tensor<2>>,
-    grad_steps: u32,
     pub last_densify: Option<densify::DensifyStats>,
     /// Radius of the initial cloud around its centre (world units), the scale densification uses.
     scene_extent: f32,
@@ -213,6 +212,11 @@ fn cloud_radius(means: &[f32]) -> f32 {
         .map(|p| (0..3).map(|k| (p[k] as f64 - c[k]).powi(2)).sum::<f64>().sqrt())
         .fold(0.0, f64::max);
     if r > 0.0 { r as f32 } else { 1.0 }
+}
+
+/// A tensor's values on the CPU (every trainer tensor is f32).
+fn read_f32(t: &Tensor<2>) -> Vec<f32> {
+    t.clone().into_data().try_to_vec::<f32>().expect("f32 tensor")
 }
 
 fn tensor2(v: &[f32], cols: usize, device: &Device) -> Tensor<2> {
@@ -309,7 +313,6 @@ impl Trainer {
             rig: dataset.rig.clone(),
             config,
             grad_accum: None,
-            grad_steps: 0,
             last_densify: None,
             scene_extent,
         })
@@ -414,7 +417,6 @@ impl Trainer {
                     Some(acc) => acc + row,
                     None => row,
                 });
-                self.grad_steps += 1;
             }
             let cols = self.params[g].dims()[1];
             let row = if lrs[g].len() == cols { lrs[g].clone() } else { vec![lrs[g][0]; cols] };
@@ -443,18 +445,15 @@ impl Trainer {
         let d = self.config.densify;
         let total = self.config.iterations as f32;
         let in_window = (self.step as f32) >= d.start_fraction * total && (self.step as f32) < d.end_fraction * total;
-        if !d.enabled || !in_window || d.interval == 0 || !self.step.is_multiple_of(d.interval) || self.grad_steps == 0
-        {
+        if !d.enabled || !in_window || d.interval == 0 || !self.step.is_multiple_of(d.interval) {
             return;
         }
         let Some(acc) = self.grad_accum.take() else { return };
-        let acc: Vec<f32> = acc.into_data().try_to_vec::<f32>().expect("f32");
-        let grad: Vec<f32> = acc.chunks_exact(2).map(|r| if r[1] > 0.0 { r[0] / r[1] } else { 0.0 }).collect();
-        self.grad_steps = 0;
+        let grad: Vec<f32> =
+            read_f32(&acc).chunks_exact(2).map(|r| if r[1] > 0.0 { r[0] / r[1] } else { 0.0 }).collect();
         let mut g = self.gaussians();
-        let read = |t: &Tensor<2>| -> Vec<f32> { t.clone().into_data().try_to_vec::<f32>().expect("f32") };
         let mut moments: Vec<densify::Rows> =
-            vec![self.moments.each_ref().map(|m| read(&m.m)), self.moments.each_ref().map(|m| read(&m.v))];
+            vec![self.moments.each_ref().map(|m| read_f32(&m.m)), self.moments.each_ref().map(|m| read_f32(&m.v))];
         let stats = densify::densify(&mut g, &mut moments, &grad, &d, self.scene_extent, &mut self.rng);
         let w = densify::widths(&g);
         let dev = &self.device;
@@ -485,14 +484,13 @@ impl Trainer {
 
     /// The current parameters on the CPU.
     pub fn gaussians(&self) -> Gaussians4d {
-        let read = |t: &Tensor<2>| -> Vec<f32> { t.clone().into_data().try_to_vec::<f32>().expect("f32 parameters") };
         Gaussians4d {
-            means: read(&self.params[0]),
-            log_scales: read(&self.params[1]),
-            rot_left: read(&self.params[2]),
-            rot_right: read(&self.params[3]),
-            opacity: read(&self.params[4]),
-            sh: read(&self.params[5]),
+            means: read_f32(&self.params[0]),
+            log_scales: read_f32(&self.params[1]),
+            rot_left: read_f32(&self.params[2]),
+            rot_right: read_f32(&self.params[3]),
+            opacity: read_f32(&self.params[4]),
+            sh: read_f32(&self.params[5]),
             sh_degree: self.config.sh_degree,
         }
     }
