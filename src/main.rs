@@ -46,6 +46,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             grow,
             profile,
             eval_every,
+            overrides,
         }) => {
             let args = commands::TrainArgs {
                 iterations: iters,
@@ -62,6 +63,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 json,
                 profile,
                 eval_every,
+                overrides,
             };
             commands::train(&dataset, &out, args).map(|_| ExitCode::SUCCESS)
         }

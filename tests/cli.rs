@@ -82,6 +82,8 @@ fn train_export_eval_and_render_a_small_dataset() {
         "500",
         "--eval-every",
         "10",
+        "--set",
+        "densify.interval=5",
         "--json",
     ]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
@@ -97,6 +99,25 @@ fn train_export_eval_and_render_a_small_dataset() {
     assert_eq!(curve[1]["psnr"], report["psnr"]);
     assert!(curve[0]["seconds"].as_f64().unwrap() <= curve[1]["seconds"].as_f64().unwrap());
     let ckpt = out.join("model.safetensors");
+    // --set reached the trainer: the checkpoint's settings carry it.
+    let meta = efficient4d::export::Checkpoint::load(&ckpt).unwrap().meta;
+    assert_eq!(meta.settings["densify"]["interval"], 5);
+    // A mistyped --set key is an error that names the known keys, and nothing is trained.
+    let typo = e4d(&[
+        "train",
+        data.to_str().unwrap(),
+        "--out",
+        dir.path().join("typo").to_str().unwrap(),
+        "--set",
+        "lr.tiem=1",
+    ]);
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&typo.stderr).contains("no such setting"),
+        "{}",
+        String::from_utf8_lossy(&typo.stderr)
+    );
+    assert!(!dir.path().join("typo").exists(), "nothing is written on failure");
     let ply = dir.path().join("ply");
     let exp = e4d(&["export", ckpt.to_str().unwrap(), "--out", ply.to_str().unwrap(), "--frames", "3"]);
     assert!(exp.status.success(), "{}", String::from_utf8_lossy(&exp.stderr));

@@ -46,6 +46,8 @@ pub struct TrainArgs {
     pub profile: bool,
     /// Evaluate on the test split every this many steps and report the curve (time excludes it).
     pub eval_every: Option<u32>,
+    /// `--set KEY=VALUE` items (`train::overrides`), applied after the other settings.
+    pub overrides: Vec<String>,
 }
 
 /// The process's Ctrl-C flag: the handler is installed once and every stage (stage 1, then training in
@@ -134,6 +136,7 @@ pub fn train_loaded(
         anyhow::ensure!((0.0..=1.0).contains(&g), "--grow must be a share in 0..=1");
         config.densify.grow_fraction = g;
     }
+    let config = crate::train::overrides::apply_overrides(&config, &args.overrides)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let iterations = config.iterations;
     let mut trainer = Trainer::new(gpu, rast.clone(), ds, config, None)?;

@@ -146,6 +146,7 @@ pub fn run(video: Option<&Path>, out: &Path, stage1_args: &Stage1Args, args: &Ru
         json: args.json,
         profile: false,
         eval_every: None,
+        overrides: Vec::new(),
     };
     let (mut summary, ck) = train_loaded(&gpu, &rast, &ds, out, &train_args)?;
     let ckpt_path = out.join("model.safetensors");

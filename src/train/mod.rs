@@ -7,6 +7,7 @@ pub mod densify;
 pub mod eval;
 pub mod init;
 pub mod loss;
+pub mod overrides;
 
 use crate::dataset::Dataset;
 use crate::export::{Checkpoint, CheckpointMeta, checkpoint::FORMAT_VERSION};
