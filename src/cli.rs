@@ -107,7 +107,7 @@ pub enum Command {
         /// Evaluate on the test split every N steps and report PSNR over training time (`curve` in --json).
         #[arg(long, value_name = "N")]
         eval_every: Option<u32>,
-        /// Change any training setting by its path in the checkpoint's settings, e.g. `--set lr.time=0.02
+        /// Change any training setting by its path in the checkpoint's settings, e.g. `--set lr.time_per_spacing=0.2
         /// --set densify.end_fraction=0.5` (repeatable; applied after the other flags).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,

@@ -1,5 +1,5 @@
 //! `train --set KEY=VALUE`: change any training setting by its dotted path in the checkpoint's
-//! `settings` JSON (e.g. `lr.time=0.02`, `densify.end_fraction=0.5`), so a schedule can be tried
+//! `settings` JSON (e.g. `lr.time_per_spacing=0.2`, `densify.end_fraction=0.5`), so a schedule can be tried
 //! without a flag per knob. Unknown keys and values of the wrong type are errors, never ignored.
 
 use super::TrainConfig;
@@ -70,8 +70,9 @@ mod tests {
 
     #[test]
     fn nested_and_top_level_settings_change() {
-        let c = set(&["lr.time=0.02", "densify.end_fraction=0.5", "iterations=7", "carve_init=false"]).unwrap();
-        assert_eq!(c.lr.time, 0.02);
+        let c =
+            set(&["lr.time_per_spacing=0.2", "densify.end_fraction=0.5", "iterations=7", "carve_init=false"]).unwrap();
+        assert_eq!(c.lr.time_per_spacing, 0.2);
         assert_eq!(c.densify.end_fraction, 0.5);
         assert_eq!(c.iterations, 7);
         assert!(!c.carve_init);
@@ -81,8 +82,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_wrong_types_and_bad_syntax_are_errors() {
-        let e = set(&["lr.tiem=0.02"]).unwrap_err();
-        assert!(matches!(e, OverrideError::UnknownKey { .. }) && e.to_string().contains("time"), "{e}");
+        let e = set(&["lr.tiem_per_spacing=0.2"]).unwrap_err();
+        assert!(matches!(e, OverrideError::UnknownKey { .. }) && e.to_string().contains("time_per_spacing"), "{e}");
         assert!(matches!(set(&["iterations=fast"]), Err(OverrideError::BadValue { .. })));
         assert!(matches!(set(&["iterations=-3"]), Err(OverrideError::BadValue { .. })));
         assert!(matches!(set(&["carve_init=1"]), Err(OverrideError::BadValue { .. })));
