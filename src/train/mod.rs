@@ -38,6 +38,10 @@ pub struct LearningRates {
     /// key frames span [0, 1]. A fixed 0.01 is two frames per step on D-NeRF's 200 frames: temporal
     /// means wandered out of the clip and jumpingjacks stood 1.9 dB lower after 500 steps than at 0.001.
     pub time_per_spacing: f64,
+    /// Upper bound of the time rate: the authors' 0.01, so clips of fewer key frames (wider spacings,
+    /// not measured) never get a faster rate than the published one.
+    #[serde(default = "default_time_max")]
+    pub time_max: f64,
     /// Decay the time rate as the position rate (same ratio and steps) instead of keeping it.
     #[serde(default)]
     pub time_decays: bool,
@@ -54,6 +58,7 @@ impl Default for LearningRates {
             position_final: 4e-5,
             position_decay_fraction: 0.6,
             time_per_spacing: 0.15,
+            time_max: default_time_max(),
             time_decays: false,
             color: 0.01,
             opacity: 0.05,
@@ -79,8 +84,12 @@ impl LearningRates {
     /// The temporal means' rate at `step` for key frames `spacing` apart.
     pub fn time_at(&self, step: u32, total: u32, spacing: f64) -> f64 {
         let decay = if self.time_decays { self.position_at(step, total) / self.position_init } else { 1.0 };
-        self.time_per_spacing * spacing * decay
+        (self.time_per_spacing * spacing).min(self.time_max) * decay
     }
+}
+
+fn default_time_max() -> f64 {
+    0.01
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -553,6 +562,8 @@ mod tests {
         // 16 key frames over [0, 1]: the authors' 0.01; D-NeRF's 200 frames: 20x less per step.
         assert!((d.time_at(0, 1000, 1.0 / 15.0) - 0.01).abs() < 1e-12);
         assert!((d.time_at(999, 1000, 1.0 / 199.0) - 0.15 / 199.0).abs() < 1e-12);
+        // Fewer, wider-spaced frames keep the published rate.
+        assert_eq!(d.time_at(0, 1000, 1.0), 0.01);
         // Decaying with the position rate: the same ratio at every step.
         let decaying = LearningRates { time_decays: true, ..d };
         for step in [0, 300, 600, 1000] {
