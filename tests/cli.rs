@@ -118,6 +118,16 @@ fn train_export_eval_and_render_a_small_dataset() {
         String::from_utf8_lossy(&typo.stderr)
     );
     assert!(!dir.path().join("typo").exists(), "nothing is written on failure");
+    // Out-of-range values are refused the same way, by flag or by --set, naming the setting.
+    for bad in [&["--set", "densify.grow_fraction=5"][..], &["--grow", "5"], &["--sh-degree", "7"]] {
+        let run = e4d(
+            &[&["train", data.to_str().unwrap(), "--out", dir.path().join("typo").to_str().unwrap()], bad].concat()
+        );
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{bad:?}: {err}");
+        assert!(err.contains("grow_fraction") || err.contains("sh_degree"), "{bad:?}: {err}");
+        assert!(!dir.path().join("typo").exists(), "nothing is written on failure");
+    }
     let ply = dir.path().join("ply");
     let exp = e4d(&["export", ckpt.to_str().unwrap(), "--out", ply.to_str().unwrap(), "--frames", "3"]);
     assert!(exp.status.success(), "{}", String::from_utf8_lossy(&exp.stderr));

@@ -119,24 +119,22 @@ pub fn train_loaded(
         config.init_points = p;
     }
     if let Some(s) = args.init_time_scale {
-        anyhow::ensure!(s.is_finite() && s > 0.0, "--time-scale must be a positive share of the duration");
         config.init_time_scale = s;
     }
     if let Some(lr) = args.position_lr {
-        anyhow::ensure!(lr.is_finite() && lr > 0.0, "--position-lr must be positive");
         config.lr = config.lr.with_position_init(lr);
     }
     if let Some(d) = args.sh_degree {
-        anyhow::ensure!(d <= 3, "--sh-degree must be 0..=3");
         config.sh_degree = d;
     }
     config.densify.enabled = args.densify;
     config.carve_init = args.carve;
     if let Some(g) = args.grow_fraction {
-        anyhow::ensure!((0.0..=1.0).contains(&g), "--grow must be a share in 0..=1");
         config.densify.grow_fraction = g;
     }
     let config = crate::train::overrides::apply_overrides(&config, &args.overrides)?;
+    // Flags and `--set` alike are range-checked here, before the output folder is made.
+    config.validate()?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let iterations = config.iterations;
     let mut trainer = Trainer::new(gpu, rast.clone(), ds, config, None)?;

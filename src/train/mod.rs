@@ -8,6 +8,7 @@ pub mod eval;
 pub mod init;
 pub mod loss;
 pub mod overrides;
+pub mod validate;
 
 use crate::dataset::Dataset;
 use crate::export::{Checkpoint, CheckpointMeta, checkpoint::FORMAT_VERSION};
@@ -151,6 +152,8 @@ pub enum TrainError {
     #[error("training views differ in size ({0}); load the dataset with a resolution")]
     MixedSizes(String),
     #[error(transparent)]
+    Setting(#[from] validate::InvalidSetting),
+    #[error(transparent)]
     Gpu(#[from] crate::gpu::GpuError),
     #[error(transparent)]
     Raster(#[from] crate::render::RasterError),
@@ -258,6 +261,7 @@ impl Trainer {
         config: TrainConfig,
         init: Option<Gaussians4d>,
     ) -> Result<Self, TrainError> {
+        config.validate()?;
         let first = dataset.train.first().ok_or(TrainError::NoViews)?;
         let (width, height) = first.image.dimensions();
         if let Some(v) = dataset.train.iter().find(|v| v.image.dimensions() != (width, height)) {
