@@ -80,7 +80,7 @@ fn the_fused_loss_matches_the_burn_reference_loss_and_its_gradient() {
     let rendered: Vec<f32> = (0..n * 4).map(|i| noise(i, 1)).collect();
     let target: Vec<f32> = (0..n * 4).map(|i| noise(i, 2) * 0.5 + rendered[i] * 0.5).collect();
     let conf: Vec<f32> = (0..n).map(|i| if i % 5 == 0 { 0.2 } else { 1.0 }).collect();
-    let weights = LossWeights { ssim: 0.2, mask: 0.3 };
+    let weights = LossWeights { ssim: 0.2, mask: 0.3, ..Default::default() };
     let t4 = |v: &[f32], c: usize| Tensor::<4>::from_data(TensorData::new(v.to_vec(), [b, h, w, c]), &device);
 
     let x = t4(&rendered, 4).require_grad();

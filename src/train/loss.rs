@@ -18,11 +18,22 @@ pub struct LossWeights {
     pub ssim: f32,
     /// Weight of the alpha (mask) term.
     pub mask: f32,
+    /// Weight of the soft floor on the splats' temporal standard deviation (`train::time_floor`);
+    /// 0 turns it off.
+    #[serde(default)]
+    pub time_floor: f32,
+    /// The floor, in key-frame spacings.
+    #[serde(default = "default_time_floor_spacings")]
+    pub time_floor_spacings: f32,
+}
+
+fn default_time_floor_spacings() -> f32 {
+    2.0
 }
 
 impl Default for LossWeights {
     fn default() -> Self {
-        Self { ssim: 0.2, mask: 0.1 }
+        Self { ssim: 0.2, mask: 0.1, time_floor: 0.0, time_floor_spacings: default_time_floor_spacings() }
     }
 }
 

@@ -8,6 +8,7 @@ pub mod eval;
 pub mod init;
 pub mod loss;
 pub mod overrides;
+pub mod time_floor;
 pub mod validate;
 
 use crate::dataset::Dataset;
@@ -430,7 +431,13 @@ impl Trainer {
             ssim_weight: self.config.loss.ssim,
             mask_weight: self.config.loss.mask,
         };
-        let (total, _parts) = fused_loss(image, target, conf, &spec);
+        let (mut total, _parts) = fused_loss(image, target, conf, &spec);
+        if self.config.loss.time_floor > 0.0 {
+            let floor = (self.config.loss.time_floor_spacings as f64 * self.frame_spacing).max(1e-6);
+            let [_, log_scales, rot_left, rot_right, _, _] = &leaves;
+            let penalty = time_floor::time_floor_penalty(log_scales, rot_left, rot_right, floor);
+            total = total + penalty * self.config.loss.time_floor as f64;
+        }
         let grads = total.clone().backward();
         let loss: f32 = total.inner().into_scalar();
         let mse: f32 = mse.inner().into_scalar();

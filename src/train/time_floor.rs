@@ -1,0 +1,90 @@
+//! A soft floor on each splat's temporal standard deviation. D-NeRF-style data sees every time from
+//! one camera only, so a splat that lives for less than a frame spacing is fitted to a single view
+//! and generalises badly to others (measured: train-view PSNR rises past 36 dB while test views stall
+//! near 32). The penalty mean(relu(ln σ_floor − ln σt)) lets the optimiser shorten lifetimes only
+//! where the images pay for it.
+
+use burn::tensor::Tensor;
+
+/// Σtt of every splat, the temporal variance of the 4D covariance R·S²·Rᵀ with R = L(q_l)·R(q_r),
+/// as a differentiable burn expression of the raw parameters ([N, 4] each). Row 3 of R, written
+/// out (see `gaussians::math::left_matrix` / `right_matrix`), weights the four squared scales.
+pub fn temporal_variance(log_scales: &Tensor<2>, rot_left: &Tensor<2>, rot_right: &Tensor<2>) -> Tensor<1> {
+    let unit = |q: &Tensor<2>| q.clone() / q.clone().powf_scalar(2.0).sum_dim(1).sqrt();
+    let (ql, qr) = (unit(rot_left), unit(rot_right));
+    let col = |t: &Tensor<2>, k: usize| t.clone().narrow(1, k, 1);
+    let (a, b, c, d) = (col(&ql, 0), col(&ql, 1), col(&ql, 2), col(&ql, 3));
+    let (p, q, r, s) = (col(&qr, 0), col(&qr, 1), col(&qr, 2), col(&qr, 3));
+    let row3 = [
+        d.clone() * p.clone() + c.clone() * q.clone() - b.clone() * r.clone() - a.clone() * s.clone(),
+        d.clone() * q.clone() - c.clone() * p.clone() + b.clone() * s.clone() - a.clone() * r.clone(),
+        d.clone() * r.clone() + c.clone() * s.clone() + b.clone() * p.clone() + a.clone() * q.clone(),
+        d * s - c * r - b * q + a * p,
+    ];
+    let scales2 = (log_scales.clone() * 2.0).exp();
+    let weights = Tensor::cat(row3.map(|v| v.powf_scalar(2.0)).to_vec(), 1);
+    let n = log_scales.dims()[0];
+    (weights * scales2).sum_dim(1).reshape([n])
+}
+
+/// mean over splats of relu(ln floor − ½ ln Σtt): zero for splats that live at least `floor`.
+pub fn time_floor_penalty(
+    log_scales: &Tensor<2>,
+    rot_left: &Tensor<2>,
+    rot_right: &Tensor<2>,
+    floor: f64,
+) -> Tensor<1> {
+    let log_sigma = temporal_variance(log_scales, rot_left, rot_right).log() * 0.5;
+    (log_sigma.neg() + floor.ln()).clamp_min(0.0).mean()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gaussians::math::scaled_rotation;
+    use crate::gaussians::random::RandomScene;
+    use burn::tensor::{Device, TensorData};
+
+    fn tensor(values: &[f32], device: &Device) -> Tensor<2> {
+        Tensor::from_data(TensorData::new(values.to_vec(), [values.len() / 4, 4]), device)
+    }
+
+    #[test]
+    fn temporal_variance_matches_the_f64_covariance() {
+        let g = RandomScene { count: 50, seed: 9, ..Default::default() }.build();
+        let device = Device::flex();
+        let var: Vec<f32> = temporal_variance(
+            &tensor(&g.log_scales, &device),
+            &tensor(&g.rot_left, &device),
+            &tensor(&g.rot_right, &device),
+        )
+        .into_data()
+        .to_vec()
+        .unwrap();
+        for (i, v) in var.iter().enumerate() {
+            let l = scaled_rotation(&g.get(i));
+            let expected: f64 = (0..4).map(|k| l.col(k)[3].powi(2)).sum();
+            assert!((*v as f64 - expected).abs() <= 1e-4 * expected + 1e-9, "splat {i}: {v} vs {expected}");
+        }
+        // The penalty is zero above the floor and ln(floor/σ) below it.
+        let floor = (var.iter().cloned().fold(f32::INFINITY, f32::min) as f64).sqrt() * 0.5;
+        let p: f32 = time_floor_penalty(
+            &tensor(&g.log_scales, &device),
+            &tensor(&g.rot_left, &device),
+            &tensor(&g.rot_right, &device),
+            floor,
+        )
+        .into_scalar();
+        assert_eq!(p, 0.0);
+        let high = 10.0 * var.iter().cloned().fold(0.0f32, f32::max).sqrt() as f64;
+        let p: f32 = time_floor_penalty(
+            &tensor(&g.log_scales, &device),
+            &tensor(&g.rot_left, &device),
+            &tensor(&g.rot_right, &device),
+            high,
+        )
+        .into_scalar();
+        let expected: f64 = var.iter().map(|v| high.ln() - 0.5 * (*v as f64).ln()).sum::<f64>() / var.len() as f64;
+        assert!((p as f64 - expected).abs() < 1e-3 * expected, "{p} vs {expected}");
+    }
+}
