@@ -97,6 +97,9 @@ fn train_export_eval_and_render_a_small_dataset() {
     let steps: Vec<u64> = curve.iter().map(|p| p["step"].as_u64().unwrap()).collect();
     assert_eq!(steps, [10, 20]);
     assert_eq!(curve[1]["psnr"], report["psnr"]);
+    // Each point also has the PSNR on a probe of training views (the overfitting gap).
+    assert!(curve.iter().all(|p| p["train_psnr"].as_f64().is_some_and(f64::is_finite)), "{report}");
+    assert_eq!(curve[1]["train_psnr"], report["train_psnr"]);
     assert!(curve[0]["seconds"].as_f64().unwrap() <= curve[1]["seconds"].as_f64().unwrap());
     let ckpt = out.join("model.safetensors");
     // --set reached the trainer: the checkpoint's settings carry it.

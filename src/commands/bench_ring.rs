@@ -97,7 +97,7 @@ pub fn bench_ring(args: RingArgs) -> anyhow::Result<()> {
                     trainer.splat_count()
                 );
             }
-            curve.push(super::curve_point(trainer.iteration(), train_seconds, &r, trainer.splat_count()));
+            curve.push(super::curve_point(trainer.iteration(), train_seconds, &r, trainer.splat_count(), None));
         }
     }
     let last = curve.last().cloned().unwrap_or_default();
