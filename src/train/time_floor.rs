@@ -59,7 +59,7 @@ mod tests {
             &tensor(&g.rot_right, &device),
         )
         .into_data()
-        .to_vec()
+        .try_to_vec::<f32>()
         .unwrap();
         for (i, v) in var.iter().enumerate() {
             let l = scaled_rotation(&g.get(i));
