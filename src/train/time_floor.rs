@@ -87,4 +87,37 @@ mod tests {
         let expected: f64 = var.iter().map(|v| high.ln() - 0.5 * (*v as f64).ln()).sum::<f64>() / var.len() as f64;
         assert!((p as f64 - expected).abs() < 1e-3 * expected, "{p} vs {expected}");
     }
+
+    #[test]
+    fn the_penalty_gradient_matches_finite_differences() {
+        let g = RandomScene { count: 6, seed: 4, ..Default::default() }.build();
+        let device = Device::flex();
+        // A floor above every splat's σt: the smooth branch of the relu everywhere.
+        let floor = 10.0;
+        let eval = |ls: &[f32], ql: &[f32], qr: &[f32]| -> f64 {
+            let p: f32 = time_floor_penalty(&tensor(ls, &device), &tensor(ql, &device), &tensor(qr, &device), floor)
+                .into_scalar();
+            p as f64
+        };
+        let leaves = [&g.log_scales, &g.rot_left, &g.rot_right].map(|v| tensor(v, &device).autodiff().require_grad());
+        let grads = time_floor_penalty(&leaves[0], &leaves[1], &leaves[2], floor).backward();
+        for (k, leaf) in leaves.iter().enumerate() {
+            let analytic: Vec<f32> = leaf.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap();
+            assert!(analytic.iter().any(|v| v.abs() > 1e-2), "group {k}: {analytic:?}");
+            for i in 0..analytic.len() {
+                let mut groups = [g.log_scales.clone(), g.rot_left.clone(), g.rot_right.clone()];
+                let h = 1e-2;
+                groups[k][i] += h;
+                let up = eval(&groups[0], &groups[1], &groups[2]);
+                groups[k][i] -= 2.0 * h;
+                let down = eval(&groups[0], &groups[1], &groups[2]);
+                let numeric = (up - down) / (2.0 * h as f64);
+                assert!(
+                    (analytic[i] as f64 - numeric).abs() < 2e-3 + 2e-2 * numeric.abs(),
+                    "group {k} [{i}]: {} vs {numeric}",
+                    analytic[i]
+                );
+            }
+        }
+    }
 }
