@@ -53,37 +53,19 @@ mod tests {
     fn temporal_variance_matches_the_f64_covariance() {
         let g = RandomScene { count: 50, seed: 9, ..Default::default() }.build();
         let device = Device::flex();
-        let var: Vec<f32> = temporal_variance(
-            &tensor(&g.log_scales, &device),
-            &tensor(&g.rot_left, &device),
-            &tensor(&g.rot_right, &device),
-        )
-        .into_data()
-        .try_to_vec::<f32>()
-        .unwrap();
+        let [ls, ql, qr] = [&g.log_scales, &g.rot_left, &g.rot_right].map(|v| tensor(v, &device));
+        let var: Vec<f32> = temporal_variance(&ls, &ql, &qr).into_data().try_to_vec::<f32>().unwrap();
         for (i, v) in var.iter().enumerate() {
             let l = scaled_rotation(&g.get(i));
             let expected: f64 = (0..4).map(|k| l.col(k)[3].powi(2)).sum();
             assert!((*v as f64 - expected).abs() <= 1e-4 * expected + 1e-9, "splat {i}: {v} vs {expected}");
         }
         // The penalty is zero above the floor and ln(floor/σ) below it.
+        let penalty = |floor: f64| -> f32 { time_floor_penalty(&ls, &ql, &qr, floor).into_scalar() };
         let floor = (var.iter().cloned().fold(f32::INFINITY, f32::min) as f64).sqrt() * 0.5;
-        let p: f32 = time_floor_penalty(
-            &tensor(&g.log_scales, &device),
-            &tensor(&g.rot_left, &device),
-            &tensor(&g.rot_right, &device),
-            floor,
-        )
-        .into_scalar();
-        assert_eq!(p, 0.0);
+        assert_eq!(penalty(floor), 0.0);
         let high = 10.0 * var.iter().cloned().fold(0.0f32, f32::max).sqrt() as f64;
-        let p: f32 = time_floor_penalty(
-            &tensor(&g.log_scales, &device),
-            &tensor(&g.rot_left, &device),
-            &tensor(&g.rot_right, &device),
-            high,
-        )
-        .into_scalar();
+        let p = penalty(high);
         let expected: f64 = var.iter().map(|v| high.ln() - 0.5 * (*v as f64).ln()).sum::<f64>() / var.len() as f64;
         assert!((p as f64 - expected).abs() < 1e-3 * expected, "{p} vs {expected}");
     }
