@@ -152,11 +152,11 @@ pub fn train_loaded(
         config.densify.grow_fraction = g;
     }
     let config = crate::train::overrides::apply_overrides(&config, &args.overrides)?;
-    // Flags and `--set` alike are range-checked here, before the output folder is made.
-    config.validate()?;
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let iterations = config.iterations;
+    // `Trainer::new` range-checks the settings (flags and `--set` alike); the output folder is made
+    // only once they passed, so a refused run leaves nothing behind.
     let mut trainer = Trainer::new(gpu, rast.clone(), ds, config, None)?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let stop = interrupt_flag();
     let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(iterations as u64) };
     bar.set_style(

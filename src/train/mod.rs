@@ -484,7 +484,7 @@ impl Trainer {
         let d = self.config.densify;
         let total = self.config.iterations as f32;
         let in_window = (self.step as f32) >= d.start_fraction * total && (self.step as f32) < d.end_fraction * total;
-        if !d.enabled || !in_window || d.interval == 0 || !self.step.is_multiple_of(d.interval) {
+        if !d.enabled || !in_window || !self.step.is_multiple_of(d.interval) {
             return;
         }
         let Some(acc) = self.grad_accum.take() else { return };
