@@ -171,6 +171,9 @@ pub enum Command {
         /// `ring`: the known scene the ring is rendered from.
         #[arg(long, value_enum, default_value_t = crate::commands::bench_ring::RingScene::Creature)]
         scene: crate::commands::bench_ring::RingScene,
+        /// `ring`: change a training setting by its path, as `train --set` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
         /// `generate`: the golden tiny model's sizes instead of the published ones (checks the harness).
         #[arg(long)]
         tiny: bool,

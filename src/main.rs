@@ -76,33 +76,44 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Eval { checkpoint, dataset, json, resolution, images }) => {
             commands::eval(&checkpoint, &dataset, resolution, images.as_deref(), json).map(|_| ExitCode::SUCCESS)
         }
-        Some(Command::Bench { what, json, iterations, steps, size, frames, batch, by_frame, scene, tiny }) => {
-            match what.as_str() {
-                "raster" => commands::bench_raster(json, iterations).map(|_| ExitCode::SUCCESS),
-                "ring" => {
-                    let args = commands::bench_ring::RingArgs { scene, json, steps, size, frames, batch, by_frame };
-                    commands::bench_ring::bench_ring(args).map(|_| ExitCode::SUCCESS)
-                }
-                "view" => commands::bench_view(json, iterations).map(|_| ExitCode::SUCCESS),
-                "generate" => {
-                    let args =
-                        commands::bench_generate::GenerateBenchArgs { json, iterations, frames: frames as usize, tiny };
-                    commands::bench_generate::bench_generate(&args).map(|_| ExitCode::SUCCESS)
-                }
-                "interpolate" => {
-                    commands::bench_interpolate::bench_interpolate(json, iterations).map(|_| ExitCode::SUCCESS)
-                }
-                "confidence" => {
-                    let args = commands::bench_confidence::AblationArgs { frames, steps, size, json };
-                    commands::bench_confidence::bench_confidence(args).map(|_| ExitCode::SUCCESS)
-                }
-                other => {
-                    anyhow::bail!(
-                        "unknown benchmark `{other}` (expected raster, ring, view, interpolate, confidence or generate)"
-                    )
-                }
+        Some(Command::Bench {
+            what,
+            json,
+            iterations,
+            steps,
+            size,
+            frames,
+            batch,
+            by_frame,
+            scene,
+            overrides,
+            tiny,
+        }) => match what.as_str() {
+            "raster" => commands::bench_raster(json, iterations).map(|_| ExitCode::SUCCESS),
+            "ring" => {
+                let args =
+                    commands::bench_ring::RingArgs { scene, json, steps, size, frames, batch, by_frame, overrides };
+                commands::bench_ring::bench_ring(args).map(|_| ExitCode::SUCCESS)
             }
-        }
+            "view" => commands::bench_view(json, iterations).map(|_| ExitCode::SUCCESS),
+            "generate" => {
+                let args =
+                    commands::bench_generate::GenerateBenchArgs { json, iterations, frames: frames as usize, tiny };
+                commands::bench_generate::bench_generate(&args).map(|_| ExitCode::SUCCESS)
+            }
+            "interpolate" => {
+                commands::bench_interpolate::bench_interpolate(json, iterations).map(|_| ExitCode::SUCCESS)
+            }
+            "confidence" => {
+                let args = commands::bench_confidence::AblationArgs { frames, steps, size, json };
+                commands::bench_confidence::bench_confidence(args).map(|_| ExitCode::SUCCESS)
+            }
+            other => {
+                anyhow::bail!(
+                    "unknown benchmark `{other}` (expected raster, ring, view, interpolate, confidence or generate)"
+                )
+            }
+        },
         Some(Command::Weights) => commands::refine::weights().map(|_| ExitCode::SUCCESS),
         Some(Command::Inspect { dataset, resolution }) => {
             let ds = efficient4d::dataset::load_dataset(

@@ -232,14 +232,19 @@ fn generate_with_syncdreamer_asked_for_but_not_installed_says_how_to_install_it(
 
 #[test]
 fn bench_ring_trains_on_the_creatures_rig_views_and_scores_the_held_out_ones() {
-    let out = e4d(&["bench", "ring", "--steps", "4", "--frames", "2", "--json"]);
+    let out = e4d(&["bench", "ring", "--steps", "4", "--frames", "2", "--json", "--set", "densify.grow_fraction=0.15"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert_eq!(report["scene"], "creature");
+    assert_eq!(report["settings"], serde_json::json!(["densify.grow_fraction=0.15"]));
     // The 16 rig views of each key frame (no input view); the demo's 4 test cameras held out.
     assert_eq!((report["train_views"].as_u64(), report["test_views"].as_u64()), (Some(32), Some(8)));
     assert_eq!(report["size"], 256);
     let psnr = report["psnr"].as_f64().unwrap();
     assert!(psnr.is_finite() && psnr > 5.0, "held-out PSNR {psnr}");
     assert!(report["curve"].as_array().is_some_and(|c| !c.is_empty()));
+    // A bad setting is refused before anything is rendered, naming it.
+    let bad = e4d(&["bench", "ring", "--steps", "4", "--set", "densify.grow_fraction=5"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("grow_fraction"));
 }

@@ -22,7 +22,7 @@ pub enum RingScene {
     Random,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct RingArgs {
     pub scene: RingScene,
     pub json: bool,
@@ -32,6 +32,8 @@ pub struct RingArgs {
     pub frames: u32,
     pub batch: Option<usize>,
     pub by_frame: bool,
+    /// `--set KEY=VALUE` items (`train::overrides`), applied after the other settings.
+    pub overrides: Vec<String>,
 }
 
 /// Renders the ring into `dir`.
@@ -61,16 +63,19 @@ fn write_ring(rast: &Rasterizer, dir: &std::path::Path, args: &RingArgs) -> anyh
 }
 
 pub fn bench_ring(args: RingArgs) -> anyhow::Result<()> {
-    let gpu = GpuContext::headless()?;
-    let rast = Arc::new(Rasterizer::new(gpu.clone())?);
-    let dir = tempfile::tempdir()?;
-    write_ring(&rast, dir.path(), &args)?;
-    let ds = load_dataset(dir.path(), LoadOptions::default())?;
     let steps = args.steps;
     let mut config = TrainConfig { iterations: steps, batch_by_frame: args.by_frame, ..Default::default() };
     if let Some(b) = args.batch {
         config.batch_views = b;
     }
+    // Before the ring is rendered, so a mistyped setting fails at once.
+    let config = crate::train::overrides::apply_overrides(&config, &args.overrides)?;
+    config.validate()?;
+    let gpu = GpuContext::headless()?;
+    let rast = Arc::new(Rasterizer::new(gpu.clone())?);
+    let dir = tempfile::tempdir()?;
+    write_ring(&rast, dir.path(), &args)?;
+    let ds = load_dataset(dir.path(), LoadOptions::default())?;
     let mut trainer = Trainer::new(&gpu, rast.clone(), &ds, config, None)?;
     let eval_every = (steps / 10).max(1);
     let (mut train_seconds, mut curve, mut to_30) = (0.0f64, Vec::new(), None);
@@ -107,6 +112,7 @@ pub fn bench_ring(args: RingArgs) -> anyhow::Result<()> {
         "scene": args.scene,
         "size": size, "frames": args.frames, "views": 16, "steps": steps,
         "train_views": ds.train.len(), "test_views": ds.test.len(),
+        "settings": args.overrides,
         "batch": if args.by_frame { serde_json::json!("by frame") } else { serde_json::json!(trainer.config().batch_views) },
         "psnr": last["psnr"], "ssim": last["ssim"], "seconds": train_seconds,
         "seconds_to_30db": to_30, "splats": trainer.splat_count(), "curve": curve, "peak_rss_mb": peak_rss_mb(),
