@@ -111,6 +111,10 @@ pub enum Command {
         /// --set densify.end_fraction=0.5` (repeatable; applied after the other flags).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
+        /// Start from these splats instead of random ones: a checkpoint (its 4D Gaussians, a new
+        /// schedule) or a 3DGS PLY (made static splats present over the whole clip).
+        #[arg(long, value_name = "CKPT_OR_PLY")]
+        init: Option<PathBuf>,
     },
     /// Write a PLY per frame from a checkpoint.
     Export {

@@ -47,6 +47,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             profile,
             eval_every,
             overrides,
+            init,
         }) => {
             let args = commands::TrainArgs {
                 iterations: iters,
@@ -64,6 +65,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 profile,
                 eval_every,
                 overrides,
+                init,
             };
             commands::train(&dataset, &out, args).map(|_| ExitCode::SUCCESS)
         }

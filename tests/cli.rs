@@ -157,6 +157,27 @@ fn train_export_eval_and_render_a_small_dataset() {
         / (32.0 * 32.0 * 3.0);
     let view_psnr = ev["per_view_psnr"][0].as_f64().unwrap();
     assert!((-10.0 * mse.log10() - view_psnr).abs() < 0.2, "{} vs {view_psnr}", -10.0 * mse.log10());
+    // --init: one step from the checkpoint keeps its splats and about its PSNR; one step from an
+    // exported frame starts from that frame's splats; a file that is neither is refused.
+    let ckpt_splats = efficient4d::export::Checkpoint::load(&ckpt).unwrap().gaussians.len() as u64;
+    let ply_splats = efficient4d::export::ply::read_ply(&ply.join("frame_0000.ply")).unwrap().0.len() as u64;
+    for (init, splats) in [(ckpt.clone(), ckpt_splats), (ply.join("frame_0000.ply"), ply_splats)] {
+        let again = dir.path().join("again");
+        let args = ["--iters", "1", "--no-densify", "--json", "--init", init.to_str().unwrap()];
+        let run = e4d(&[&["train", data.to_str().unwrap(), "--out", again.to_str().unwrap()][..], &args].concat());
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let r: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        assert_eq!(r["splats"].as_u64(), Some(splats), "{init:?}");
+        if init == ckpt {
+            assert!(r["psnr"].as_f64().unwrap() > report["psnr"].as_f64().unwrap() - 1.0, "{r}");
+        }
+    }
+    let bad = dir.path().join("bad-init");
+    let json = data.join("transforms_train.json");
+    let run = e4d(&["train", data.to_str().unwrap(), "--out", bad.to_str().unwrap(), "--init", json.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("--init"), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(!bad.exists(), "nothing is written on failure");
     let renders = dir.path().join("renders");
     let r = e4d(&["render", ckpt.to_str().unwrap(), "--out", renders.to_str().unwrap(), "--size", "32"]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));

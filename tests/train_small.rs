@@ -64,3 +64,34 @@ fn batching_by_frame_takes_every_view_of_one_frame_each_step() {
     let s = trainer.step();
     assert!(s.loss.is_finite());
 }
+
+#[test]
+fn initial_splats_must_be_usable() {
+    use efficient4d::train::TrainError;
+    let dir = tempfile::tempdir().unwrap();
+    write_truth(dir.path(), 32, 2);
+    let ds = load_dataset(dir.path(), LoadOptions::default()).unwrap();
+    let rast = Arc::new(efficient4d::render::Rasterizer::new(gpu()).unwrap());
+    let config = TrainConfig { iterations: 5, init_points: 200, ..Default::default() };
+    let good = Trainer::new(&gpu(), rast.clone(), &ds, config.clone(), None).unwrap().gaussians();
+    let mut nan = good.clone();
+    nan.log_scales[5] = f32::NAN;
+    let mut short = good.clone();
+    short.sh.pop();
+    let bad = [
+        (nan, "log_scales"),
+        (good.with_sh_degree(1), "SH degree 1"),
+        (short, "sh:"),
+        (good.filtered(|_| false), "none"),
+    ];
+    for (init, what) in bad {
+        match Trainer::new(&gpu(), rast.clone(), &ds, config.clone(), Some(init)) {
+            Err(e @ TrainError::BadInit(_)) => assert!(e.to_string().contains(what), "{e}"),
+            Err(e) => panic!("{what}: wrong error {e}"),
+            Ok(_) => panic!("{what}: accepted"),
+        }
+    }
+    // The same splats as a start are taken as they are.
+    let trainer = Trainer::new(&gpu(), rast, &ds, config, Some(good.clone())).unwrap();
+    assert_eq!(trainer.gaussians(), good);
+}

@@ -48,6 +48,9 @@ pub struct TrainArgs {
     pub eval_every: Option<u32>,
     /// `--set KEY=VALUE` items (`train::overrides`), applied after the other settings.
     pub overrides: Vec<String>,
+    /// Start from these splats (a checkpoint, or a 3DGS PLY lifted to static 4D) instead of the
+    /// random initialisation.
+    pub init: Option<std::path::PathBuf>,
 }
 
 /// The process's Ctrl-C flag: the handler is installed once and every stage (stage 1, then training in
@@ -117,6 +120,21 @@ fn train_probe(train: &[crate::dataset::View]) -> Vec<crate::dataset::View> {
     train.iter().step_by(stride).cloned().collect()
 }
 
+/// Splats to start training from: a checkpoint's 4D Gaussians as they are, or a 3DGS PLY's splats
+/// made static 4D Gaussians centred in the dataset's time range and spanning it (`gaussians::lift`).
+fn initial_splats(path: &Path, ds: &crate::dataset::Dataset) -> anyhow::Result<crate::gaussians::Gaussians4d> {
+    let is_ply = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("ply"));
+    if !is_ply {
+        let ckpt = Checkpoint::load(path).with_context(|| format!("--init {}", path.display()))?;
+        return Ok(ckpt.gaussians);
+    }
+    let (splats, degree) = crate::export::ply::read_ply(path).with_context(|| format!("--init {}", path.display()))?;
+    let (t0, t1) = ds.train.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), v| (a.min(v.time), b.max(v.time)));
+    let (mid, span) = if t0.is_finite() { ((t0 + t1) / 2.0, (t1 - t0).max(1e-3)) } else { (0.0, 1.0) };
+    // σt twice the clip: at its ends a splat keeps 97 % of its opacity.
+    Ok(crate::gaussians::lift::lift_static(&splats, degree, mid, 2.0 * span))
+}
+
 /// Trains on a loaded dataset, saves `out/model.safetensors` and returns the summary (evaluated on the
 /// test split when there is one) with the saved checkpoint. Prints progress unless `args.json`.
 pub fn train_loaded(
@@ -151,11 +169,17 @@ pub fn train_loaded(
     if let Some(g) = args.grow_fraction {
         config.densify.grow_fraction = g;
     }
+    let init = args.init.as_deref().map(|p| initial_splats(p, ds)).transpose()?;
+    // A checkpoint or PLY keeps its colour detail unless the SH degree is set explicitly.
+    if let (Some(g), None) = (&init, args.sh_degree) {
+        config.sh_degree = g.sh_degree;
+    }
     let config = crate::train::overrides::apply_overrides(&config, &args.overrides)?;
+    let init = init.map(|g| g.with_sh_degree(config.sh_degree));
     let iterations = config.iterations;
     // `Trainer::new` range-checks the settings (flags and `--set` alike); the output folder is made
     // only once they passed, so a refused run leaves nothing behind.
-    let mut trainer = Trainer::new(gpu, rast.clone(), ds, config, None)?;
+    let mut trainer = Trainer::new(gpu, rast.clone(), ds, config, init)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let stop = interrupt_flag();
     let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(iterations as u64) };

@@ -147,6 +147,7 @@ pub fn run(video: Option<&Path>, out: &Path, stage1_args: &Stage1Args, args: &Ru
         profile: false,
         eval_every: None,
         overrides: Vec::new(),
+        init: None,
     };
     let (mut summary, ck) = train_loaded(&gpu, &rast, &ds, out, &train_args)?;
     let ckpt_path = out.join("model.safetensors");

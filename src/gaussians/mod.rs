@@ -2,6 +2,7 @@
 //! a left and a right unit quaternion forming a 4D rotation, an opacity logit and SH colour.
 //! Parameters are stored raw (log / logit / unnormalised quaternions), as the optimiser sees them.
 
+pub mod lift;
 pub mod math;
 pub mod random;
 
@@ -80,6 +81,14 @@ impl Gaussians4d {
         out
     }
 
+    /// The same Gaussians with SH of `degree`: higher coefficients dropped, or added as zeros.
+    pub fn with_sh_degree(&self, degree: u32) -> Self {
+        let (from, to) = (self.sh_stride(), sh_coeffs(degree) * 3);
+        let sh =
+            self.sh.chunks_exact(from).flat_map(|c| (0..to).map(move |j| c.get(j).copied().unwrap_or(0.0))).collect();
+        Self { sh, sh_degree: degree, ..self.clone() }
+    }
+
     /// Parameters of Gaussian `i` in f64, for the CPU reference and for export.
     pub fn get(&self, i: usize) -> math::Gaussian {
         let v4 = |a: &[f32]| [a[i * 4] as f64, a[i * 4 + 1] as f64, a[i * 4 + 2] as f64, a[i * 4 + 3] as f64];
@@ -92,5 +101,32 @@ impl Gaussians4d {
             opacity_logit: self.opacity[i] as f64,
             sh: self.sh[i * k..(i + 1) * k].iter().map(|&v| v as f64).collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Gaussians4d;
+
+    #[test]
+    fn changing_the_sh_degree_keeps_the_shared_coefficients() {
+        let g = Gaussians4d {
+            means: vec![0.0; 8],
+            log_scales: vec![0.0; 8],
+            rot_left: vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0],
+            rot_right: vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0],
+            opacity: vec![0.5, -0.5],
+            sh: (0..24).map(|v| v as f32).collect(),
+            sh_degree: 1,
+        };
+        let up = g.with_sh_degree(2);
+        up.validate().unwrap();
+        assert_eq!(&up.sh[..12], &g.sh[..12]);
+        assert!(up.sh[12..27].iter().all(|&v| v == 0.0));
+        assert_eq!(&up.sh[27..39], &g.sh[12..24]);
+        let down = g.with_sh_degree(0);
+        down.validate().unwrap();
+        assert_eq!(down.sh, vec![0.0, 1.0, 2.0, 12.0, 13.0, 14.0]);
+        assert_eq!(up.with_sh_degree(1), g);
     }
 }

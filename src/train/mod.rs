@@ -150,6 +150,8 @@ fn default_init_time_scale() -> f32 {
 pub enum TrainError {
     #[error("the dataset has no training views")]
     NoViews,
+    #[error("the initial splats are unusable: {0}")]
+    BadInit(String),
     #[error("training views differ in size ({0}); load the dataset with a resolution")]
     MixedSizes(String),
     #[error(transparent)]
@@ -263,6 +265,9 @@ impl Trainer {
         init: Option<Gaussians4d>,
     ) -> Result<Self, TrainError> {
         config.validate()?;
+        if let Some(g) = &init {
+            check_init(g, config.sh_degree)?;
+        }
         let first = dataset.train.first().ok_or(TrainError::NoViews)?;
         let (width, height) = first.image.dimensions();
         if let Some(v) = dataset.train.iter().find(|v| v.image.dimensions() != (width, height)) {
@@ -549,6 +554,27 @@ impl Trainer {
             },
         }
     }
+}
+
+/// Initial splats given by the caller must be consistent, of the training's SH degree, and finite
+/// (a NaN would spread through the first step's gradients).
+fn check_init(g: &Gaussians4d, sh_degree: u32) -> Result<(), TrainError> {
+    g.validate().map_err(TrainError::BadInit)?;
+    if g.is_empty() {
+        return Err(TrainError::BadInit("there are none".into()));
+    }
+    if g.sh_degree != sh_degree {
+        return Err(TrainError::BadInit(format!("SH degree {} where training uses {sh_degree}", g.sh_degree)));
+    }
+    let arrays = [&g.means, &g.log_scales, &g.rot_left, &g.rot_right, &g.opacity, &g.sh];
+    if let Some(name) = arrays
+        .iter()
+        .zip(["means", "log_scales", "rot_left", "rot_right", "opacity", "sh"])
+        .find_map(|(a, name)| a.iter().any(|v| !v.is_finite()).then_some(name))
+    {
+        return Err(TrainError::BadInit(format!("non-finite values in {name}")));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
