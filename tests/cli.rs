@@ -156,6 +156,10 @@ fn train_export_eval_and_render_a_small_dataset() {
         .sum::<f64>()
         / (32.0 * 32.0 * 3.0);
     let view_psnr = ev["per_view_psnr"][0].as_f64().unwrap();
+    // Each view's time comes with its PSNR (the truth has test views at times 0 and 1).
+    let times: Vec<f64> = ev["per_view_time"].as_array().unwrap().iter().map(|t| t.as_f64().unwrap()).collect();
+    assert_eq!(times.len() as u64, ev["views"].as_u64().unwrap());
+    assert!(times.contains(&0.0) && times.contains(&1.0), "{times:?}");
     assert!((-10.0 * mse.log10() - view_psnr).abs() < 0.2, "{} vs {view_psnr}", -10.0 * mse.log10());
     // --init: one step from the checkpoint keeps its splats and about its PSNR; one step from an
     // exported frame starts from that frame's splats; a file that is neither is refused.

@@ -320,6 +320,12 @@ pub fn eval(
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         println!("PSNR {:.2} dB, SSIM {:.4} over {} views at {}x{}", r.psnr, r.ssim, r.views, r.width, r.height);
+        let mut worst: Vec<(f64, f32, usize)> =
+            r.per_view_psnr.iter().zip(&r.per_view_time).enumerate().map(|(i, (&p, &t))| (p, t, i)).collect();
+        worst.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let listed: Vec<String> =
+            worst.iter().take(3).map(|(p, t, i)| format!("view {i} (t = {t:.3}) {p:.2} dB")).collect();
+        println!("worst: {}", listed.join(", "));
     }
     Ok(())
 }

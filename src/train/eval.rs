@@ -13,6 +13,8 @@ pub struct EvalReport {
     pub width: u32,
     pub height: u32,
     pub per_view_psnr: Vec<f64>,
+    /// The time of each view, beside its PSNR: on D-NeRF the clip's two ends are the worst views.
+    pub per_view_time: Vec<f32>,
 }
 
 /// Renders every view (in batches) and compares RGB against the view's image composited on `background`.
@@ -61,5 +63,6 @@ pub fn evaluate_each(
         width: w,
         height: h,
         per_view_psnr: psnrs,
+        per_view_time: views.iter().map(|v| v.time).collect(),
     })
 }
