@@ -113,7 +113,7 @@ pub enum Command {
         overrides: Vec<String>,
         /// Start from these splats instead of random ones: a checkpoint (its 4D Gaussians, a new
         /// schedule) or a 3DGS PLY (made static splats present over the whole clip).
-        #[arg(long, value_name = "CKPT_OR_PLY")]
+        #[arg(long, value_name = "CKPT_OR_PLY", conflicts_with_all = ["points", "time_scale", "no_carve"])]
         init: Option<PathBuf>,
     },
     /// Write a PLY per frame from a checkpoint.
