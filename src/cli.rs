@@ -115,6 +115,11 @@ pub enum Command {
         /// schedule) or a 3DGS PLY (made static splats present over the whole clip).
         #[arg(long, value_name = "CKPT_OR_PLY", conflicts_with_all = ["points", "time_scale", "no_carve"])]
         init: Option<PathBuf>,
+        /// Go on with the run saved in --out (model.safetensors + train_state.safetensors) under its
+        /// settings, to --iters steps in all (default: its total; a larger total stretches the schedule).
+        #[arg(long, conflicts_with_all = ["init", "points", "time_scale", "no_carve", "batch", "by_frame",
+            "sh_degree", "position_lr", "no_densify", "grow", "overrides"])]
+        resume: bool,
     },
     /// Write a PLY per frame from a checkpoint.
     Export {

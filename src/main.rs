@@ -48,6 +48,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eval_every,
             overrides,
             init,
+            resume,
         }) => {
             let args = commands::TrainArgs {
                 iterations: iters,
@@ -66,6 +67,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 eval_every,
                 overrides,
                 init,
+                resume,
             };
             commands::train(&dataset, &out, args).map(|_| ExitCode::SUCCESS)
         }

@@ -182,6 +182,20 @@ fn train_export_eval_and_render_a_small_dataset() {
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("--init"), "{}", String::from_utf8_lossy(&run.stderr));
     assert!(!bad.exists(), "nothing is written on failure");
+    // --resume goes on from step 20 of the run in `out` to 30 in all; without a state it is refused.
+    let more =
+        e4d(&["train", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--resume", "--iters", "30", "--json"]);
+    assert!(more.status.success(), "{}", String::from_utf8_lossy(&more.stderr));
+    let more: serde_json::Value = serde_json::from_slice(&more.stdout).unwrap();
+    assert_eq!((more["resumed_from"].as_u64(), more["iters"].as_u64()), (Some(20), Some(30)));
+    assert_eq!(efficient4d::export::Checkpoint::load(&ckpt).unwrap().meta.iterations, 30);
+    let fresh = dir.path().join("fresh");
+    std::fs::create_dir_all(&fresh).unwrap();
+    std::fs::copy(&ckpt, fresh.join("model.safetensors")).unwrap();
+    let run = e4d(&["train", data.to_str().unwrap(), "--out", fresh.to_str().unwrap(), "--resume"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("train_state.safetensors"));
+    assert_eq!(std::fs::read(fresh.join("model.safetensors")).unwrap(), std::fs::read(&ckpt).unwrap());
     let renders = dir.path().join("renders");
     let r = e4d(&["render", ckpt.to_str().unwrap(), "--out", renders.to_str().unwrap(), "--size", "32"]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));

@@ -95,3 +95,33 @@ fn initial_splats_must_be_usable() {
     let trainer = Trainer::new(&gpu(), rast, &ds, config, Some(good.clone())).unwrap();
     assert_eq!(trainer.gaussians(), good);
 }
+
+#[test]
+fn a_resumed_run_starts_from_the_saved_step_splats_and_moments() {
+    use efficient4d::train::state::TrainState;
+    let dir = tempfile::tempdir().unwrap();
+    write_truth(dir.path(), 32, 2);
+    let ds = load_dataset(dir.path(), LoadOptions::default()).unwrap();
+    let rast = Arc::new(efficient4d::render::Rasterizer::new(gpu()).unwrap());
+    let config = TrainConfig { iterations: 40, init_points: 300, ..Default::default() };
+    let mut first = Trainer::new(&gpu(), rast.clone(), &ds, config, None).unwrap();
+    for _ in 0..12 {
+        first.step();
+    }
+    let (ckpt_path, state_path) = (dir.path().join("model.safetensors"), dir.path().join("state.safetensors"));
+    first.checkpoint().save(&ckpt_path).unwrap();
+    first.state().save(&state_path).unwrap();
+    let (ckpt, state) = (Checkpoint::load(&ckpt_path).unwrap(), TrainState::load(&state_path).unwrap());
+    let mut again = Trainer::resume(&gpu(), rast.clone(), &ds, ckpt.clone(), state.clone(), None).unwrap();
+    assert_eq!((again.iteration(), again.config().iterations), (12, 40));
+    assert_eq!(again.gaussians(), first.gaussians());
+    assert_eq!(again.state(), first.state(), "Adam's moments, the step and the scales come back");
+    let s = again.step();
+    assert!(s.loss.is_finite() && s.iteration == 13);
+    // A longer total is allowed; a state of another run is refused.
+    let longer = Trainer::resume(&gpu(), rast.clone(), &ds, ckpt.clone(), state.clone(), Some(80)).unwrap();
+    assert_eq!(longer.config().iterations, 80);
+    let mut other = state;
+    other.meta.splats += 1;
+    assert!(Trainer::resume(&gpu(), rast, &ds, ckpt, other, None).is_err());
+}

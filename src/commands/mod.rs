@@ -15,6 +15,7 @@ use crate::render::Rasterizer;
 use crate::render::bench::peak_rss_mb;
 use crate::render::profiler::StageTime;
 use crate::train::eval::evaluate;
+use crate::train::state::{STATE_FILE, TrainState};
 use crate::train::{TrainConfig, Trainer};
 use anyhow::Context;
 use image::ImageEncoder;
@@ -51,6 +52,8 @@ pub struct TrainArgs {
     /// Start from these splats (a checkpoint, or a 3DGS PLY lifted to static 4D) instead of the
     /// random initialisation.
     pub init: Option<std::path::PathBuf>,
+    /// Go on with the run saved in the output folder (`Trainer::resume`); the setting fields are unused.
+    pub resume: bool,
 }
 
 /// The process's Ctrl-C flag: the handler is installed once and every stage (stage 1, then training in
@@ -135,15 +138,11 @@ fn initial_splats(path: &Path, ds: &crate::dataset::Dataset) -> anyhow::Result<c
     Ok(crate::gaussians::lift::lift_static(&splats, degree, mid, 2.0 * span))
 }
 
-/// Trains on a loaded dataset, saves `out/model.safetensors` and returns the summary (evaluated on the
-/// test split when there is one) with the saved checkpoint. Prints progress unless `args.json`.
-pub fn train_loaded(
-    gpu: &Arc<GpuContext>,
-    rast: &Arc<Rasterizer>,
-    ds: &crate::dataset::Dataset,
-    out: &Path,
+/// The settings and initial splats of a new run, from the flags (`--set` last).
+fn new_run_config(
     args: &TrainArgs,
-) -> anyhow::Result<(serde_json::Value, Checkpoint)> {
+    ds: &crate::dataset::Dataset,
+) -> anyhow::Result<(TrainConfig, Option<crate::gaussians::Gaussians4d>)> {
     let mut config = TrainConfig::default();
     if let Some(i) = args.iterations {
         config.iterations = i;
@@ -176,10 +175,30 @@ pub fn train_loaded(
     }
     let config = crate::train::overrides::apply_overrides(&config, &args.overrides)?;
     let init = init.map(|g| g.with_sh_degree(config.sh_degree));
-    let iterations = config.iterations;
+    Ok((config, init))
+}
+
+/// Trains on a loaded dataset, saves `out/model.safetensors` and returns the summary (evaluated on the
+/// test split when there is one) with the saved checkpoint. Prints progress unless `args.json`.
+pub fn train_loaded(
+    gpu: &Arc<GpuContext>,
+    rast: &Arc<Rasterizer>,
+    ds: &crate::dataset::Dataset,
+    out: &Path,
+    args: &TrainArgs,
+) -> anyhow::Result<(serde_json::Value, Checkpoint)> {
     // `Trainer::new` range-checks the settings (flags and `--set` alike); the output folder is made
     // only once they passed, so a refused run leaves nothing behind.
-    let mut trainer = Trainer::new(gpu, rast.clone(), ds, config, init)?;
+    let mut trainer = if args.resume {
+        let resume = |e: &dyn std::fmt::Display| anyhow::anyhow!("--resume {}: {e}", out.display());
+        let ckpt = Checkpoint::load(&out.join("model.safetensors")).map_err(|e| resume(&e))?;
+        let state = TrainState::load(&out.join(STATE_FILE)).map_err(|e| resume(&e))?;
+        Trainer::resume(gpu, rast.clone(), ds, ckpt, state, args.iterations).map_err(|e| resume(&e))?
+    } else {
+        let (config, init) = new_run_config(args, ds)?;
+        Trainer::new(gpu, rast.clone(), ds, config, init)?
+    };
+    let (iterations, resumed_from) = (trainer.config().iterations, args.resume.then(|| trainer.iteration()));
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let stop = interrupt_flag();
     let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(iterations as u64) };
@@ -187,6 +206,7 @@ pub fn train_loaded(
         ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise} < {eta_precise}, {per_sec}]")
             .expect("valid template"),
     );
+    bar.set_position(trainer.iteration() as u64);
     let mut stages: Vec<StageTime> = Vec::new();
     // Training time only: evaluations along the way are not counted.
     let (mut seconds, mut curve) = (0.0f64, Vec::new());
@@ -229,11 +249,14 @@ pub fn train_loaded(
     let ckpt = trainer.checkpoint();
     let path = out.join("model.safetensors");
     ckpt.save(&path)?;
+    // Beside it, what `--resume` needs to go on (Adam's moments: twice the checkpoint's size).
+    trainer.state().save(&out.join(STATE_FILE))?;
     let report =
         if ds.test.is_empty() { None } else { Some(evaluate(rast, &ckpt.gaussians, &ds.test, ckpt.meta.background)?) };
     let mut summary = serde_json::json!({
         "checkpoint": path,
         "iters": trainer.iteration(),
+        "resumed_from": resumed_from,
         "interrupted": interrupted,
         "seconds": seconds,
         "splats": trainer.splat_count(),

@@ -148,6 +148,7 @@ pub fn run(video: Option<&Path>, out: &Path, stage1_args: &Stage1Args, args: &Ru
         eval_every: None,
         overrides: Vec::new(),
         init: None,
+        resume: false,
     };
     let (mut summary, ck) = train_loaded(&gpu, &rast, &ds, out, &train_args)?;
     let ckpt_path = out.join("model.safetensors");

@@ -8,6 +8,7 @@ pub mod eval;
 pub mod init;
 pub mod loss;
 pub mod overrides;
+pub mod state;
 pub mod time_floor;
 pub mod validate;
 
@@ -537,6 +538,51 @@ impl Trainer {
             sh: read_f32(&self.params[5]),
             sh_degree: self.config.sh_degree,
         }
+    }
+
+    /// What `resume` needs besides the checkpoint (a read-back of Adam's moments).
+    pub fn state(&self) -> state::TrainState {
+        let g = self.gaussians();
+        let m = self.moments.each_ref().map(|m| read_f32(&m.m));
+        let v = self.moments.each_ref().map(|m| read_f32(&m.v));
+        state::TrainState::new(self.step, self.lr_scale, self.scene_extent, densify::widths(&g), m, v)
+    }
+
+    /// Goes on with the run `checkpoint` + `state` were saved from, under the checkpoint's settings, to
+    /// `iterations` steps in all when given (the schedules stretch to the new total) or the saved total.
+    pub fn resume(
+        gpu: &Arc<GpuContext>,
+        rasterizer: Arc<Rasterizer>,
+        dataset: &Dataset,
+        checkpoint: Checkpoint,
+        state: state::TrainState,
+        iterations: Option<u32>,
+    ) -> Result<Self, TrainError> {
+        let mut config: TrainConfig = serde_json::from_value(checkpoint.meta.settings.clone())
+            .map_err(|e| TrainError::BadInit(format!("the checkpoint's training settings: {e}")))?;
+        if let Some(n) = iterations {
+            config.iterations = n;
+        }
+        let g = checkpoint.gaussians;
+        if state.meta.splats != g.len() || state.meta.widths != densify::widths(&g) {
+            return Err(TrainError::BadInit(format!(
+                "the training state is for {} splats, the checkpoint has {}",
+                state.meta.splats,
+                g.len()
+            )));
+        }
+        let mut t = Self::new(gpu, rasterizer, dataset, config, Some(g))?;
+        let w = state.meta.widths;
+        let dev = &t.device;
+        t.moments = [0, 1, 2, 3, 4, 5]
+            .map(|k| Moments { m: tensor2(&state.m[k], w[k], dev), v: tensor2(&state.v[k], w[k], dev) });
+        t.step = state.meta.step;
+        t.lr_scale = state.meta.lr_scale;
+        t.scene_extent = state.meta.scene_extent;
+        // A fresh batch order for the rest of the run (the saved one is not kept).
+        t.rng = StdRng::seed_from_u64(t.config.seed ^ 0x5eed ^ ((t.step as u64) << 32));
+        t.order.shuffle(&mut t.rng);
+        Ok(t)
     }
 
     pub fn checkpoint(&self) -> Checkpoint {

@@ -1,0 +1,123 @@
+//! What a run needs beyond its checkpoint to go on where it stopped (`train --resume`): the step,
+//! the learning-rate scale left by roll-backs, the scene extent densification measures splats by, and
+//! Adam's two moments of every parameter. Kept in its own file beside `model.safetensors`, so
+//! checkpoints people share stay a third of the size.
+
+use super::densify::Rows;
+use crate::atomic_file::write_atomically;
+use crate::export::checkpoint::CheckpointError;
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// The state's file name in a training output folder.
+pub const STATE_FILE: &str = "train_state.safetensors";
+const META_KEY: &str = "efficient4d_train_state";
+const VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateMeta {
+    pub format_version: u32,
+    /// Steps taken (the checkpoint's `iterations`).
+    pub step: u32,
+    pub lr_scale: f64,
+    pub scene_extent: f32,
+    pub splats: usize,
+    /// Columns of the six parameter groups (means, log_scales, rot_left, rot_right, opacity, sh).
+    pub widths: [usize; 6],
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainState {
+    pub meta: StateMeta,
+    /// First and second Adam moments, row-major per group.
+    pub m: Rows,
+    pub v: Rows,
+}
+
+impl TrainState {
+    pub fn new(step: u32, lr_scale: f64, scene_extent: f32, widths: [usize; 6], m: Rows, v: Rows) -> Self {
+        let splats = m[4].len() / widths[4].max(1);
+        let meta = StateMeta { format_version: VERSION, step, lr_scale, scene_extent, splats, widths };
+        Self { meta, m, v }
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
+        let invalid = |message: String| CheckpointError::Invalid { path: path.display().to_string(), message };
+        let names: Vec<String> = (0..6).flat_map(|k| [format!("m.{k}"), format!("v.{k}")]).collect();
+        let mut views = Vec::new();
+        for (k, pair) in names.chunks_exact(2).enumerate() {
+            for (name, rows) in pair.iter().zip([&self.m[k], &self.v[k]]) {
+                let shape = vec![self.meta.splats, self.meta.widths[k]];
+                let view = TensorView::new(Dtype::F32, shape, bytemuck::cast_slice(rows))
+                    .map_err(|e| invalid(format!("{name}: {e}")))?;
+                views.push((name.as_str(), view));
+            }
+        }
+        let meta = HashMap::from([(META_KEY.to_string(), serde_json::to_string(&self.meta).expect("serialises"))]);
+        let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| invalid(e.to_string()))?;
+        write_atomically(path, &bytes)
+            .map_err(|source| CheckpointError::Io { path: path.display().to_string(), source })
+    }
+
+    pub fn load(path: &Path) -> Result<Self, CheckpointError> {
+        let p = path.display().to_string();
+        let invalid = |message: String| CheckpointError::Invalid { path: p.clone(), message };
+        let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io { path: p.clone(), source })?;
+        let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| invalid(format!("not safetensors: {e}")))?;
+        let meta_json = header
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get(META_KEY))
+            .ok_or_else(|| invalid("no training state in it".into()))?;
+        let meta: StateMeta = serde_json::from_str(meta_json).map_err(|e| invalid(format!("bad metadata: {e}")))?;
+        if meta.format_version > VERSION {
+            return Err(invalid(format!("format version {} is newer than this build reads", meta.format_version)));
+        }
+        let st = SafeTensors::deserialize(&bytes).map_err(|e| invalid(e.to_string()))?;
+        let read = |name: String, cols: usize| -> Result<Vec<f32>, CheckpointError> {
+            let t = st.tensor(&name).map_err(|e| invalid(format!("tensor `{name}`: {e}")))?;
+            if t.dtype() != Dtype::F32 || t.shape() != [meta.splats, cols] {
+                return Err(invalid(format!("tensor `{name}` is {:?} {:?}", t.dtype(), t.shape())));
+            }
+            let v: Vec<f32> = t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            if v.iter().any(|x| !x.is_finite()) {
+                return Err(invalid(format!("tensor `{name}` is not finite")));
+            }
+            Ok(v)
+        };
+        let mut m: Rows = Default::default();
+        let mut v: Rows = Default::default();
+        for k in 0..6 {
+            m[k] = read(format!("m.{k}"), meta.widths[k])?;
+            v[k] = read(format!("v.{k}"), meta.widths[k])?;
+        }
+        Ok(Self { meta, m, v })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_round_trips_and_refuses_damage() {
+        let widths = [4, 4, 4, 4, 1, 3];
+        let rows = |seed: f32| -> Rows { widths.map(|w| (0..5 * w).map(|i| seed + i as f32 * 0.5).collect()) };
+        let s = TrainState::new(120, 0.5, 0.8, widths, rows(1.0), rows(-2.0));
+        assert_eq!(s.meta.splats, 5);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STATE_FILE);
+        s.save(&path).unwrap();
+        assert_eq!(TrainState::load(&path).unwrap(), s);
+        // A truncated file and a checkpoint of another kind are errors, not panics.
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(TrainState::load(&path).is_err());
+        let mut nan = s.clone();
+        nan.v[2][3] = f32::NAN;
+        nan.save(&path).unwrap();
+        assert!(TrainState::load(&path).unwrap_err().to_string().contains("v.2"));
+    }
+}
