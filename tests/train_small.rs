@@ -123,5 +123,9 @@ fn a_resumed_run_starts_from_the_saved_step_splats_and_moments() {
     assert_eq!(longer.config().iterations, 80);
     let mut other = state;
     other.meta.splats += 1;
-    assert!(Trainer::resume(&gpu(), rast, &ds, ckpt, other, None).is_err());
+    match Trainer::resume(&gpu(), rast, &ds, ckpt, other, None) {
+        Err(e @ efficient4d::train::TrainError::Resume(_)) => assert!(e.to_string().contains("splats"), "{e}"),
+        Err(e) => panic!("wrong error {e}"),
+        Ok(_) => panic!("a state of another run was accepted"),
+    }
 }

@@ -153,6 +153,8 @@ pub enum TrainError {
     NoViews,
     #[error("the initial splats are unusable: {0}")]
     BadInit(String),
+    #[error("cannot go on with the saved run: {0}")]
+    Resume(String),
     #[error("training views differ in size ({0}); load the dataset with a resolution")]
     MixedSizes(String),
     #[error(transparent)]
@@ -559,13 +561,13 @@ impl Trainer {
         iterations: Option<u32>,
     ) -> Result<Self, TrainError> {
         let mut config: TrainConfig = serde_json::from_value(checkpoint.meta.settings.clone())
-            .map_err(|e| TrainError::BadInit(format!("the checkpoint's training settings: {e}")))?;
+            .map_err(|e| TrainError::Resume(format!("the checkpoint's training settings: {e}")))?;
         if let Some(n) = iterations {
             config.iterations = n;
         }
         let g = checkpoint.gaussians;
         if state.meta.splats != g.len() || state.meta.widths != densify::widths(&g) {
-            return Err(TrainError::BadInit(format!(
+            return Err(TrainError::Resume(format!(
                 "the training state is for {} splats, the checkpoint has {}",
                 state.meta.splats,
                 g.len()
