@@ -49,7 +49,7 @@ fn bad_input_gets_a_clear_message_and_exit_code_2() {
     std::fs::write(&bogus, b"junk").unwrap();
     let out = e4d(&["export", bogus.to_str().unwrap(), "--out", dir.path().join("ply").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a safetensors checkpoint"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a safetensors file"));
     assert!(!dir.path().join("ply").exists(), "nothing is written on failure");
 
     // A text file renamed .mp4, and a missing video: named in the message, nothing written.

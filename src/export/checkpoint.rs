@@ -48,6 +48,31 @@ fn f32_bytes(v: &[f32]) -> &[u8] {
     bytemuck::cast_slice(v)
 }
 
+/// Writes `views` with one JSON metadata entry under `key` as a safetensors file, atomically.
+pub(crate) fn save_tensors(
+    path: &Path,
+    views: Vec<(&str, TensorView)>,
+    key: &str,
+    meta_json: String,
+) -> Result<(), CheckpointError> {
+    let invalid = |message: String| CheckpointError::Invalid { path: path.display().to_string(), message };
+    let bytes = safetensors::serialize(views, Some(HashMap::from([(key.to_string(), meta_json)])))
+        .map_err(|e| invalid(e.to_string()))?;
+    write_atomically(path, &bytes).map_err(|source| CheckpointError::Io { path: path.display().to_string(), source })
+}
+
+/// A safetensors file's bytes and its JSON metadata entry `key` (`missing` says what the file is not
+/// when it has none).
+pub(crate) fn load_tensors(path: &Path, key: &str, missing: &str) -> Result<(Vec<u8>, String), CheckpointError> {
+    let invalid = |message: String| CheckpointError::Invalid { path: path.display().to_string(), message };
+    let bytes =
+        std::fs::read(path).map_err(|source| CheckpointError::Io { path: path.display().to_string(), source })?;
+    let (_, header) =
+        SafeTensors::read_metadata(&bytes).map_err(|e| invalid(format!("not a safetensors file: {e}")))?;
+    let meta = header.metadata().as_ref().and_then(|m| m.get(key)).cloned().ok_or_else(|| invalid(missing.into()))?;
+    Ok((bytes, meta))
+}
+
 impl Checkpoint {
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
         let g = &self.gaussians;
@@ -68,27 +93,16 @@ impl Checkpoint {
                 (*name, TensorView::new(Dtype::F32, shape.clone(), f32_bytes(data)).expect("shape matches data"))
             })
             .collect();
-        let meta =
-            HashMap::from([(META_KEY.to_string(), serde_json::to_string(&self.meta).expect("metadata serialises"))]);
-        let bytes = safetensors::serialize(views, Some(meta))
-            .map_err(|e| CheckpointError::Invalid { path: path.display().to_string(), message: e.to_string() })?;
-        write_atomically(path, &bytes)
-            .map_err(|source| CheckpointError::Io { path: path.display().to_string(), source })
+        save_tensors(path, views, META_KEY, serde_json::to_string(&self.meta).expect("metadata serialises"))
     }
 
     pub fn load(path: &Path) -> Result<Self, CheckpointError> {
         let p = path.display().to_string();
         let invalid = |message: String| CheckpointError::Invalid { path: p.clone(), message };
-        let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io { path: p.clone(), source })?;
-        let (_, header) =
-            SafeTensors::read_metadata(&bytes).map_err(|e| invalid(format!("not a safetensors checkpoint: {e}")))?;
-        let meta_json = header
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get(META_KEY))
-            .ok_or_else(|| invalid("no efficient4d metadata: not a checkpoint of this tool".into()))?;
+        let (bytes, meta_json) =
+            load_tensors(path, META_KEY, "no efficient4d metadata: not a checkpoint of this tool")?;
         let meta: CheckpointMeta =
-            serde_json::from_str(meta_json).map_err(|e| invalid(format!("bad metadata: {e}")))?;
+            serde_json::from_str(&meta_json).map_err(|e| invalid(format!("bad metadata: {e}")))?;
         if meta.format_version > FORMAT_VERSION {
             return Err(invalid(format!(
                 "format version {} is newer than this build reads ({FORMAT_VERSION})",

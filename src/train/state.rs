@@ -4,11 +4,9 @@
 //! checkpoints people share stay a third of the size.
 
 use super::densify::Rows;
-use crate::atomic_file::write_atomically;
-use crate::export::checkpoint::CheckpointError;
+use crate::export::checkpoint::{CheckpointError, load_tensors, save_tensors};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::Path;
 
 /// The state's file name in a training output folder.
@@ -55,23 +53,14 @@ impl TrainState {
                 views.push((name.as_str(), view));
             }
         }
-        let meta = HashMap::from([(META_KEY.to_string(), serde_json::to_string(&self.meta).expect("serialises"))]);
-        let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| invalid(e.to_string()))?;
-        write_atomically(path, &bytes)
-            .map_err(|source| CheckpointError::Io { path: path.display().to_string(), source })
+        save_tensors(path, views, META_KEY, serde_json::to_string(&self.meta).expect("metadata serialises"))
     }
 
     pub fn load(path: &Path) -> Result<Self, CheckpointError> {
         let p = path.display().to_string();
         let invalid = |message: String| CheckpointError::Invalid { path: p.clone(), message };
-        let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io { path: p.clone(), source })?;
-        let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| invalid(format!("not safetensors: {e}")))?;
-        let meta_json = header
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get(META_KEY))
-            .ok_or_else(|| invalid("no training state in it".into()))?;
-        let meta: StateMeta = serde_json::from_str(meta_json).map_err(|e| invalid(format!("bad metadata: {e}")))?;
+        let (bytes, meta_json) = load_tensors(path, META_KEY, "no training state in it")?;
+        let meta: StateMeta = serde_json::from_str(&meta_json).map_err(|e| invalid(format!("bad metadata: {e}")))?;
         if meta.format_version > VERSION {
             return Err(invalid(format!("format version {} is newer than this build reads", meta.format_version)));
         }
