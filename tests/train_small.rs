@@ -3,18 +3,25 @@
 
 mod common;
 use common::*;
-use efficient4d::dataset::{LoadOptions, load_dataset};
+use efficient4d::dataset::{Dataset, LoadOptions, load_dataset};
 use efficient4d::export::Checkpoint;
+use efficient4d::render::Rasterizer;
 use efficient4d::train::eval::evaluate;
 use efficient4d::train::{TrainConfig, Trainer};
 use std::sync::Arc;
 
+/// The truth scene's matrix (`frames` key frames at `size`²) in a temporary folder, loaded, and a
+/// rasterizer on the shared device.
+fn small_dataset(size: u32, frames: u32) -> (tempfile::TempDir, Dataset, Arc<Rasterizer>) {
+    let dir = tempfile::tempdir().unwrap();
+    write_truth(dir.path(), size, frames);
+    let ds = load_dataset(dir.path(), LoadOptions::default()).unwrap();
+    (dir, ds, Arc::new(Rasterizer::new(gpu()).unwrap()))
+}
+
 #[test]
 fn training_reproduces_held_out_views_of_a_known_scene() {
-    let dir = tempfile::tempdir().unwrap();
-    write_truth(dir.path(), 64, 3);
-    let ds = load_dataset(dir.path(), LoadOptions::default()).unwrap();
-    let rast = Arc::new(efficient4d::render::Rasterizer::new(gpu()).unwrap());
+    let (dir, ds, rast) = small_dataset(64, 3);
     let config = TrainConfig { iterations: 300, batch_views: 4, init_points: 3000, ..Default::default() };
     let mut trainer = Trainer::new(&gpu(), rast.clone(), &ds, config, None).unwrap();
     let before = evaluate(&rast, &trainer.gaussians(), &ds.test, [1.0; 3]).unwrap();
@@ -45,10 +52,7 @@ fn training_reproduces_held_out_views_of_a_known_scene() {
 
 #[test]
 fn batching_by_frame_takes_every_view_of_one_frame_each_step() {
-    let dir = tempfile::tempdir().unwrap();
-    write_truth(dir.path(), 32, 3);
-    let ds = load_dataset(dir.path(), LoadOptions::default()).unwrap();
-    let rast = Arc::new(efficient4d::render::Rasterizer::new(gpu()).unwrap());
+    let (_dir, ds, rast) = small_dataset(32, 3);
     let config = TrainConfig { iterations: 10, batch_by_frame: true, init_points: 500, ..Default::default() };
     let mut trainer = Trainer::new(&gpu(), rast, &ds, config, None).unwrap();
     let mut seen = Vec::new();
@@ -68,10 +72,7 @@ fn batching_by_frame_takes_every_view_of_one_frame_each_step() {
 #[test]
 fn initial_splats_must_be_usable() {
     use efficient4d::train::TrainError;
-    let dir = tempfile::tempdir().unwrap();
-    write_truth(dir.path(), 32, 2);
-    let ds = load_dataset(dir.path(), LoadOptions::default()).unwrap();
-    let rast = Arc::new(efficient4d::render::Rasterizer::new(gpu()).unwrap());
+    let (_dir, ds, rast) = small_dataset(32, 2);
     let config = TrainConfig { iterations: 5, init_points: 200, ..Default::default() };
     let good = Trainer::new(&gpu(), rast.clone(), &ds, config.clone(), None).unwrap().gaussians();
     let mut nan = good.clone();
@@ -99,10 +100,7 @@ fn initial_splats_must_be_usable() {
 #[test]
 fn a_resumed_run_starts_from_the_saved_step_splats_and_moments() {
     use efficient4d::train::state::TrainState;
-    let dir = tempfile::tempdir().unwrap();
-    write_truth(dir.path(), 32, 2);
-    let ds = load_dataset(dir.path(), LoadOptions::default()).unwrap();
-    let rast = Arc::new(efficient4d::render::Rasterizer::new(gpu()).unwrap());
+    let (dir, ds, rast) = small_dataset(32, 2);
     let config = TrainConfig { iterations: 40, init_points: 300, ..Default::default() };
     let mut first = Trainer::new(&gpu(), rast.clone(), &ds, config, None).unwrap();
     for _ in 0..12 {

@@ -73,6 +73,23 @@ pub(crate) fn load_tensors(path: &Path, key: &str, missing: &str) -> Result<(Vec
     Ok((bytes, meta))
 }
 
+/// The F32 tensor `name` of `st` as values, when its shape passes `shape_ok`.
+pub(crate) fn read_f32_tensor(
+    st: &SafeTensors,
+    name: &str,
+    invalid: &dyn Fn(String) -> CheckpointError,
+    shape_ok: impl Fn(&[usize]) -> bool,
+) -> Result<Vec<f32>, CheckpointError> {
+    let t = st.tensor(name).map_err(|e| invalid(format!("tensor `{name}`: {e}")))?;
+    if t.dtype() != Dtype::F32 {
+        return Err(invalid(format!("tensor `{name}` is {:?}, expected F32", t.dtype())));
+    }
+    if !shape_ok(t.shape()) {
+        return Err(invalid(format!("tensor `{name}` has shape {:?}", t.shape())));
+    }
+    Ok(t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+}
+
 impl Checkpoint {
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
         let g = &self.gaussians;
@@ -110,20 +127,11 @@ impl Checkpoint {
             )));
         }
         let st = SafeTensors::deserialize(&bytes).map_err(|e| invalid(e.to_string()))?;
-        let read = |name: &str, cols: usize| -> Result<Vec<f32>, CheckpointError> {
-            let t = st.tensor(name).map_err(|e| invalid(format!("tensor `{name}`: {e}")))?;
-            if t.dtype() != Dtype::F32 {
-                return Err(invalid(format!("tensor `{name}` is {:?}, expected F32", t.dtype())));
-            }
-            let shape = t.shape();
-            let ok = match cols {
+        let read = |name: &str, cols: usize| {
+            read_f32_tensor(&st, name, &invalid, |shape| match cols {
                 0 => shape.len() == 1,
                 c => shape.len() == 2 && shape[1] == c,
-            };
-            if !ok {
-                return Err(invalid(format!("tensor `{name}` has shape {shape:?}")));
-            }
-            Ok(t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+            })
         };
         let gaussians = Gaussians4d {
             means: read("means", 4)?,

@@ -544,10 +544,10 @@ impl Trainer {
 
     /// What `resume` needs besides the checkpoint (a read-back of Adam's moments).
     pub fn state(&self) -> state::TrainState {
-        let g = self.gaussians();
+        let widths = self.params.each_ref().map(|p| p.dims()[1]);
         let m = self.moments.each_ref().map(|m| read_f32(&m.m));
         let v = self.moments.each_ref().map(|m| read_f32(&m.v));
-        state::TrainState::new(self.step, self.lr_scale, self.scene_extent, densify::widths(&g), m, v)
+        state::TrainState::new(self.step, self.lr_scale, self.scene_extent, widths, m, v)
     }
 
     /// Goes on with the run `checkpoint` + `state` were saved from, under the checkpoint's settings, to

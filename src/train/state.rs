@@ -4,7 +4,7 @@
 //! checkpoints people share stay a third of the size.
 
 use super::densify::Rows;
-use crate::export::checkpoint::{CheckpointError, load_tensors, save_tensors};
+use crate::export::checkpoint::{CheckpointError, load_tensors, read_f32_tensor, save_tensors};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -66,11 +66,7 @@ impl TrainState {
         }
         let st = SafeTensors::deserialize(&bytes).map_err(|e| invalid(e.to_string()))?;
         let read = |name: String, cols: usize| -> Result<Vec<f32>, CheckpointError> {
-            let t = st.tensor(&name).map_err(|e| invalid(format!("tensor `{name}`: {e}")))?;
-            if t.dtype() != Dtype::F32 || t.shape() != [meta.splats, cols] {
-                return Err(invalid(format!("tensor `{name}` is {:?} {:?}", t.dtype(), t.shape())));
-            }
-            let v: Vec<f32> = t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            let v = read_f32_tensor(&st, &name, &invalid, |shape| shape == [meta.splats, cols])?;
             if v.iter().any(|x| !x.is_finite()) {
                 return Err(invalid(format!("tensor `{name}` is not finite")));
             }
