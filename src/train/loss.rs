@@ -25,6 +25,10 @@ pub struct LossWeights {
     /// The floor, in key-frame spacings.
     #[serde(default = "default_time_floor_spacings")]
     pub time_floor_spacings: f32,
+    /// How much higher the floor is for splats at the clip's ends (`time_floor::log_floor_near_ends`):
+    /// 1 doubles it there; 0 keeps one floor everywhere.
+    #[serde(default)]
+    pub time_floor_end_boost: f32,
 }
 
 fn default_time_floor_spacings() -> f32 {
@@ -33,7 +37,13 @@ fn default_time_floor_spacings() -> f32 {
 
 impl Default for LossWeights {
     fn default() -> Self {
-        Self { ssim: 0.2, mask: 0.1, time_floor: 0.0, time_floor_spacings: default_time_floor_spacings() }
+        Self {
+            ssim: 0.2,
+            mask: 0.1,
+            time_floor: 0.0,
+            time_floor_spacings: default_time_floor_spacings(),
+            time_floor_end_boost: 0.0,
+        }
     }
 }
 

@@ -34,8 +34,35 @@ pub fn time_floor_penalty(
     rot_right: &Tensor<2>,
     floor: f64,
 ) -> Tensor<1> {
+    let n = log_scales.dims()[0];
+    let log_floor = Tensor::<1>::full([n], floor.ln(), &log_scales.device());
+    time_floor_penalty_per_splat(log_scales, rot_left, rot_right, log_floor)
+}
+
+/// The same penalty with each splat's own ln floor ([N], a constant: no gradient flows into it).
+pub fn time_floor_penalty_per_splat(
+    log_scales: &Tensor<2>,
+    rot_left: &Tensor<2>,
+    rot_right: &Tensor<2>,
+    log_floor: Tensor<1>,
+) -> Tensor<1> {
     let log_sigma = temporal_variance(log_scales, rot_left, rot_right).log() * 0.5;
-    (log_sigma.neg() + floor.ln()).clamp_min(0.0).mean()
+    (log_sigma.neg() + log_floor).clamp_min(0.0).mean()
+}
+
+/// ln of each splat's floor when splats near the clip's ends get a higher one. A splat at an end
+/// is seen from one side of its temporal mean only, by half the training views a splat in the
+/// middle sees (measured: the ends are the worst test views). Its floor is (1 + boost)·floor at
+/// the end (or beyond it), falling linearly to `floor` at 2·(1 + boost)·floor inside the clip,
+/// where its boosted lifetime no longer reaches the end. `mean_t` is the splats' temporal mean.
+pub fn log_floor_near_ends(mean_t: Tensor<1>, time_range: (f32, f32), floor: f64, end_boost: f64) -> Tensor<1> {
+    let (start, end) = (time_range.0 as f64, time_range.1 as f64);
+    let from_start = mean_t.clone() - start;
+    let to_end = mean_t.neg() + end;
+    let distance = from_start.min_pair(to_end).clamp_min(0.0);
+    let reach = 2.0 * floor * (1.0 + end_boost);
+    let nearness = (distance / reach).neg().add_scalar(1.0).clamp_min(0.0);
+    (nearness * end_boost).add_scalar(1.0).log().add_scalar(floor.ln())
 }
 
 #[cfg(test)]
@@ -68,6 +95,24 @@ mod tests {
         let p = penalty(high);
         let expected: f64 = var.iter().map(|v| high.ln() - 0.5 * (*v as f64).ln()).sum::<f64>() / var.len() as f64;
         assert!((p as f64 - expected).abs() < 1e-3 * expected, "{p} vs {expected}");
+    }
+
+    #[test]
+    fn the_floor_is_raised_near_the_ends_only() {
+        let device = Device::flex();
+        // Clip [0, 1], floor 0.01, boost 1: the floor doubles at the ends and beyond, is back to
+        // 0.01 from 0.04 inside, and halfway (1.5x) at 0.02.
+        let times = [-0.5f32, 0.0, 0.02, 0.04, 0.5, 0.98, 1.0, 1.3];
+        let expected = [0.02, 0.02, 0.015, 0.01, 0.01, 0.015, 0.02, 0.02];
+        let t = Tensor::<1>::from_data(TensorData::new(times.to_vec(), [times.len()]), &device);
+        let floors: Vec<f32> = log_floor_near_ends(t, (0.0, 1.0), 0.01, 1.0).exp().into_data().try_to_vec().unwrap();
+        for ((f, e), t) in floors.iter().zip(expected).zip(times) {
+            assert!((*f as f64 - e).abs() < 1e-6, "t = {t}: floor {f}, expected {e}");
+        }
+        // No boost: the plain floor everywhere.
+        let t = Tensor::<1>::from_data(TensorData::new(times.to_vec(), [times.len()]), &device);
+        let plain: Vec<f32> = log_floor_near_ends(t, (0.0, 1.0), 0.01, 0.0).exp().into_data().try_to_vec().unwrap();
+        assert!(plain.iter().all(|f| (*f - 0.01).abs() < 1e-7), "{plain:?}");
     }
 
     #[test]

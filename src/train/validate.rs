@@ -74,6 +74,7 @@ impl TrainConfig {
         c.non_negative("loss.mask", self.loss.mask);
         c.non_negative("loss.time_floor", self.loss.time_floor);
         c.non_negative("loss.time_floor_spacings", self.loss.time_floor_spacings);
+        c.non_negative("loss.time_floor_end_boost", self.loss.time_floor_end_boost);
         c.non_negative("input_view_weight", self.input_view_weight);
         let d = &self.densify;
         c.share("densify.start_fraction", d.start_fraction);
