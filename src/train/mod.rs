@@ -443,11 +443,16 @@ impl Trainer {
         if self.config.loss.time_floor > 0.0 {
             let floor = (self.config.loss.time_floor_spacings as f64 * self.frame_spacing).max(1e-6);
             let [_, log_scales, rot_left, rot_right, _, _] = &leaves;
-            let n = self.params[0].dims()[0];
-            let mean_t = self.params[0].clone().narrow(1, 3, 1).reshape([n]);
             let boost = self.config.loss.time_floor_end_boost as f64;
-            let log_floor = time_floor::log_floor_near_ends(mean_t, self.time_range, floor, boost).autodiff();
-            let penalty = time_floor::time_floor_penalty_per_splat(log_scales, rot_left, rot_right, log_floor);
+            // The per-splat floor costs a few tensor ops per step: only when the ends are boosted.
+            let penalty = if boost > 0.0 {
+                let n = self.params[0].dims()[0];
+                let mean_t = self.params[0].clone().narrow(1, 3, 1).reshape([n]);
+                let log_floor = time_floor::log_floor_near_ends(mean_t, self.time_range, floor, boost).autodiff();
+                time_floor::time_floor_penalty_per_splat(log_scales, rot_left, rot_right, log_floor)
+            } else {
+                time_floor::time_floor_penalty(log_scales, rot_left, rot_right, floor)
+            };
             total = total + penalty * self.config.loss.time_floor as f64;
         }
         let grads = total.clone().backward();

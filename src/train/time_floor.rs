@@ -34,9 +34,8 @@ pub fn time_floor_penalty(
     rot_right: &Tensor<2>,
     floor: f64,
 ) -> Tensor<1> {
-    let n = log_scales.dims()[0];
-    let log_floor = Tensor::<1>::full([n], floor.ln(), &log_scales.device());
-    time_floor_penalty_per_splat(log_scales, rot_left, rot_right, log_floor)
+    let log_sigma = temporal_variance(log_scales, rot_left, rot_right).log() * 0.5;
+    (log_sigma.neg() + floor.ln()).clamp_min(0.0).mean()
 }
 
 /// The same penalty with each splat's own ln floor ([N], a constant: no gradient flows into it).
@@ -68,6 +67,7 @@ pub fn log_floor_near_ends(mean_t: Tensor<1>, time_range: (f32, f32), floor: f64
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gaussians::Gaussians4d;
     use crate::gaussians::math::scaled_rotation;
     use crate::gaussians::random::RandomScene;
     use burn::tensor::{Device, TensorData};
@@ -119,15 +119,33 @@ mod tests {
     fn the_penalty_gradient_matches_finite_differences() {
         let g = RandomScene { count: 6, seed: 4, ..Default::default() }.build();
         let device = Device::flex();
-        // A floor above every splat's σt: the smooth branch of the relu everywhere.
-        let floor = 10.0;
+        // Floors above every splat's σt: the smooth branch of the relu everywhere. Checked for one
+        // floor (`time_floor_penalty`) and for a floor per splat (`time_floor_penalty_per_splat`).
+        let floors = [10.0f32, 20.0, 10.0, 30.0, 15.0, 10.0];
+        let per_splat_floor = || Tensor::<1>::from_data(TensorData::new(floors.map(f32::ln).to_vec(), [6]), &device);
+        let penalty = |ls: &Tensor<2>, ql: &Tensor<2>, qr: &Tensor<2>, per_splat: bool| {
+            if per_splat {
+                time_floor_penalty_per_splat(ls, ql, qr, per_splat_floor().autodiff())
+            } else {
+                time_floor_penalty(ls, ql, qr, floors[0] as f64)
+            }
+        };
+        for per_splat in [false, true] {
+            check_penalty_gradient(&g, &device, |ls, ql, qr| penalty(ls, ql, qr, per_splat));
+        }
+    }
+
+    fn check_penalty_gradient(
+        g: &Gaussians4d,
+        device: &Device,
+        penalty: impl Fn(&Tensor<2>, &Tensor<2>, &Tensor<2>) -> Tensor<1>,
+    ) {
         let eval = |ls: &[f32], ql: &[f32], qr: &[f32]| -> f64 {
-            let p: f32 = time_floor_penalty(&tensor(ls, &device), &tensor(ql, &device), &tensor(qr, &device), floor)
-                .into_scalar();
+            let p: f32 = penalty(&tensor(ls, device), &tensor(ql, device), &tensor(qr, device)).into_scalar();
             p as f64
         };
-        let leaves = [&g.log_scales, &g.rot_left, &g.rot_right].map(|v| tensor(v, &device).autodiff().require_grad());
-        let grads = time_floor_penalty(&leaves[0], &leaves[1], &leaves[2], floor).backward();
+        let leaves = [&g.log_scales, &g.rot_left, &g.rot_right].map(|v| tensor(v, device).autodiff().require_grad());
+        let grads = penalty(&leaves[0], &leaves[1], &leaves[2]).backward();
         for (k, leaf) in leaves.iter().enumerate() {
             let analytic: Vec<f32> = leaf.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap();
             assert!(analytic.iter().any(|v| v.abs() > 1e-2), "group {k}: {analytic:?}");
