@@ -107,6 +107,10 @@ pub enum Command {
         /// Evaluate on the test split every N steps and report PSNR over training time (`curve` in --json).
         #[arg(long, value_name = "N")]
         eval_every: Option<u32>,
+        /// Colour the images are composited on for training and evaluation: `white` (default), `black` or
+        /// `R,G,B` in 0..1. The checkpoint keeps it; 4D-GS's published D-NeRF figures are on black.
+        #[arg(long, value_name = "COLOUR", value_parser = parse_background)]
+        background: Option<[f32; 3]>,
         /// Change any training setting by its path in the checkpoint's settings, e.g. `--set lr.time_per_spacing=0.2
         /// --set densify.end_fraction=0.5` (repeatable; applied after the other flags).
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -139,12 +143,15 @@ pub enum Command {
         #[arg(long, default_value_t = 256)]
         size: u32,
     },
-    /// PSNR / SSIM of a checkpoint on a dataset's test split (white background).
+    /// PSNR / SSIM of a checkpoint on a dataset's test split, on the background it was trained on.
     Eval {
         checkpoint: PathBuf,
         dataset: PathBuf,
         #[arg(long)]
         json: bool,
+        /// Composite renders and truth on this colour instead of the checkpoint's: `white`, `black` or `R,G,B`.
+        #[arg(long, value_name = "COLOUR", value_parser = parse_background)]
+        background: Option<[f32; 3]>,
         /// Evaluate at this resolution (longer side).
         #[arg(long)]
         resolution: Option<u32>,
@@ -271,5 +278,49 @@ fn parse_new_frames(s: &str) -> Result<u32, String> {
 impl RefineArgs {
     pub fn options(&self) -> crate::interpolate::RefineOptions {
         crate::interpolate::RefineOptions { new_frames_per_pair: self.new_frames, confidence: self.confidence.metric() }
+    }
+}
+
+/// `--background`: `white`, `black` or `R,G,B` with each channel in 0..1.
+pub fn parse_background(text: &str) -> Result<[f32; 3], String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "white" => return Ok([1.0; 3]),
+        "black" => return Ok([0.0; 3]),
+        _ => {}
+    }
+    let parts: Vec<&str> = text.split(',').collect();
+    if parts.len() != 3 {
+        return Err("expected white, black or R,G,B (three numbers in 0..1)".into());
+    }
+    let mut rgb = [0.0f32; 3];
+    for (slot, part) in rgb.iter_mut().zip(parts) {
+        let value: f32 = part.trim().parse().map_err(|_| format!("`{}` is not a number", part.trim()))?;
+        // NaN fails the range check too.
+        if !(0.0..=1.0).contains(&value) {
+            return Err(format!("channel {value} is outside 0..1"));
+        }
+        *slot = value;
+    }
+    Ok(rgb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_background;
+
+    #[test]
+    fn background_names_and_triples_parse() {
+        assert_eq!(parse_background("white"), Ok([1.0; 3]));
+        assert_eq!(parse_background("Black"), Ok([0.0; 3]));
+        assert_eq!(parse_background("0.5, 0,1"), Ok([0.5, 0.0, 1.0]));
+    }
+
+    #[test]
+    fn bad_backgrounds_are_refused() {
+        assert!(parse_background("grey").is_err());
+        assert!(parse_background("0.5,0.5").is_err());
+        assert!(parse_background("0.5,0.5,2").unwrap_err().contains("0..1"));
+        assert!(parse_background("0.5,x,0").unwrap_err().contains("`x`"));
+        assert!(parse_background("NaN,0,0").is_err());
     }
 }

@@ -46,6 +46,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             grow,
             profile,
             eval_every,
+            background,
             overrides,
             init,
             resume,
@@ -65,6 +66,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 json,
                 profile,
                 eval_every,
+                background,
                 overrides,
                 init,
                 resume,
@@ -77,8 +79,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Render { checkpoint, out, frames, size }) => {
             commands::render(&checkpoint, &out, frames, size).map(|_| ExitCode::SUCCESS)
         }
-        Some(Command::Eval { checkpoint, dataset, json, resolution, images }) => {
-            commands::eval(&checkpoint, &dataset, resolution, images.as_deref(), json).map(|_| ExitCode::SUCCESS)
+        Some(Command::Eval { checkpoint, dataset, json, background, resolution, images }) => {
+            let args = commands::EvalArgs { resolution, background, images, json };
+            commands::eval(&checkpoint, &dataset, &args).map(|_| ExitCode::SUCCESS)
         }
         Some(Command::Bench {
             what,

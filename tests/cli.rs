@@ -161,6 +161,40 @@ fn train_export_eval_and_render_a_small_dataset() {
     assert_eq!(times.len() as u64, ev["views"].as_u64().unwrap());
     assert!(times.contains(&0.0) && times.contains(&1.0), "{times:?}");
     assert!((-10.0 * mse.log10() - view_psnr).abs() < 0.2, "{} vs {view_psnr}", -10.0 * mse.log10());
+    // Eval composites on the checkpoint's background (white here) unless told otherwise; on black the
+    // same model scores differently, since its alpha is not exactly the truth's.
+    assert_eq!(ev["background"], serde_json::json!([1.0, 1.0, 1.0]));
+    let on_black = e4d(&["eval", ckpt.to_str().unwrap(), data.to_str().unwrap(), "--json", "--background", "black"]);
+    assert!(on_black.status.success(), "{}", String::from_utf8_lossy(&on_black.stderr));
+    let on_black: serde_json::Value = serde_json::from_slice(&on_black.stdout).unwrap();
+    assert_eq!(on_black["background"], serde_json::json!([0.0, 0.0, 0.0]));
+    assert_ne!(on_black["psnr"], ev["psnr"]);
+    // Trained on black, the checkpoint keeps black and eval uses it.
+    let black = dir.path().join("black");
+    let run = e4d(&[
+        "train",
+        data.to_str().unwrap(),
+        "--out",
+        black.to_str().unwrap(),
+        "--iters",
+        "2",
+        "--json",
+        "--background",
+        "0,0,0",
+    ]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let black_ckpt = black.join("model.safetensors");
+    assert_eq!(efficient4d::export::Checkpoint::load(&black_ckpt).unwrap().meta.background, [0.0; 3]);
+    let ev_black = e4d(&["eval", black_ckpt.to_str().unwrap(), data.to_str().unwrap(), "--json"]);
+    let ev_black: serde_json::Value = serde_json::from_slice(&ev_black.stdout).unwrap();
+    assert_eq!(ev_black["background"], serde_json::json!([0.0, 0.0, 0.0]));
+    let r: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let (a, b) = (ev_black["psnr"].as_f64().unwrap(), r["psnr"].as_f64().unwrap());
+    assert!((a - b).abs() < 1e-6, "train's own evaluation is on its background too: {a} vs {b}");
+    // A colour that is not one is refused before anything runs.
+    let bad = e4d(&["eval", ckpt.to_str().unwrap(), data.to_str().unwrap(), "--background", "grey"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("R,G,B"));
     // --init: one step from the checkpoint keeps its splats and about its PSNR; one step from an
     // exported frame starts from that frame's splats; a file that is neither is refused.
     let ckpt_splats = efficient4d::export::Checkpoint::load(&ckpt).unwrap().gaussians.len() as u64;

@@ -47,6 +47,8 @@ pub struct TrainArgs {
     pub profile: bool,
     /// Evaluate on the test split every this many steps and report the curve (time excludes it).
     pub eval_every: Option<u32>,
+    /// Colour the images are composited on (`TrainConfig::background`; white when unset).
+    pub background: Option<[f32; 3]>,
     /// `--set KEY=VALUE` items (`train::overrides`), applied after the other settings.
     pub overrides: Vec<String>,
     /// Start from these splats (a checkpoint, or a 3DGS PLY lifted to static 4D) instead of the
@@ -162,6 +164,9 @@ fn new_run_config(
     }
     if let Some(d) = args.sh_degree {
         config.sh_degree = d;
+    }
+    if let Some(bg) = args.background {
+        config.background = bg;
     }
     config.densify.enabled = args.densify;
     config.carve_init = args.carve;
@@ -306,16 +311,23 @@ pub fn train_loaded(
     Ok((summary, ckpt))
 }
 
+/// Settings of `efficient4d eval` beyond the checkpoint and dataset.
+pub struct EvalArgs {
+    /// Evaluate at this resolution (longer side).
+    pub resolution: Option<u32>,
+    /// Composite on this colour instead of the checkpoint's own background.
+    pub background: Option<[f32; 3]>,
+    /// Save each view here as render | truth PNG.
+    pub images: Option<std::path::PathBuf>,
+    pub json: bool,
+}
+
 /// `eval`: PSNR / SSIM on the test split (the train split when there is none); with `images`, each view
 /// is also saved there as one PNG, the render on the left and the truth on the right.
-pub fn eval(
-    checkpoint: &Path,
-    dataset: &Path,
-    resolution: Option<u32>,
-    images: Option<&Path>,
-    json: bool,
-) -> anyhow::Result<()> {
+pub fn eval(checkpoint: &Path, dataset: &Path, args: &EvalArgs) -> anyhow::Result<()> {
     let ck = Checkpoint::load(checkpoint)?;
+    let (resolution, images, json) = (args.resolution, args.images.as_deref(), args.json);
+    let background = args.background.unwrap_or(ck.meta.background);
     let ds = load_dataset(dataset, LoadOptions { max_side: resolution })?;
     let views = if ds.test.is_empty() { &ds.train } else { ds.split(Split::Test) };
     let gpu = GpuContext::headless()?;
@@ -325,24 +337,28 @@ pub fn eval(
     }
     let (w, h) = views.first().map(|v| v.image.dimensions()).unwrap_or((0, 0));
     let mut write_error: Option<anyhow::Error> = None;
-    let r =
-        crate::train::eval::evaluate_each(&rast, &ck.gaussians, views, ck.meta.background, |i, rendered, target| {
-            if let Some(dir) = images
-                && write_error.is_none()
-            {
-                let path = dir.join(format!("view_{i:04}.png"));
-                if let Err(e) = write_pair_png(&path, rendered, target, w, h) {
-                    write_error = Some(e.context(format!("writing {}", path.display())));
-                }
+    let r = crate::train::eval::evaluate_each(&rast, &ck.gaussians, views, background, |i, rendered, target| {
+        if let Some(dir) = images
+            && write_error.is_none()
+        {
+            let path = dir.join(format!("view_{i:04}.png"));
+            if let Err(e) = write_pair_png(&path, rendered, target, w, h) {
+                write_error = Some(e.context(format!("writing {}", path.display())));
             }
-        })?;
+        }
+    })?;
     if let Some(e) = write_error {
         return Err(e);
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        let mut out = serde_json::to_value(&r)?;
+        out["background"] = serde_json::json!(background);
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!("PSNR {:.2} dB, SSIM {:.4} over {} views at {}x{}", r.psnr, r.ssim, r.views, r.width, r.height);
+        println!(
+            "PSNR {:.2} dB, SSIM {:.4} over {} views at {}x{} on background {background:?}",
+            r.psnr, r.ssim, r.views, r.width, r.height
+        );
         let mut worst: Vec<(f64, f32, usize)> =
             r.per_view_psnr.iter().zip(&r.per_view_time).enumerate().map(|(i, (&p, &t))| (p, t, i)).collect();
         worst.sort_by(|a, b| a.0.total_cmp(&b.0));

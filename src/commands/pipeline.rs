@@ -146,6 +146,7 @@ pub fn run(video: Option<&Path>, out: &Path, stage1_args: &Stage1Args, args: &Ru
         json: args.json,
         profile: false,
         eval_every: None,
+        background: None,
         overrides: Vec::new(),
         init: None,
         resume: false,
