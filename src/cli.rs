@@ -122,7 +122,7 @@ pub enum Command {
         /// Go on with the run saved in --out (model.safetensors + train_state.safetensors) under its
         /// settings, to --iters steps in all (default: its total; a larger total stretches the schedule).
         #[arg(long, conflicts_with_all = ["init", "points", "time_scale", "no_carve", "batch", "by_frame",
-            "sh_degree", "position_lr", "no_densify", "grow", "overrides"])]
+            "sh_degree", "position_lr", "no_densify", "grow", "background", "overrides"])]
         resume: bool,
     },
     /// Write a PLY per frame from a checkpoint.
@@ -322,5 +322,16 @@ mod tests {
         assert!(parse_background("0.5,0.5,2").unwrap_err().contains("0..1"));
         assert!(parse_background("0.5,x,0").unwrap_err().contains("`x`"));
         assert!(parse_background("NaN,0,0").is_err());
+    }
+
+    #[test]
+    fn resume_keeps_the_saved_background() {
+        use clap::Parser;
+        fn args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+            [&["efficient4d", "train", "data", "--out", "out"][..], extra].concat()
+        }
+        assert!(super::Cli::try_parse_from(args(&["--background", "black"])).is_ok());
+        assert!(super::Cli::try_parse_from(args(&["--resume"])).is_ok());
+        assert!(super::Cli::try_parse_from(args(&["--resume", "--background", "black"])).is_err());
     }
 }
