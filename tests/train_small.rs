@@ -70,6 +70,32 @@ fn batching_by_frame_takes_every_view_of_one_frame_each_step() {
 }
 
 #[test]
+fn end_balance_visits_the_clips_ends_more_often() {
+    // 5 key frames 0.25 apart; a window of 1 spacing: the two end frames get 1 + balance visits per
+    // pass, the three inner ones (whose windows stay inside the clip) one.
+    let (_dir, ds, rast) = small_dataset(32, 5);
+    let config = TrainConfig {
+        iterations: 10,
+        batch_views: 8,
+        init_points: 500,
+        end_balance: 1.0,
+        end_balance_spacings: 1.0,
+        ..Default::default()
+    };
+    let mut trainer = Trainer::new(&gpu(), rast, &ds, config, None).unwrap();
+    // 80 views; a pass is 16·2·2 + 16·3 = 112 visits = 14 batches of 8.
+    let mut visits = std::collections::BTreeMap::<u32, usize>::new();
+    for _ in 0..14 {
+        for i in trainer.next_batch() {
+            *visits.entry((ds.train[i].time * 4.0).round() as u32).or_default() += 1;
+        }
+    }
+    let counts: Vec<usize> = visits.values().copied().collect();
+    assert_eq!(counts, vec![32, 16, 16, 16, 32], "visits per frame over one pass");
+    assert!(trainer.step().loss.is_finite());
+}
+
+#[test]
 fn initial_splats_must_be_usable() {
     use efficient4d::train::TrainError;
     let (_dir, ds, rast) = small_dataset(32, 2);

@@ -8,6 +8,7 @@ pub mod eval;
 pub mod init;
 pub mod loss;
 pub mod overrides;
+pub mod sampling;
 pub mod state;
 pub mod time_floor;
 pub mod validate;
@@ -103,6 +104,13 @@ pub struct TrainConfig {
     /// Batch by frame, as the paper: every view of one key frame per step (`batch_views` is ignored).
     #[serde(default)]
     pub batch_by_frame: bool,
+    /// Visit views near the clip's ends up to 1 + this many times per pass (`train::sampling`); 0
+    /// visits every view once.
+    #[serde(default)]
+    pub end_balance: f32,
+    /// The window of the end balance, in key-frame spacings either side of a view's time.
+    #[serde(default = "default_end_balance_spacings")]
+    pub end_balance_spacings: f32,
     pub init_points: usize,
     /// Initial temporal standard deviation of every splat as a share of the clip's duration (never
     /// under two key-frame spacings). Broad at first, so each splat is seen at many times and the
@@ -129,6 +137,8 @@ impl Default for TrainConfig {
             iterations: 3000,
             batch_views: 4,
             batch_by_frame: false,
+            end_balance: 0.0,
+            end_balance_spacings: default_end_balance_spacings(),
             init_points: 20_000,
             init_time_scale: default_init_time_scale(),
             carve_init: true,
@@ -141,6 +151,10 @@ impl Default for TrainConfig {
             densify: densify::DensifyConfig::default(),
         }
     }
+}
+
+fn default_end_balance_spacings() -> f32 {
+    8.0
 }
 
 fn default_init_time_scale() -> f32 {
@@ -201,8 +215,11 @@ pub struct Trainer {
     last_good: Option<([Tensor<2>; GROUPS], [Moments; GROUPS])>,
     lr_scale: f64,
     step: u32,
+    /// The current pass over the training views (`sampling::weighted_pass`) and the position in it.
     order: Vec<usize>,
     cursor: usize,
+    /// Expected visits of each view per pass.
+    view_weights: Vec<f32>,
     /// Shuffled key-frame indices and the position in them (batching by frame).
     frame_order: Vec<usize>,
     frame_cursor: usize,
@@ -329,8 +346,10 @@ impl Trainer {
         ];
         let moments = params.each_ref().map(Moments::zeros_like);
         let mut rng = StdRng::seed_from_u64(config.seed ^ 0x5eed);
-        let mut order: Vec<usize> = (0..views.len()).collect();
-        order.shuffle(&mut rng);
+        let view_times: Vec<f32> = views.iter().map(|v| v.view.time).collect();
+        let window = config.end_balance_spacings * spacing;
+        let view_weights = sampling::end_balance_weights(&view_times, time_range, window, config.end_balance);
+        let order = sampling::weighted_pass(&view_weights, &mut rng);
         Ok(Self {
             rasterizer,
             device,
@@ -344,6 +363,7 @@ impl Trainer {
             step: 0,
             order,
             cursor: 0,
+            view_weights,
             frame_order: (0..frame_times.len()).collect(),
             frame_cursor: frame_times.len(),
             rng,
@@ -387,7 +407,7 @@ impl Trainer {
         let mut out = Vec::with_capacity(b);
         while out.len() < b {
             if self.cursor == self.order.len() {
-                self.order.shuffle(&mut self.rng);
+                self.order = sampling::weighted_pass(&self.view_weights, &mut self.rng);
                 self.cursor = 0;
             }
             out.push(self.order[self.cursor]);
@@ -592,7 +612,7 @@ impl Trainer {
         t.scene_extent = state.meta.scene_extent;
         // A fresh batch order for the rest of the run (the saved one is not kept).
         t.rng = StdRng::seed_from_u64(t.config.seed ^ 0x5eed ^ ((t.step as u64) << 32));
-        t.order.shuffle(&mut t.rng);
+        t.order = sampling::weighted_pass(&t.view_weights, &mut t.rng);
         Ok(t)
     }
 

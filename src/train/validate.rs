@@ -56,6 +56,8 @@ impl TrainConfig {
             "must be in 1..=20000000",
         );
         c.positive("init_time_scale", self.init_time_scale);
+        c.non_negative("end_balance", self.end_balance);
+        c.positive("end_balance_spacings", self.end_balance_spacings);
         c.check("sh_degree", self.sh_degree, self.sh_degree <= 3, "must be 0..=3");
         for v in self.background {
             c.share("background", v);
@@ -128,6 +130,8 @@ mod tests {
         assert_eq!(bad(&|c| c.init_points = MAX_SPLATS_LIMIT + 1), "init_points");
         assert_eq!(bad(&|c| c.background = [1.0, -0.1, 1.0]), "background");
         assert_eq!(bad(&|c| c.init_time_scale = f32::INFINITY), "init_time_scale");
+        assert_eq!(bad(&|c| c.end_balance = -1.0), "end_balance");
+        assert_eq!(bad(&|c| c.end_balance_spacings = 0.0), "end_balance_spacings");
         assert_eq!(
             bad(&|c| {
                 c.densify.start_fraction = 0.7;
