@@ -186,6 +186,7 @@ fn train_export_eval_and_render_a_small_dataset() {
     let black_ckpt = black.join("model.safetensors");
     assert_eq!(efficient4d::export::Checkpoint::load(&black_ckpt).unwrap().meta.background, [0.0; 3]);
     let ev_black = e4d(&["eval", black_ckpt.to_str().unwrap(), data.to_str().unwrap(), "--json"]);
+    assert!(ev_black.status.success(), "{}", String::from_utf8_lossy(&ev_black.stderr));
     let ev_black: serde_json::Value = serde_json::from_slice(&ev_black.stdout).unwrap();
     assert_eq!(ev_black["background"], serde_json::json!([0.0, 0.0, 0.0]));
     let r: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
