@@ -25,8 +25,8 @@ pub fn end_balance_weights(times: &[f32], time_range: (f32, f32), window: f32, b
 }
 
 /// One shuffled pass: view `i` appears ⌊wᵢ⌋ times, plus once more with probability frac(wᵢ), so its
-/// expected count is wᵢ. Never empty while there are views (a pass of all zero draws falls back to
-/// every view once).
+/// expected count is wᵢ (so a batch may hold a view twice). Never empty while there are views (a
+/// pass of all zero draws falls back to every view once).
 pub fn weighted_pass(weights: &[f32], rng: &mut impl Rng) -> Vec<usize> {
     let mut pass = Vec::with_capacity(weights.len() * 2);
     for (i, &w) in weights.iter().enumerate() {
