@@ -31,7 +31,8 @@ pub fn weighted_pass(weights: &[f32], rng: &mut impl Rng) -> Vec<usize> {
     let mut pass = Vec::with_capacity(weights.len() * 2);
     for (i, &w) in weights.iter().enumerate() {
         let w = w.max(0.0);
-        let extra = usize::from(rng.random::<f32>() < w.fract());
+        // No draw for a whole weight, so all-one weights give the plain shuffle of the same seed.
+        let extra = usize::from(w.fract() > 0.0 && rng.random::<f32>() < w.fract());
         pass.extend(std::iter::repeat_n(i, w.floor() as usize + extra));
     }
     if pass.is_empty() {
@@ -92,6 +93,10 @@ mod tests {
         assert!((total[0] as f64 / 4000.0 - 1.25).abs() < 0.03, "{total:?}");
         assert!((total[1] as f64 / 4000.0 - 0.5).abs() < 0.03, "{total:?}");
         assert_eq!(weighted_pass(&[0.0, 0.0], &mut rng).len(), 2);
+        // Whole weights of 1 are exactly a plain shuffle (the schedule without end balance).
+        let mut plain: Vec<usize> = (0..50).collect();
+        plain.shuffle(&mut StdRng::seed_from_u64(3));
+        assert_eq!(weighted_pass(&[1.0; 50], &mut StdRng::seed_from_u64(3)), plain);
         assert!(weighted_pass(&[], &mut rng).is_empty());
     }
 }
