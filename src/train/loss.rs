@@ -29,6 +29,17 @@ pub struct LossWeights {
     /// 1 doubles it there; 0 keeps one floor everywhere.
     #[serde(default)]
     pub time_floor_end_boost: f32,
+    /// Weight of the motion-coherence prior (`train::motion_prior`): neighbouring splats should
+    /// move alike. 0 turns it off.
+    #[serde(default)]
+    pub motion: f32,
+    /// How many nearest splats (in space and time) each splat's motion is compared with.
+    #[serde(default = "default_motion_neighbours")]
+    pub motion_neighbours: usize,
+}
+
+fn default_motion_neighbours() -> usize {
+    8
 }
 
 fn default_time_floor_spacings() -> f32 {
@@ -43,6 +54,8 @@ impl Default for LossWeights {
             time_floor: 0.0,
             time_floor_spacings: default_time_floor_spacings(),
             time_floor_end_boost: 0.0,
+            motion: 0.0,
+            motion_neighbours: default_motion_neighbours(),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod densify;
 pub mod eval;
 pub mod init;
 pub mod loss;
+pub mod motion_prior;
 pub mod overrides;
 pub mod sampling;
 pub mod state;
@@ -20,7 +21,7 @@ use crate::gpu::GpuContext;
 use crate::render::burn_op::{LossSpec, SplatBatch, SplatParams, fused_loss, render_splats};
 use crate::render::{RasterView, Rasterizer};
 use adam::{Moments, lr_row};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use init::{InitVolume, initial_gaussians, view_volume};
 use loss::LossWeights;
 use rand::seq::SliceRandom;
@@ -236,6 +237,9 @@ pub struct Trainer {
     pub last_densify: Option<densify::DensifyStats>,
     /// Radius of the initial cloud around its centre (world units), the scale densification uses.
     scene_extent: f32,
+    /// The motion prior's neighbours ([N·k], `motion_prior::nearest_neighbours`) and the step they
+    /// were found at; None after the splats changed.
+    motion_neighbours: Option<(Tensor<1, Int>, u32)>,
 }
 
 /// True when no element of any tensor is NaN or infinite (one small GPU reduction each).
@@ -375,6 +379,7 @@ impl Trainer {
             grad_accum: None,
             last_densify: None,
             scene_extent,
+            motion_neighbours: None,
         })
     }
 
@@ -475,6 +480,17 @@ impl Trainer {
             };
             total = total + penalty * self.config.loss.time_floor as f64;
         }
+        if self.config.loss.motion > 0.0 {
+            let [_, log_scales, rot_left, rot_right, _, _] = &leaves;
+            let neighbours = self.motion_neighbours();
+            // Σtt is clamped at a tenth of a frame spacing squared: below it, velocities are noise.
+            let min_var = (0.1 * self.frame_spacing).powi(2).max(1e-12);
+            let velocity = motion_prior::velocities(log_scales, rot_left, rot_right, min_var);
+            let duration = (self.time_range.1 - self.time_range.0).max(1e-6) as f64;
+            let unit = duration / self.scene_extent.max(1e-6) as f64;
+            let penalty = motion_prior::motion_penalty(velocity, &neighbours, unit);
+            total = total + penalty * self.config.loss.motion as f64;
+        }
         let grads = total.clone().backward();
         let loss: f32 = total.inner().into_scalar();
         let mse: f32 = mse.inner().into_scalar();
@@ -517,6 +533,25 @@ impl Trainer {
         }
     }
 
+    /// The motion prior's neighbour indices, found anew after every change of the splats and every
+    /// `densify.interval` steps (splats move): a k-d tree over the 4D means, time measured so that
+    /// the clip spans the cloud's radius.
+    fn motion_neighbours(&mut self) -> Tensor<1, Int> {
+        let interval = self.config.densify.interval.max(1);
+        if let Some((idx, at)) = &self.motion_neighbours
+            && self.step < at + interval
+        {
+            return idx.clone();
+        }
+        let means = read_f32(&self.params[0]);
+        let duration = (self.time_range.1 - self.time_range.0).max(1e-6);
+        let k = self.config.loss.motion_neighbours;
+        let found = motion_prior::nearest_neighbours(&means, k, self.scene_extent / duration);
+        let idx = motion_prior::neighbour_tensor(found, &self.device).autodiff();
+        self.motion_neighbours = Some((idx.clone(), self.step));
+        idx
+    }
+
     fn maybe_densify(&mut self) {
         let d = self.config.densify;
         let total = self.config.iterations as f32;
@@ -539,6 +574,7 @@ impl Trainer {
         let (m, v) = (upload(&moments[0]), upload(&moments[1]));
         self.moments = [0, 1, 2, 3, 4, 5].map(|k| Moments { m: m[k].clone(), v: v[k].clone() });
         self.last_good = None;
+        self.motion_neighbours = None;
         self.last_densify = Some(stats);
         log::info!("step {}: densified {stats:?}", self.step);
     }

@@ -65,14 +65,14 @@ pub fn log_floor_near_ends(mean_t: Tensor<1>, time_range: (f32, f32), floor: f64
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::gaussians::Gaussians4d;
     use crate::gaussians::math::scaled_rotation;
     use crate::gaussians::random::RandomScene;
     use burn::tensor::{Device, TensorData};
 
-    fn tensor(values: &[f32], device: &Device) -> Tensor<2> {
+    pub(crate) fn tensor(values: &[f32], device: &Device) -> Tensor<2> {
         Tensor::from_data(TensorData::new(values.to_vec(), [values.len() / 4, 4]), device)
     }
 
@@ -135,7 +135,9 @@ mod tests {
         }
     }
 
-    fn check_penalty_gradient(
+    /// Checks a penalty's autodiff gradient in the log-scales and both quaternions against central
+    /// differences (shared with the other priors on the same parameters).
+    pub(crate) fn check_penalty_gradient(
         g: &Gaussians4d,
         device: &Device,
         penalty: impl Fn(&Tensor<2>, &Tensor<2>, &Tensor<2>) -> Tensor<1>,

@@ -77,6 +77,13 @@ impl TrainConfig {
         c.non_negative("loss.time_floor", self.loss.time_floor);
         c.non_negative("loss.time_floor_spacings", self.loss.time_floor_spacings);
         c.non_negative("loss.time_floor_end_boost", self.loss.time_floor_end_boost);
+        c.non_negative("loss.motion", self.loss.motion);
+        c.check(
+            "loss.motion_neighbours",
+            self.loss.motion_neighbours,
+            (1..=64).contains(&self.loss.motion_neighbours),
+            "must be 1..=64",
+        );
         c.non_negative("input_view_weight", self.input_view_weight);
         let d = &self.densify;
         c.share("densify.start_fraction", d.start_fraction);
