@@ -153,3 +153,33 @@ fn a_resumed_run_starts_from_the_saved_step_splats_and_moments() {
         Ok(_) => panic!("a state of another run was accepted"),
     }
 }
+
+#[test]
+fn the_motion_prior_makes_neighbouring_splats_move_alike() {
+    use efficient4d::gaussians::math::slice;
+    use efficient4d::train::motion_prior::nearest_neighbours;
+    let (_dir, ds, rast) = small_dataset(32, 3);
+    // Mean |v_i − v_j| over each splat's 8 nearest neighbours, velocities from f64 slices.
+    let incoherence = |g: &efficient4d::gaussians::Gaussians4d| -> f64 {
+        let velocity = |i: usize| {
+            let s = g.get(i);
+            slice(&s, s.mean[3] + 1.0).mean - slice(&s, s.mean[3]).mean
+        };
+        let v: Vec<_> = (0..g.len()).map(velocity).collect();
+        let nbrs = nearest_neighbours(&g.means, 8, 1.0);
+        nbrs.iter().enumerate().map(|(p, &j)| (v[p / 8] - v[j as usize]).length()).sum::<f64>() / nbrs.len() as f64
+    };
+    let train = |motion: f32| {
+        let mut config = TrainConfig { iterations: 60, init_points: 500, ..Default::default() };
+        config.loss.motion = motion;
+        let mut trainer = Trainer::new(&gpu(), rast.clone(), &ds, config, None).unwrap();
+        for _ in 0..60 {
+            let s = trainer.step();
+            assert!(!s.rolled_back && s.loss.is_finite(), "motion {motion}: {s:?}");
+        }
+        incoherence(&trainer.gaussians())
+    };
+    let (free, held) = (train(0.0), train(1.0));
+    eprintln!("mean neighbour velocity difference: {free:.4} without the prior, {held:.4} with it");
+    assert!(free > 0.0 && held < 0.5 * free, "{held} vs {free}");
+}
