@@ -486,8 +486,7 @@ impl Trainer {
             // Σtt is clamped at a tenth of a frame spacing squared: below it, velocities are noise.
             let min_var = (0.1 * self.frame_spacing).powi(2).max(1e-12);
             let velocity = motion_prior::velocities(log_scales, rot_left, rot_right, min_var);
-            let duration = (self.time_range.1 - self.time_range.0).max(1e-6) as f64;
-            let unit = duration / self.scene_extent.max(1e-6) as f64;
+            let unit = self.motion_velocity_unit() as f64;
             let penalty = motion_prior::motion_penalty(velocity, &neighbours, unit);
             total = total + penalty * self.config.loss.motion as f64;
         }
@@ -533,6 +532,13 @@ impl Trainer {
         }
     }
 
+    /// The clip's duration over the cloud's radius: turns a velocity in world units per unit of time
+    /// into scene radii per clip (the motion prior's unit); its inverse scales time into space for
+    /// the prior's neighbour search, so the clip spans the cloud's radius.
+    fn motion_velocity_unit(&self) -> f32 {
+        (self.time_range.1 - self.time_range.0).max(1e-6) / self.scene_extent.max(1e-6)
+    }
+
     /// The motion prior's neighbour indices, found anew after every change of the splats and every
     /// `densify.interval` steps (splats move): a k-d tree over the 4D means, time measured so that
     /// the clip spans the cloud's radius.
@@ -544,9 +550,8 @@ impl Trainer {
             return idx.clone();
         }
         let means = read_f32(&self.params[0]);
-        let duration = (self.time_range.1 - self.time_range.0).max(1e-6);
         let k = self.config.loss.motion_neighbours;
-        let found = motion_prior::nearest_neighbours(&means, k, self.scene_extent / duration);
+        let found = motion_prior::nearest_neighbours(&means, k, 1.0 / self.motion_velocity_unit());
         let idx = motion_prior::neighbour_tensor(found, &self.device).autodiff();
         self.motion_neighbours = Some((idx.clone(), self.step));
         idx

@@ -7,6 +7,7 @@
 //! asks for it, with v a splat's velocity (the slope of its sliced mean: Σxyz,t / Σtt) measured in
 //! scene radii per clip. ρ is nearly L1, so the motion may still break between body parts.
 
+use super::time_floor::unit_quaternions;
 use crate::gaussians::math::{left_matrix, right_matrix};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use glam::DMat4;
@@ -51,9 +52,8 @@ fn isoclinic(q: &Tensor<2>, matrix: fn([f64; 4]) -> DMat4) -> Tensor<3> {
 /// so a splat that lives an instant has a bounded velocity.
 pub fn velocities(log_scales: &Tensor<2>, rot_left: &Tensor<2>, rot_right: &Tensor<2>, min_var: f64) -> Tensor<2> {
     let n = log_scales.dims()[0];
-    let unit = |q: &Tensor<2>| q.clone() / q.clone().powf_scalar(2.0).sum_dim(1).sqrt();
-    let left = isoclinic(&unit(rot_left), left_matrix);
-    let right = isoclinic(&unit(rot_right), right_matrix);
+    let left = isoclinic(&unit_quaternions(rot_left), left_matrix);
+    let right = isoclinic(&unit_quaternions(rot_right), right_matrix);
     // R[i][j] = Σ_m L[i][m]·R'[m][j]: [N, 4, 4, 1] * [N, 1, 4, 4] summed over m.
     let rotation = (left.reshape([n, 4, 4, 1]) * right.reshape([n, 1, 4, 4])).sum_dim(2).reshape([n, 4, 4]);
     // Σ[i][3] = Σ_j R[i][j]·R[3][j]·s_j².

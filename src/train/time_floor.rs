@@ -6,12 +6,16 @@
 
 use burn::tensor::Tensor;
 
+/// The raw quaternions ([N, 4]) scaled to unit length, as the rasterizer uses them.
+pub fn unit_quaternions(q: &Tensor<2>) -> Tensor<2> {
+    q.clone() / q.clone().powf_scalar(2.0).sum_dim(1).sqrt()
+}
+
 /// Σtt of every splat, the temporal variance of the 4D covariance R·S²·Rᵀ with R = L(q_l)·R(q_r),
 /// as a differentiable burn expression of the raw parameters ([N, 4] each). Row 3 of R, written
 /// out (see `gaussians::math::left_matrix` / `right_matrix`), weights the four squared scales.
 pub fn temporal_variance(log_scales: &Tensor<2>, rot_left: &Tensor<2>, rot_right: &Tensor<2>) -> Tensor<1> {
-    let unit = |q: &Tensor<2>| q.clone() / q.clone().powf_scalar(2.0).sum_dim(1).sqrt();
-    let (ql, qr) = (unit(rot_left), unit(rot_right));
+    let (ql, qr) = (unit_quaternions(rot_left), unit_quaternions(rot_right));
     let col = |t: &Tensor<2>, k: usize| t.clone().narrow(1, k, 1);
     let (a, b, c, d) = (col(&ql, 0), col(&ql, 1), col(&ql, 2), col(&ql, 3));
     let (p, q, r, s) = (col(&qr, 0), col(&qr, 1), col(&qr, 2), col(&qr, 3));
