@@ -2,13 +2,7 @@
 // transmittance in front of each one from the final one, and accumulate dL/d(mean2d, conic, opacity,
 // colour) of every splat (9 floats) with atomics, reduced per subgroup first where subgroups exist.
 
-@group(0) @binding(0) var<uniform> globals: Globals;
-@group(0) @binding(1) var<storage, read> views: array<View>;
-@group(0) @binding(2) var<storage, read> ranges: array<vec2<u32>>;
-@group(0) @binding(3) var<storage, read> tile_values: array<u32>;
-@group(0) @binding(4) var<storage, read> proj_mean_depth_opacity: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read> proj_conic_radius: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read> proj_color: array<vec4<f32>>;
+// Bindings 0-6 (the tiles' sorted splats and their projections): raster_inputs.wgsl.
 @group(0) @binding(7) var<storage, read> out_final_t: array<f32>;
 @group(0) @binding(8) var<storage, read> out_last: array<u32>;
 // dL/d(r, g, b, alpha) per pixel of every view of the batch.

@@ -1,6 +1,9 @@
 //! Command-line interface. Each subcommand maps onto one pipeline stage; one whose issue is not
 //! done yet says so and exits with code 2 instead of pretending.
 
+use crate::generate::ring::RingScene;
+use crate::pipeline::RefineSpec;
+use crate::train::TrainConfig;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -25,9 +28,12 @@ pub enum Command {
         out: PathBuf,
         #[command(flatten)]
         stage1: Stage1Args,
-        /// Training steps (default: the trainer's).
-        #[arg(long)]
-        iters: Option<u32>,
+        #[command(flatten)]
+        run: RunLength,
+        #[command(flatten)]
+        settings: TrainConfig,
+        #[command(flatten)]
+        overrides: Overrides,
         /// PLY files to export (default: one per key frame).
         #[arg(long)]
         ply_frames: Option<u32>,
@@ -66,63 +72,31 @@ pub enum Command {
         dataset: PathBuf,
         #[arg(long)]
         out: PathBuf,
-        #[arg(long)]
-        iters: Option<u32>,
+        #[command(flatten)]
+        run: RunLength,
         /// Downscale images so the longer side is at most this many pixels.
         #[arg(long)]
         resolution: Option<u32>,
         /// Print one JSON object (psnr, ssim, seconds, iters, splats, peak_rss_mb) instead of a progress bar.
         #[arg(long)]
         json: bool,
-        /// Views rendered per step.
-        #[arg(long)]
-        batch: Option<usize>,
-        /// Every view of one key frame per step (the paper's schedule) instead of `--batch` random views.
-        #[arg(long)]
-        by_frame: bool,
-        /// Initial number of Gaussians.
-        #[arg(long)]
-        points: Option<usize>,
-        /// Initial temporal standard deviation of the splats as a share of the clip's duration.
-        #[arg(long)]
-        time_scale: Option<f32>,
-        /// Spherical-harmonics degree of the colour (0..=3).
-        #[arg(long)]
-        sh_degree: Option<u32>,
-        /// Initial learning rate of the positions (decays exponentially; the final rate keeps its ratio).
-        #[arg(long)]
-        position_lr: Option<f64>,
-        /// Place the initial splats in the whole view volume, not only where the views' alpha shows the object.
-        #[arg(long)]
-        no_carve: bool,
-        /// Keep the initial splats: no cloning, splitting or pruning.
-        #[arg(long)]
-        no_densify: bool,
-        /// Share of the splats (those with the largest position gradients) cloned or split at each densification.
-        #[arg(long, value_name = "SHARE")]
-        grow: Option<f32>,
+        #[command(flatten)]
+        settings: TrainConfig,
+        #[command(flatten)]
+        overrides: Overrides,
         /// Time every GPU stage (timestamp queries) and report where the step goes.
         #[arg(long)]
         profile: bool,
         /// Evaluate on the test split every N steps and report PSNR over training time (`curve` in --json).
         #[arg(long, value_name = "N")]
         eval_every: Option<u32>,
-        /// Colour the images are composited on for training and evaluation: `white` (default), `black` or
-        /// `R,G,B` in 0..1. The checkpoint keeps it; 4D-GS's published D-NeRF figures are on black.
-        #[arg(long, value_name = "COLOUR", value_parser = parse_background)]
-        background: Option<[f32; 3]>,
-        /// Change any training setting by its path in the checkpoint's settings, e.g. `--set lr.time_per_spacing=0.2
-        /// --set densify.end_fraction=0.5` (repeatable; applied after the other flags).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        overrides: Vec<String>,
         /// Start from these splats instead of random ones: a checkpoint (its 4D Gaussians, a new
         /// schedule) or a 3DGS PLY (made static splats present over the whole clip).
-        #[arg(long, value_name = "CKPT_OR_PLY", conflicts_with_all = ["points", "time_scale", "no_carve"])]
+        #[arg(long, value_name = "CKPT_OR_PLY", conflicts_with_all = ["init_points", "init_time_scale", "carve_init"])]
         init: Option<PathBuf>,
         /// Go on with the run saved in --out (model.safetensors + train_state.safetensors) under its
         /// settings, to --iters steps in all (default: its total; a larger total stretches the schedule).
-        #[arg(long, conflicts_with_all = ["init", "points", "time_scale", "no_carve", "batch", "by_frame",
-            "sh_degree", "position_lr", "no_densify", "grow", "background", "overrides"])]
+        #[arg(long, conflicts_with_all = ["init", "TrainConfig", "LearningRates", "DensifyConfig", "overrides"])]
         resume: bool,
     },
     /// Write a PLY per frame from a checkpoint.
@@ -150,7 +124,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         /// Composite renders and truth on this colour instead of the checkpoint's: `white`, `black` or `R,G,B`.
-        #[arg(long, value_name = "COLOUR", value_parser = parse_background)]
+        #[arg(long, value_name = "COLOUR", value_parser = crate::train::parse_background)]
         background: Option<[f32; 3]>,
         /// Evaluate at this resolution (longer side).
         #[arg(long)]
@@ -178,18 +152,14 @@ pub enum Command {
         /// `ring`, `confidence`: key frames.
         #[arg(long, default_value_t = 16)]
         frames: u32,
-        /// `ring`: views per step.
-        #[arg(long)]
-        batch: Option<usize>,
-        /// `ring`: every view of one key frame per step.
-        #[arg(long)]
-        by_frame: bool,
         /// `ring`: the known scene the ring is rendered from.
-        #[arg(long, value_enum, default_value_t = crate::commands::bench_ring::RingScene::Creature)]
-        scene: crate::commands::bench_ring::RingScene,
-        /// `ring`: change a training setting by its path, as `train --set` (repeatable).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        overrides: Vec<String>,
+        #[arg(long, value_enum, default_value_t = RingScene::Creature)]
+        scene: RingScene,
+        /// `ring`, `confidence`: the training settings, as `train` takes them.
+        #[command(flatten)]
+        settings: TrainConfig,
+        #[command(flatten)]
+        overrides: Overrides,
         /// `generate`: the golden tiny model's sizes instead of the published ones (checks the harness).
         #[arg(long)]
         tiny: bool,
@@ -276,62 +246,118 @@ fn parse_new_frames(s: &str) -> Result<u32, String> {
 }
 
 impl RefineArgs {
-    pub fn options(&self) -> crate::interpolate::RefineOptions {
-        crate::interpolate::RefineOptions { new_frames_per_pair: self.new_frames, confidence: self.confidence.metric() }
+    pub fn spec(&self) -> RefineSpec {
+        RefineSpec {
+            interpolator: self.interpolator,
+            options: crate::interpolate::RefineOptions {
+                new_frames_per_pair: self.new_frames,
+                confidence: self.confidence.metric(),
+            },
+        }
     }
 }
 
-/// `--background`: `white`, `black` or `R,G,B` with each channel in 0..1.
-pub fn parse_background(text: &str) -> Result<[f32; 3], String> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "white" => return Ok([1.0; 3]),
-        "black" => return Ok([0.0; 3]),
-        _ => {}
-    }
-    let parts: Vec<&str> = text.split(',').collect();
-    if parts.len() != 3 {
-        return Err("expected white, black or R,G,B (three numbers in 0..1)".into());
-    }
-    let mut rgb = [0.0f32; 3];
-    for (slot, part) in rgb.iter_mut().zip(parts) {
-        let value: f32 = part.trim().parse().map_err(|_| format!("`{}` is not a number", part.trim()))?;
-        // NaN fails the range check too.
-        if !(0.0..=1.0).contains(&value) {
-            return Err(format!("channel {value} is outside 0..1"));
+/// How long a training run is planned to be.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunLength {
+    /// Training steps (default: the trainer's). With `--resume`: the new total.
+    #[arg(long = "iters", value_name = "N")]
+    pub iters: Option<u32>,
+}
+
+impl RunLength {
+    /// `settings` with the planned length applied.
+    pub fn apply(&self, mut settings: TrainConfig) -> TrainConfig {
+        if let Some(n) = self.iters {
+            settings.iterations = n;
         }
-        *slot = value;
+        settings
     }
-    Ok(rgb)
+}
+
+/// `--set KEY=VALUE` (repeatable).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Overrides {
+    /// Change any training setting by its path in the checkpoint's settings, e.g. `--set lr.time_per_spacing=0.2
+    /// --set densify.end_fraction=0.5` (repeatable; applied after the other flags).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_background;
+    use super::{Cli, Command};
+    use crate::train::TrainConfig;
+    use clap::Parser;
 
-    #[test]
-    fn background_names_and_triples_parse() {
-        assert_eq!(parse_background("white"), Ok([1.0; 3]));
-        assert_eq!(parse_background("Black"), Ok([0.0; 3]));
-        assert_eq!(parse_background("0.5, 0,1"), Ok([0.5, 0.0, 1.0]));
+    fn train_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+        [&["efficient4d", "train", "data", "--out", "out"][..], extra].concat()
     }
 
-    #[test]
-    fn bad_backgrounds_are_refused() {
-        assert!(parse_background("grey").is_err());
-        assert!(parse_background("0.5,0.5").is_err());
-        assert!(parse_background("0.5,0.5,2").unwrap_err().contains("0..1"));
-        assert!(parse_background("0.5,x,0").unwrap_err().contains("`x`"));
-        assert!(parse_background("NaN,0,0").is_err());
-    }
-
-    #[test]
-    fn resume_keeps_the_saved_background() {
-        use clap::Parser;
-        fn args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-            [&["efficient4d", "train", "data", "--out", "out"][..], extra].concat()
+    fn settings(extra: &[&str]) -> TrainConfig {
+        match Cli::try_parse_from(train_args(extra)).unwrap().command {
+            Some(Command::Train { settings, .. }) => settings,
+            other => panic!("{other:?}"),
         }
-        assert!(super::Cli::try_parse_from(args(&["--background", "black"])).is_ok());
-        assert!(super::Cli::try_parse_from(args(&["--resume"])).is_ok());
-        assert!(super::Cli::try_parse_from(args(&["--resume", "--background", "black"])).is_err());
+    }
+
+    #[test]
+    fn the_flags_defaults_are_the_settings_defaults() {
+        let json = |c: &TrainConfig| serde_json::to_value(c).unwrap();
+        assert_eq!(json(&settings(&[])), json(&TrainConfig::default()));
+    }
+
+    #[test]
+    fn each_flag_sets_its_setting() {
+        let c = settings(&[
+            "--batch",
+            "8",
+            "--by-frame",
+            "--points",
+            "123",
+            "--time-scale",
+            "0.3",
+            "--no-carve",
+            "--sh-degree",
+            "2",
+            "--background",
+            "black",
+            "--position-lr",
+            "0.004",
+            "--no-densify",
+            "--grow",
+            "0.2",
+        ]);
+        assert_eq!((c.batch_views, c.batch_by_frame, c.init_points, c.init_time_scale), (8, true, 123, 0.3));
+        assert_eq!((c.carve_init, c.sh_degree, c.background), (false, 2, [0.0; 3]));
+        assert_eq!((c.lr.position_init, c.densify.enabled, c.densify.grow_fraction), (0.004, false, 0.2));
+        // The final position rate keeps its share of the initial one.
+        assert_eq!(c.lr.position_final_ratio, TrainConfig::default().lr.position_final_ratio);
+    }
+
+    #[test]
+    fn resume_refuses_every_setting_but_the_length() {
+        assert!(Cli::try_parse_from(train_args(&["--resume", "--iters", "50"])).is_ok());
+        for flag in [
+            &["--background", "black"][..],
+            &["--batch", "2"],
+            &["--position-lr", "0.1"],
+            &["--grow", "0.1"],
+            &["--no-densify"],
+            &["--set", "lr.color=0.1"],
+            &["--init", "x.ply"],
+        ] {
+            let args = [&["--resume"][..], flag].concat();
+            assert!(Cli::try_parse_from(train_args(&args)).is_err(), "--resume with {flag:?}");
+        }
+        assert!(Cli::try_parse_from(train_args(&["--init", "x.ply", "--points", "5"])).is_err());
+    }
+
+    #[test]
+    fn run_and_bench_take_the_same_settings() {
+        let run = Cli::try_parse_from(["efficient4d", "run", "--out", "o", "--batch", "2", "--set", "lr.color=0.1"]);
+        assert!(matches!(run.unwrap().command, Some(Command::Run { settings, .. }) if settings.batch_views == 2));
+        let bench = Cli::try_parse_from(["efficient4d", "bench", "ring", "--by-frame", "--steps", "10"]);
+        assert!(matches!(bench.unwrap().command, Some(Command::Bench { settings, .. }) if settings.batch_by_frame));
     }
 }

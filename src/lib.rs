@@ -1,9 +1,14 @@
 //! efficient4d: a short single-view video of an object → an animated 3D object (4D Gaussian splats),
 //! after *Fast Dynamic 3D Object Generation from a Single-view Video* (Efficient4D).
 //!
-//! Modules follow the pipeline: `video` (decode, mask, crop) → `generate` (stage 1: the 16-view
-//! image matrix) → `dataset` (the D-NeRF convention between the stages) → `gaussians` + `render` +
-//! `train` (stage 2) → `export`; `app` is the desktop viewer; `gpu` owns the shared wgpu device.
+//! Modules depend downward only:
+//! - foundations: `camera`, `gpu`, `dataset` (the D-NeRF convention between the stages), `gaussians`,
+//!   `video` (decode, mask, crop), `metrics`, `weights`, `atomic_file`;
+//! - `render`: the WGSL tile rasterizer, forward and backward, and its burn op;
+//! - the stages: `generate` (stage 1: the 16-view image matrix), `interpolate` (new frames and
+//!   confidence maps), `train` (stage 2), `export` (checkpoint, PLY, turntable);
+//! - `pipeline`: one job that runs the stages for an input and reports events;
+//! - drivers: `cli` + `commands` (the command line) and `app` (the desktop viewer).
 
 pub mod app;
 pub mod atomic_file;
@@ -16,6 +21,8 @@ pub mod gaussians;
 pub mod generate;
 pub mod gpu;
 pub mod interpolate;
+pub mod metrics;
+pub mod pipeline;
 pub mod render;
 pub mod train;
 pub mod video;

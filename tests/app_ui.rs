@@ -8,6 +8,7 @@ use efficient4d::app::{App, AppOptions};
 use efficient4d::export::{Checkpoint, CheckpointMeta};
 use efficient4d::generate::demo::creature_flipbook;
 use efficient4d::interpolate::{ConfidenceMetric, InterpolatorChoice, RefineOptions};
+use efficient4d::pipeline::RefineSpec;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ fn options() -> AppOptions {
         open_demo: false,
         train_iterations: 3,
         key_frames: 2,
-        refine: Some((InterpolatorChoice::Flow, refine)),
+        refine: Some(RefineSpec { interpolator: InterpolatorChoice::Flow, options: refine }),
     }
 }
 

@@ -5,8 +5,8 @@ mod common;
 
 use efficient4d::camera::SyncDreamerRig;
 use efficient4d::camera::rig::input_view_camera;
-use efficient4d::commands::pipeline::demo_clip;
 use efficient4d::dataset::{LoadOptions, load_dataset};
+use efficient4d::generate::demo::demo_clip;
 use efficient4d::generate::demo::{CLIP_FPS, CLIP_FRAMES, render_clip};
 use efficient4d::generate::from_video::{GeneratorChoice, VideoToMatrix, video_to_matrix, video_to_objects};
 use efficient4d::generate::inflate::{InflateOptions, inflate_frame};

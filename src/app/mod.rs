@@ -6,25 +6,25 @@ pub mod actions;
 pub mod edit;
 pub mod model;
 pub mod open;
-pub mod orbit;
 mod panels;
 pub mod timeline;
 pub mod viewport;
 pub mod worker;
 
 use crate::camera::SyncDreamerRig;
+use crate::camera::orbit::OrbitCamera;
 use crate::generate::from_video::VideoToMatrix;
 use crate::gpu::GpuContext;
+use crate::pipeline::{Event, Input, JobReport, JobSpec, RefineSpec, Stage1Spec, StepReport, TrainSpec, TrainStart};
 use crate::train::TrainConfig;
 use model::LoadedModel;
 use open::{Openable, classify};
-use orbit::OrbitCamera;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::time::Duration;
 use timeline::Timeline;
 use viewport::Viewport;
-use worker::{Job, TrainStats, Worker, WorkerMsg, work_dir_for};
+use worker::{Worker, WorkerMsg, work_dir_for};
 
 /// Start-up choices (tests turn the demo off and shorten training).
 #[derive(Clone, Debug)]
@@ -36,7 +36,7 @@ pub struct AppOptions {
     /// Key frames taken from a video.
     pub key_frames: usize,
     /// Interpolation and confidence maps between the stages (`None`: off).
-    pub refine: Option<(crate::interpolate::InterpolatorChoice, crate::interpolate::RefineOptions)>,
+    pub refine: Option<RefineSpec>,
 }
 
 impl Default for AppOptions {
@@ -84,11 +84,9 @@ pub struct App {
     /// Show `matrix_confidence` instead of `matrix`.
     pub show_confidence: bool,
     pub generation: Option<(usize, usize)>,
-    pub train_stats: Option<TrainStats>,
+    pub train_stats: Option<StepReport>,
     pub curve: Vec<CurvePoint>,
     pub export_frames: u32,
-    /// Where the current job keeps its files (and the finished checkpoint).
-    work_dir: Option<PathBuf>,
     pub history: edit::History,
     /// The crop box (min, max corners in world units) while it is shown.
     pub crop_box: Option<([f32; 3], [f32; 3])>,
@@ -129,7 +127,6 @@ impl App {
             train_stats: None,
             curve: Vec::new(),
             export_frames: 0,
-            work_dir: None,
             history: edit::History::default(),
             crop_box: None,
             selection: Vec::new(),
@@ -138,7 +135,7 @@ impl App {
         match input {
             Some(path) => app.open(&path),
             None if app.options.open_demo => {
-                let demo = crate::commands::pipeline::demo_clip();
+                let demo = crate::generate::demo::demo_clip();
                 app.open(&demo)
             }
             None => {}
@@ -165,33 +162,28 @@ impl App {
             Openable::PlyFolder(p) => self.show_model(LoadedModel::from_ply_folder(&p)?),
             Openable::Ply(p) => self.show_model(LoadedModel::from_ply_file(&p)?),
             Openable::Video(p) => {
-                let work_dir = work_dir_for(&p);
-                let train = TrainConfig { iterations: self.options.train_iterations, ..Default::default() };
-                let job = Job::Pipeline {
-                    video: p,
-                    work_dir: work_dir.clone(),
-                    stage1: Box::new(VideoToMatrix {
+                let stage1 = Stage1Spec {
+                    generate: VideoToMatrix {
                         decode: crate::video::DecodeOptions {
                             key_frames: self.options.key_frames,
                             ..Default::default()
                         },
                         ..Default::default()
-                    }),
+                    },
                     refine: self.options.refine,
-                    train: Box::new(train),
                 };
-                self.start(job, Some(work_dir));
+                self.start(Input::Video(p), stage1);
             }
-            Openable::Dataset(p) => {
-                let train = TrainConfig { iterations: self.options.train_iterations, ..Default::default() };
-                let work_dir = work_dir_for(&p);
-                self.start(Job::Train { dataset: p, train: Box::new(train) }, Some(work_dir));
-            }
+            Openable::Dataset(p) => self.start(Input::Dataset(p), Stage1Spec::default()),
         }
         Ok(())
     }
 
-    fn start(&mut self, job: Job, work_dir: Option<PathBuf>) {
+    /// Starts the job for `input` (stage 1 as `stage1` says for a video, then training) in a fresh
+    /// work folder, where the matrix and the model stay.
+    fn start(&mut self, input: Input, stage1: Stage1Spec) {
+        /// How often the viewport gets the model as it trains.
+        const SNAPSHOT_EVERY: Duration = Duration::from_millis(1500);
         self.stop_job();
         self.key_frames.clear();
         self.matrix.clear();
@@ -200,7 +192,16 @@ impl App {
         self.curve.clear();
         self.train_stats = None;
         self.generation = None;
-        self.work_dir = work_dir;
+        let settings = TrainConfig { iterations: self.options.train_iterations, ..Default::default() };
+        let train = TrainSpec { snapshot_every: Some(SNAPSHOT_EVERY), ..TrainSpec::new(TrainStart::fresh(settings)) };
+        let job = JobSpec {
+            out: work_dir_for(input.path()),
+            input,
+            stage1,
+            train: Some(train),
+            resolution: None,
+            export: Default::default(),
+        };
         let worker = Worker::start(self.gpu.clone(), job);
         self.status = worker.description.clone();
         self.worker = Some(worker);
@@ -220,13 +221,12 @@ impl App {
 
     pub fn toggle_pause(&mut self) {
         if let Some(w) = &self.worker {
-            let paused = !w.pause.load(Ordering::SeqCst);
-            w.pause.store(paused, Ordering::SeqCst);
+            w.control.set_paused(!w.control.is_paused());
         }
     }
 
     pub fn is_paused(&self) -> bool {
-        self.worker.as_ref().is_some_and(|w| w.pause.load(Ordering::SeqCst))
+        self.worker.as_ref().is_some_and(|w| w.control.is_paused())
     }
 
     /// Whether edits are allowed now (not while a job is producing the model).
@@ -321,8 +321,8 @@ impl App {
         let mut done = false;
         while let Ok(msg) = w.rx.try_recv() {
             match msg {
-                WorkerMsg::Status(s) => self.status = s,
-                WorkerMsg::Generated { done, total, views } => {
+                WorkerMsg::Event(event) => self.apply_event(event, ctx),
+                WorkerMsg::Thumbnails { done, total, views } => {
                     self.generation = Some((done, total));
                     if let Some(ctx) = ctx {
                         let thumbs = views
@@ -333,41 +333,11 @@ impl App {
                         self.matrix.push(thumbs);
                     }
                 }
-                WorkerMsg::KeyFrames(frames) => {
-                    if let Some(ctx) = ctx {
-                        self.key_frames =
-                            frames.iter().enumerate().map(|(i, f)| texture(ctx, &format!("key{i}"), f)).collect();
-                    }
-                }
-                WorkerMsg::Matrix(ds) => {
-                    if let Some(ctx) = ctx {
-                        self.set_matrix(ctx, &ds);
-                    }
-                }
-                WorkerMsg::Step(stats) => self.record(stats),
-                WorkerMsg::Snapshot { checkpoint, stats } => {
-                    self.record(stats);
-                    self.show_model(LoadedModel::from_checkpoint_data(*checkpoint, "training".into()));
-                }
-                WorkerMsg::Finished { checkpoint, message } => {
-                    if let Some(ck) = checkpoint {
-                        // Keep the result on disk too: nothing is lost if the app closes.
-                        if let Some(dir) = &self.work_dir {
-                            let path = dir.join("model.safetensors");
-                            match ck.save(&path) {
-                                Ok(()) => self.status = format!("{message}; saved {}", path.display()),
-                                Err(e) => self.error = Some(format!("saving {}: {e}", path.display())),
-                            }
-                        } else {
-                            self.status = message;
-                        }
-                        self.show_model(LoadedModel::from_checkpoint_data(*ck, "trained".into()));
-                    } else {
-                        self.status = message;
-                    }
+                WorkerMsg::Ended(Ok(report)) => {
+                    self.finish(*report);
                     done = true;
                 }
-                WorkerMsg::Failed(e) => {
+                WorkerMsg::Ended(Err(e)) => {
                     self.error = Some(e);
                     self.status = "the job failed".into();
                     done = true;
@@ -377,7 +347,52 @@ impl App {
         done
     }
 
-    fn record(&mut self, stats: TrainStats) {
+    /// One event of the running job.
+    fn apply_event(&mut self, event: Event, ctx: Option<&egui::Context>) {
+        match event {
+            Event::StageStarted { what, .. } | Event::Info(what) | Event::Warning(what) => self.status = what,
+            Event::Progress { done, total, what, .. } => self.status = format!("{what}: {done}/{total}"),
+            Event::KeyFrames(frames) => {
+                if let Some(ctx) = ctx {
+                    self.key_frames =
+                        frames.iter().enumerate().map(|(i, f)| texture(ctx, &format!("key{i}"), f)).collect();
+                }
+            }
+            Event::Dataset(ds) => {
+                if let Some(ctx) = ctx {
+                    self.set_matrix(ctx, &ds);
+                }
+            }
+            Event::Step(stats) => self.record(stats),
+            Event::Snapshot { checkpoint, step, last } => {
+                self.record(step);
+                let what = if last { "trained" } else { "training" };
+                self.show_model(LoadedModel::from_checkpoint_data(Arc::unwrap_or_clone(checkpoint), what.into()));
+            }
+            Event::StageFinished { .. } | Event::FrameGenerated { .. } | Event::Evaluated(_) | Event::Done { .. } => {}
+        }
+    }
+
+    /// The job's last word in the status line (where its model is kept), and its model shown.
+    fn finish(&mut self, report: JobReport) {
+        if let Some(t) = &report.train {
+            let verb = if t.interrupted { "stopped" } else { "trained" };
+            let saved = t.checkpoint.as_ref().map(|p| format!("; saved {}", p.display())).unwrap_or_default();
+            self.status = format!("{verb} after {} steps in {:.0} s{saved}", t.iters, t.seconds);
+        } else if report.cancelled {
+            self.status = "cancelled".into();
+        }
+        // A training job showed its model in its last snapshot.
+        if let (Some(ck), None) = (report.checkpoint, &report.train) {
+            self.show_model(LoadedModel::from_checkpoint_data(ck, "loaded".into()));
+        }
+    }
+
+    fn record(&mut self, stats: StepReport) {
+        // The snapshot after the last step repeats that step's figures.
+        if self.train_stats.is_some_and(|s| s.iteration == stats.iteration) {
+            return;
+        }
         self.train_stats = Some(stats);
         self.curve.push(CurvePoint { iteration: stats.iteration, loss: stats.loss, psnr: stats.psnr });
     }

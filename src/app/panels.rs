@@ -19,7 +19,7 @@ pub fn menu_bar(app: &mut App, ui: &mut egui::Ui) {
                     app.open(&p);
                 }
                 if ui.button("Open the demo clip").clicked() {
-                    app.open(&crate::commands::pipeline::demo_clip());
+                    app.open(&crate::generate::demo::demo_clip());
                 }
                 ui.separator();
                 let has_model = app.model.is_some();
@@ -136,14 +136,17 @@ pub fn left_panel(app: &mut App, ui: &mut egui::Ui) {
                 );
             }
             if let Some(s) = app.train_stats {
-                let eta = (s.iterations.saturating_sub(s.iteration)) as f32 / s.steps_per_second.max(1e-3);
+                let eta = (s.iterations.saturating_sub(s.iteration)) as f64 / s.steps_per_second().max(1e-3);
                 ui.add(
                     egui::ProgressBar::new(s.iteration as f32 / s.iterations.max(1) as f32)
                         .text(format!("step {}/{}  ETA {:.0} s", s.iteration, s.iterations, eta)),
                 );
                 ui.label(format!(
                     "loss {:.4}   PSNR {:.2} dB\nsplats {}   {:.2} it/s",
-                    s.loss, s.psnr, s.splats, s.steps_per_second
+                    s.loss,
+                    s.psnr,
+                    s.splats,
+                    s.steps_per_second()
                 ));
                 curve_plot(ui, app);
             }

@@ -2,7 +2,7 @@
 //! image goes to an egui texture. It re-renders only when the model, camera, time, size or look change.
 
 use super::model::LoadedModel;
-use super::orbit::OrbitCamera;
+use crate::camera::orbit::OrbitCamera;
 use crate::gpu::GpuContext;
 use crate::render::{GaussianBuffers, RasterView, Rasterizer};
 use std::sync::Arc;

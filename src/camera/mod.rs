@@ -6,6 +6,7 @@
 //! The renderer works in the OpenCV world-to-camera form (pixel = K · (R·x + t)), so datasets are
 //! converted once when loaded.
 
+pub mod orbit;
 pub mod rig;
 
 pub use rig::{SyncDreamerRig, input_view_camera};

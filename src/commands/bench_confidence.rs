@@ -7,23 +7,24 @@ use crate::dataset::{LoadOptions, load_dataset, load_split, png_bytes};
 use crate::generate::demo::write_truth_matrix;
 use crate::gpu::GpuContext;
 use crate::interpolate::{ConfidenceMetric, Interpolator, RefineOptions, refine_matrix};
+use crate::pipeline::training::train;
+use crate::pipeline::{TrainSpec, TrainStart};
 use crate::render::Rasterizer;
-use crate::train::eval::evaluate;
-use crate::train::{TrainConfig, Trainer};
+use crate::train::TrainConfig;
 use image::RgbaImage;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
 
 /// Settings of the ablation.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct AblationArgs {
     pub frames: u32,
-    pub steps: u32,
     /// Training resolution (longer side).
     pub size: u32,
     pub json: bool,
+    /// The training settings of all three runs (`iterations`: the steps).
+    pub settings: TrainConfig,
 }
 
 /// How a view is damaged (its right half).
@@ -86,6 +87,7 @@ fn damage_matrix(dir: &Path, plan: &[(u32, u32, Damage)]) -> anyhow::Result<Vec<
     Ok(names)
 }
 
+/// Trains on the matrix in `dir` through the pipeline's training stage; held-out scores and time.
 fn train_and_eval(
     gpu: &Arc<GpuContext>,
     rast: &Arc<Rasterizer>,
@@ -93,19 +95,14 @@ fn train_and_eval(
     args: &AblationArgs,
 ) -> anyhow::Result<serde_json::Value> {
     let ds = load_dataset(dir, LoadOptions { max_side: Some(args.size) })?;
-    let config = TrainConfig { iterations: args.steps, ..Default::default() };
-    let mut trainer = Trainer::new(gpu, rast.clone(), &ds, config, None)?;
-    let start = Instant::now();
-    while trainer.iteration() < args.steps {
-        trainer.step();
-    }
-    let seconds = start.elapsed().as_secs_f64();
-    let r = evaluate(rast, &trainer.gaussians(), &ds.test, [1.0; 3])?;
-    Ok(serde_json::json!({"psnr": r.psnr, "ssim": r.ssim, "seconds": seconds, "splats": trainer.splat_count()}))
+    let spec = TrainSpec::new(TrainStart::fresh(args.settings.clone()));
+    let (r, _) = train(gpu, rast, &ds, &spec, None, &super::interrupt_control(), &mut |_| {})?;
+    Ok(serde_json::json!({"psnr": r.psnr, "ssim": r.ssim, "seconds": r.seconds, "splats": r.splats}))
 }
 
 pub fn bench_confidence(args: AblationArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.frames >= 5, "the ablation needs at least 5 key frames");
+    args.settings.validate()?;
     let gpu = GpuContext::headless()?;
     let rast = Arc::new(Rasterizer::new(gpu.clone())?);
     let root = tempfile::tempdir()?;
@@ -144,7 +141,7 @@ pub fn bench_confidence(args: AblationArgs) -> anyhow::Result<()> {
     }
     let report = serde_json::json!({
         "device": gpu.describe(),
-        "frames": args.frames, "views": 17, "steps": args.steps, "size": args.size,
+        "frames": args.frames, "views": 17, "steps": args.settings.iterations, "size": args.size,
         "damaged": plan.iter().map(|(f, v, d)| serde_json::json!({"frame": f, "view": v, "damage": d})).collect::<Vec<_>>(),
         "confidence_seconds": refine.seconds,
         "mean_confidence_damaged": separation.0, "mean_confidence_clean_same_views": separation.1,

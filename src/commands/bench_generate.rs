@@ -35,7 +35,7 @@ fn time(iterations: usize, mut f: impl FnMut()) -> f64 {
 
 pub fn bench_generate(args: &GenerateBenchArgs) -> anyhow::Result<()> {
     let gpu = GpuContext::headless().ok();
-    let device = super::refine::inference_device(gpu.as_deref())?;
+    let device = crate::gpu::network_device(gpu.as_deref())?;
     let device_name = match &gpu {
         Some(g) if !g.is_cpu_driver() => g.describe(),
         _ => {

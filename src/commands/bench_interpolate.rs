@@ -29,7 +29,7 @@ fn frame(shift: f32) -> Planes {
 
 pub fn bench_interpolate(json: bool, iterations: usize) -> anyhow::Result<()> {
     let gpu = GpuContext::headless().ok();
-    let device = super::refine::inference_device(gpu.as_deref())?;
+    let device = crate::gpu::network_device(gpu.as_deref())?;
     let device_name = match &gpu {
         Some(g) if !g.is_cpu_driver() => g.describe(),
         _ => "burn CPU backend (flex)".to_string(),

@@ -1,314 +1,196 @@
-//! The CLI subcommands: each a thin layer over the library. `pipeline` holds the video ones.
+//! The CLI subcommands: each a thin driver of the library (`pipeline` for everything that runs
+//! stages; the rest read, render or measure).
 
 pub mod bench_confidence;
 pub mod bench_generate;
 pub mod bench_interpolate;
 pub mod bench_ring;
 pub mod pipeline;
+pub mod progress;
 pub mod refine;
 
+use crate::cli::{Cli, Command, Overrides, RunLength};
 use crate::dataset::{LoadOptions, Split, load_dataset};
 use crate::export::Checkpoint;
 use crate::export::ply::export_sequence;
 use crate::gpu::GpuContext;
+use crate::pipeline::{Control, Input, JobSpec, TrainReport, TrainSpec, TrainStart};
 use crate::render::Rasterizer;
-use crate::render::bench::peak_rss_mb;
-use crate::render::profiler::StageTime;
-use crate::train::eval::evaluate;
-use crate::train::state::{STATE_FILE, TrainState};
-use crate::train::{TrainConfig, Trainer};
+use crate::train::TrainConfig;
 use anyhow::Context;
 use image::ImageEncoder;
-use indicatif::{ProgressBar, ProgressStyle};
-use std::path::Path;
+use progress::Progress;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::atomic::AtomicBool;
 
-/// Settings of `efficient4d train` beyond the dataset and output folder.
-pub struct TrainArgs {
-    pub iterations: Option<u32>,
-    pub resolution: Option<u32>,
-    pub batch_views: Option<usize>,
-    pub by_frame: bool,
-    pub init_points: Option<usize>,
-    /// Initial temporal standard deviation as a share of the duration (`TrainConfig::init_time_scale`).
-    pub init_time_scale: Option<f32>,
-    pub sh_degree: Option<u32>,
-    /// Initial position learning rate; the final one keeps the default ratio to it.
-    pub position_lr: Option<f64>,
-    pub densify: bool,
-    /// Carve the initial splats with the views' silhouettes (`TrainConfig::carve_init`).
-    pub carve: bool,
-    /// Share of the splats grown at each densification (`DensifyConfig::grow_fraction`).
-    pub grow_fraction: Option<f32>,
-    pub json: bool,
-    /// Time the GPU stages of every step (`train --profile`).
-    pub profile: bool,
-    /// Evaluate on the test split every this many steps and report the curve (time excludes it).
-    pub eval_every: Option<u32>,
-    /// Colour the images are composited on (`TrainConfig::background`; white when unset).
-    pub background: Option<[f32; 3]>,
-    /// `--set KEY=VALUE` items (`train::overrides`), applied after the other settings.
-    pub overrides: Vec<String>,
-    /// Start from these splats (a checkpoint, or a 3DGS PLY lifted to static 4D) instead of the
-    /// random initialisation.
-    pub init: Option<std::path::PathBuf>,
-    /// Go on with the run saved in the output folder (`Trainer::resume`); the setting fields are unused.
-    pub resume: bool,
+/// Runs the command line `cli` (parsed from `matches`).
+pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
+    let Some(command) = cli.command else {
+        return crate::app::run(cli.input).map(|_| ExitCode::SUCCESS);
+    };
+    match command {
+        Command::Run { video, out, stage1, run, settings, overrides, ply_frames, json } => {
+            let train = TrainSpec::new(new_run(&run, settings, &overrides, None, false));
+            pipeline::run(video.as_deref(), &out, &stage1, train, ply_frames, json)?
+        }
+        Command::Generate { video, out, stage1 } => pipeline::generate(&video, &out, &stage1)?,
+        Command::Refine { matrix, refine, json } => refine::refine(&matrix, &refine, json)?,
+        Command::Demo { out, frames } => pipeline::demo(&out, frames)?,
+        Command::Train {
+            dataset,
+            out,
+            run,
+            resolution,
+            json,
+            settings,
+            overrides,
+            profile,
+            eval_every,
+            init,
+            resume,
+        } => {
+            let start = if resume {
+                TrainStart::Resume { iterations: run.iters }
+            } else {
+                // With --init, the init's SH degree stands unless --sh-degree was given.
+                let sh_degree_given = matches
+                    .subcommand_matches("train")
+                    .and_then(|m| m.value_source("sh_degree"))
+                    .is_some_and(|s| s == clap::parser::ValueSource::CommandLine);
+                new_run(&run, settings, &overrides, init, !sh_degree_given)
+            };
+            let mut spec = TrainSpec::new(start);
+            spec.eval_every = eval_every;
+            spec.train_probe = true;
+            spec.profile = profile;
+            train(dataset, out, spec, resolution, json)?
+        }
+        Command::Export { checkpoint, out, frames } => export(&checkpoint, &out, frames)?,
+        Command::Render { checkpoint, out, frames, size } => render(&checkpoint, &out, frames, size)?,
+        Command::Eval { checkpoint, dataset, json, background, resolution, images } => {
+            eval(&checkpoint, &dataset, &EvalArgs { resolution, background, images, json })?
+        }
+        Command::Bench { what, json, iterations, steps, size, frames, scene, settings, overrides, tiny } => {
+            let settings = TrainConfig { iterations: steps, ..settings };
+            match what.as_str() {
+                "raster" => bench_raster(json, iterations)?,
+                "ring" => bench_ring::bench_ring(&bench_ring::RingArgs {
+                    scene,
+                    json,
+                    size,
+                    frames,
+                    settings,
+                    overrides: overrides.overrides,
+                })?,
+                "view" => bench_view(json, iterations)?,
+                "generate" => bench_generate::bench_generate(&bench_generate::GenerateBenchArgs {
+                    json,
+                    iterations,
+                    frames: frames as usize,
+                    tiny,
+                })?,
+                "interpolate" => bench_interpolate::bench_interpolate(json, iterations)?,
+                "confidence" => {
+                    let settings = crate::train::overrides::apply_overrides(&settings, &overrides.overrides)?;
+                    bench_confidence::bench_confidence(bench_confidence::AblationArgs { frames, size, json, settings })?
+                }
+                other => anyhow::bail!(
+                    "unknown benchmark `{other}` (expected raster, ring, view, interpolate, confidence or generate)"
+                ),
+            }
+        }
+        Command::Weights => refine::weights()?,
+        Command::Inspect { dataset, resolution } => {
+            let ds = load_dataset(&dataset, LoadOptions { max_side: resolution })?;
+            print!("{}", crate::dataset::summary(&ds));
+        }
+        Command::Gpu => {
+            let gpu = GpuContext::headless()?;
+            println!("{}", gpu.describe());
+            let device = gpu.burn_device()?;
+            println!("burn registered on the same device: {device:?}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
-/// The process's Ctrl-C flag: the handler is installed once and every stage (stage 1, then training in
-/// `run`) watches the same flag — a second handler could not be installed, so a second flag would never
-/// be set.
-fn interrupt_flag() -> Arc<AtomicBool> {
+/// A new run under the flags' settings, `--iters` and `--set` items.
+fn new_run(
+    run: &RunLength,
+    settings: TrainConfig,
+    overrides: &Overrides,
+    init: Option<PathBuf>,
+    init_sets_sh_degree: bool,
+) -> TrainStart {
+    TrainStart::New {
+        settings: Box::new(run.apply(settings)),
+        overrides: overrides.overrides.clone(),
+        init,
+        init_sets_sh_degree,
+    }
+}
+
+/// The process's cancellation: the Ctrl-C handler is installed once and every job watches the same
+/// flag — a second handler could not be installed, so a second flag would never be set.
+pub fn interrupt_control() -> Control {
     static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
-    FLAG.get_or_init(|| {
+    let flag = FLAG.get_or_init(|| {
         let flag = Arc::new(AtomicBool::new(false));
         let f = flag.clone();
         // Fails only if something else installed one (then Ctrl-C keeps its default: exit).
-        let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
+        let _ = ctrlc::set_handler(move || f.store(true, std::sync::atomic::Ordering::SeqCst));
         flag
-    })
-    .clone()
+    });
+    Control::with_cancel_flag(flag.clone())
 }
 
-pub fn train(dataset: &Path, out: &Path, args: TrainArgs) -> anyhow::Result<()> {
-    let ds = load_dataset(dataset, LoadOptions { max_side: args.resolution })?;
+/// `train`: a job from a dataset through training; prints the summary (or the JSON report).
+fn train(dataset: PathBuf, out: PathBuf, spec: TrainSpec, resolution: Option<u32>, json: bool) -> anyhow::Result<()> {
     let gpu = GpuContext::headless()?;
     let mut rast = Rasterizer::new(gpu.clone())?;
-    if args.profile {
+    if spec.profile {
         rast = rast.with_profiling()?;
     }
-    let rast = Arc::new(rast);
-    let (summary, _) = train_loaded(&gpu, &rast, &ds, out, &args)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+    let job = JobSpec {
+        input: Input::Dataset(dataset),
+        out,
+        stage1: Default::default(),
+        train: Some(spec),
+        resolution,
+        export: Default::default(),
+    };
+    let report = crate::pipeline::run(&gpu, &Arc::new(rast), &job, &interrupt_control(), &mut Progress::new(json))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if let Some(t) = &report.train {
+        print_train_summary(t);
     }
     Ok(())
 }
 
-/// Adds `more` into `totals`, stage by stage.
-fn merge_stage_times(totals: &mut Vec<StageTime>, more: Vec<StageTime>) {
-    for m in more {
-        match totals.iter_mut().find(|t| t.stage == m.stage) {
-            Some(t) => {
-                t.ms += m.ms;
-                t.passes += m.passes;
-            }
-            None => totals.push(m),
+/// Where the model went, the test split's scores and, when profiled, where a step goes.
+fn print_train_summary(t: &TrainReport) {
+    if let Some(p) = &t.profile {
+        println!("step: {:.0} ms, of which our GPU stages {:.0} ms:", p.step_ms, p.gpu_stage_ms_per_step);
+        for s in &p.stages {
+            println!("  {:32} {:8.1} ms/step", s.stage, s.ms_per_step);
         }
     }
-}
-
-/// One point of a test curve (`train --eval-every`, `bench ring`).
-/// `train_psnr`: the same on a probe of training views, where measured (`train_probe`).
-fn curve_point(
-    step: u32,
-    seconds: f64,
-    r: &crate::train::eval::EvalReport,
-    splats: usize,
-    train_psnr: Option<f64>,
-) -> serde_json::Value {
-    let mut point =
-        serde_json::json!({"step": step, "seconds": seconds, "psnr": r.psnr, "ssim": r.ssim, "splats": splats});
-    if let Some(p) = train_psnr {
-        point["train_psnr"] = p.into();
-    }
-    point
-}
-
-/// Up to 20 training views, evenly spread: their PSNR next to the test split's shows overfitting
-/// (on D-NeRF the gap grew from 2 dB after 1000 steps to 4.7 dB after 3000).
-fn train_probe(train: &[crate::dataset::View]) -> Vec<crate::dataset::View> {
-    let stride = train.len().div_ceil(20).max(1);
-    train.iter().step_by(stride).cloned().collect()
-}
-
-/// Splats to start training from: a checkpoint's 4D Gaussians as they are, or a 3DGS PLY's splats
-/// made static 4D Gaussians centred in the dataset's time range and spanning it (`gaussians::lift`).
-fn initial_splats(path: &Path, ds: &crate::dataset::Dataset) -> anyhow::Result<crate::gaussians::Gaussians4d> {
-    let is_ply = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("ply"));
-    if !is_ply {
-        let ckpt = Checkpoint::load(path).with_context(|| format!("--init {}", path.display()))?;
-        return Ok(ckpt.gaussians);
-    }
-    let (splats, degree) = crate::export::ply::read_ply(path).with_context(|| format!("--init {}", path.display()))?;
-    let (t0, t1) = ds.train.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), v| (a.min(v.time), b.max(v.time)));
-    let (mid, span) = if t0.is_finite() { ((t0 + t1) / 2.0, (t1 - t0).max(1e-3)) } else { (0.0, 1.0) };
-    // σt twice the clip: at its ends a splat keeps 97 % of its opacity.
-    Ok(crate::gaussians::lift::lift_static(&splats, degree, mid, 2.0 * span))
-}
-
-/// The settings and initial splats of a new run, from the flags (`--set` last).
-fn new_run_config(
-    args: &TrainArgs,
-    ds: &crate::dataset::Dataset,
-) -> anyhow::Result<(TrainConfig, Option<crate::gaussians::Gaussians4d>)> {
-    let mut config = TrainConfig::default();
-    if let Some(i) = args.iterations {
-        config.iterations = i;
-    }
-    if let Some(b) = args.batch_views {
-        config.batch_views = b;
-    }
-    config.batch_by_frame = args.by_frame;
-    if let Some(p) = args.init_points {
-        config.init_points = p;
-    }
-    if let Some(s) = args.init_time_scale {
-        config.init_time_scale = s;
-    }
-    if let Some(lr) = args.position_lr {
-        config.lr = config.lr.with_position_init(lr);
-    }
-    if let Some(d) = args.sh_degree {
-        config.sh_degree = d;
-    }
-    if let Some(bg) = args.background {
-        config.background = bg;
-    }
-    config.densify.enabled = args.densify;
-    config.carve_init = args.carve;
-    if let Some(g) = args.grow_fraction {
-        config.densify.grow_fraction = g;
-    }
-    let init = args.init.as_deref().map(|p| initial_splats(p, ds)).transpose()?;
-    // A checkpoint or PLY keeps its colour detail unless the SH degree is set explicitly.
-    if let (Some(g), None) = (&init, args.sh_degree) {
-        config.sh_degree = g.sh_degree;
-    }
-    let config = crate::train::overrides::apply_overrides(&config, &args.overrides)?;
-    let init = init.map(|g| g.with_sh_degree(config.sh_degree));
-    Ok((config, init))
-}
-
-/// Trains on a loaded dataset, saves `out/model.safetensors` and returns the summary (evaluated on the
-/// test split when there is one) with the saved checkpoint. Prints progress unless `args.json`.
-pub fn train_loaded(
-    gpu: &Arc<GpuContext>,
-    rast: &Arc<Rasterizer>,
-    ds: &crate::dataset::Dataset,
-    out: &Path,
-    args: &TrainArgs,
-) -> anyhow::Result<(serde_json::Value, Checkpoint)> {
-    // `Trainer::new` range-checks the settings (flags and `--set` alike); the output folder is made
-    // only once they passed, so a refused run leaves nothing behind.
-    let mut trainer = if args.resume {
-        let resume = |e: &dyn std::fmt::Display| anyhow::anyhow!("--resume {}: {e}", out.display());
-        let ckpt = Checkpoint::load(&out.join("model.safetensors")).map_err(|e| resume(&e))?;
-        let state = TrainState::load(&out.join(STATE_FILE)).map_err(|e| resume(&e))?;
-        Trainer::resume(gpu, rast.clone(), ds, ckpt, state, args.iterations).map_err(|e| resume(&e))?
-    } else {
-        let (config, init) = new_run_config(args, ds)?;
-        Trainer::new(gpu, rast.clone(), ds, config, init)?
-    };
-    let (iterations, resumed_from) = (trainer.config().iterations, args.resume.then(|| trainer.iteration()));
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let stop = interrupt_flag();
-    let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(iterations as u64) };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise} < {eta_precise}, {per_sec}]")
-            .expect("valid template"),
+    let saved = t.checkpoint.as_ref().map(|p| format!("saved {} ", p.display())).unwrap_or_default();
+    println!(
+        "{saved}after {} iterations in {:.1} s{}",
+        t.iters,
+        t.seconds,
+        if t.interrupted { " (interrupted)" } else { "" }
     );
-    bar.set_position(trainer.iteration() as u64);
-    let mut stages: Vec<StageTime> = Vec::new();
-    // Training time only: evaluations along the way are not counted.
-    let (mut seconds, mut curve) = (0.0f64, Vec::new());
-    let eval_every = args.eval_every.filter(|&n| n > 0 && !ds.test.is_empty());
-    let probe = if eval_every.is_some() { train_probe(&ds.train) } else { Vec::new() };
-    let train_psnr =
-        |g: &crate::gaussians::Gaussians4d, bg| -> anyhow::Result<f64> { Ok(evaluate(rast, g, &probe, bg)?.psnr) };
-    while trainer.iteration() < iterations && !stop.load(Ordering::SeqCst) {
-        let t0 = Instant::now();
-        let s = trainer.step();
-        seconds += t0.elapsed().as_secs_f64();
-        bar.set_position(s.iteration as u64);
-        bar.set_message(format!("loss {:.4} psnr {:.2} splats {}", s.loss, s.psnr, s.splats));
-        if args.profile {
-            merge_stage_times(&mut stages, rast.stage_times()?);
-        }
-        if let Some(n) = eval_every
-            && s.iteration % n == 0
-            && s.iteration < iterations
-        {
-            let g = trainer.gaussians();
-            let r = evaluate(rast, &g, &ds.test, trainer.config().background)?;
-            let on_train = train_psnr(&g, trainer.config().background)?;
-            let line = format!(
-                "step {:6}  {:8.1} s  test PSNR {:.2} dB  SSIM {:.4}  (train views {on_train:.2} dB)  splats {}",
-                s.iteration, seconds, r.psnr, r.ssim, s.splats
-            );
-            // A hidden bar (--json, or output not a terminal) would swallow the line: progress of a
-            // long run still shows on stderr.
-            if bar.is_hidden() {
-                eprintln!("{line}")
-            } else {
-                bar.println(line)
-            }
-            curve.push(curve_point(s.iteration, seconds, &r, s.splats, Some(on_train)));
-        }
-    }
-    bar.finish();
-    let interrupted = stop.load(Ordering::SeqCst);
-    let ckpt = trainer.checkpoint();
-    let path = out.join("model.safetensors");
-    ckpt.save(&path)?;
-    // Beside it, what `--resume` needs to go on (Adam's moments: twice the checkpoint's size).
-    trainer.state().save(&out.join(STATE_FILE))?;
-    let report =
-        if ds.test.is_empty() { None } else { Some(evaluate(rast, &ckpt.gaussians, &ds.test, ckpt.meta.background)?) };
-    let mut summary = serde_json::json!({
-        "checkpoint": path,
-        "iters": trainer.iteration(),
-        "resumed_from": resumed_from,
-        "interrupted": interrupted,
-        "seconds": seconds,
-        "splats": trainer.splat_count(),
-        "psnr": report.as_ref().map(|r| r.psnr),
-        "ssim": report.as_ref().map(|r| r.ssim),
-        "eval_resolution": report.as_ref().map(|r| [r.width, r.height]),
-        "peak_rss_mb": peak_rss_mb(),
-    });
-    if eval_every.is_some() {
-        if let Some(r) = &report {
-            let on_train = train_psnr(&ckpt.gaussians, ckpt.meta.background)?;
-            curve.push(curve_point(trainer.iteration(), seconds, r, trainer.splat_count(), Some(on_train)));
-            summary["train_psnr"] = on_train.into();
-        }
-        summary["curve"] = serde_json::Value::Array(curve);
-    }
-    if args.profile {
-        stages.sort_by(|a, b| b.ms.total_cmp(&a.ms));
-        let steps = trainer.iteration().max(1) as f64;
-        let gpu_ms: f64 = stages.iter().map(|s| s.ms).sum();
-        summary["profile"] = serde_json::json!({
-            "step_ms": seconds * 1e3 / steps,
-            "gpu_stage_ms_per_step": gpu_ms / steps,
-            "stages": stages.iter().map(|s| serde_json::json!({"stage": s.stage, "ms_per_step": s.ms / steps, "passes": s.passes})).collect::<Vec<_>>(),
-        });
-        if !args.json {
-            println!("step: {:.0} ms, of which our GPU stages {:.0} ms:", seconds * 1e3 / steps, gpu_ms / steps);
-            for s in &stages {
-                println!("  {:32} {:8.1} ms/step", s.stage, s.ms / steps);
-            }
-        }
-    }
-    if !args.json {
+    if let Some(r) = &t.eval {
         println!(
-            "saved {} after {} iterations in {seconds:.1} s{}",
-            path.display(),
-            trainer.iteration(),
-            if interrupted { " (interrupted)" } else { "" }
+            "test split: PSNR {:.2} dB, SSIM {:.4} over {} views at {}x{}",
+            r.psnr, r.ssim, r.views, r.width, r.height
         );
-        if let Some(r) = report {
-            println!(
-                "test split: PSNR {:.2} dB, SSIM {:.4} over {} views at {}x{}",
-                r.psnr, r.ssim, r.views, r.width, r.height
-            );
-        }
     }
-    Ok((summary, ckpt))
 }
 
 /// Settings of `efficient4d eval` beyond the checkpoint and dataset.

@@ -4,7 +4,7 @@
 //! (and moves only once the optimiser gives it a velocity).
 
 use super::Gaussians4d;
-use crate::export::ply::Splat3d;
+use super::slice3d::Splat3d;
 
 /// Hamilton product of quaternions stored (w, x, y, z).
 fn mul(a: [f64; 4], b: [f64; 4]) -> [f64; 4] {
@@ -65,8 +65,8 @@ pub fn lift_static(splats: &[Splat3d], sh_degree: u32, time: f32, sigma_t: f32) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::ply::slice_to_3d;
     use crate::gaussians::math::{left_matrix, right_matrix};
+    use crate::gaussians::slice3d::slice_to_3d;
     use glam::{DMat3, DMat4, DQuat, DVec4};
 
     fn random_quaternion(i: u32) -> [f64; 4] {

@@ -2,14 +2,21 @@
 //! a left and a right unit quaternion forming a 4D rotation, an opacity logit and SH colour.
 //! Parameters are stored raw (log / logit / unnormalised quaternions), as the optimiser sees them.
 
+pub mod groups;
 pub mod lift;
 pub mod math;
 pub mod random;
+pub mod slice3d;
+
+pub use groups::ParamGroups;
 
 /// The SH DC constant: `rgb = 0.5 + SH_C0 * f_dc`.
 pub const SH_C0: f64 = 0.282_094_791_773_878_14;
 
-/// Number of SH coefficients per channel for a degree (0..=3).
+/// The highest spherical-harmonics degree of the colour (the rasterizer's shaders evaluate up to it).
+pub const MAX_SH_DEGREE: u32 = 3;
+
+/// Number of SH coefficients per channel for a degree (0..=MAX_SH_DEGREE).
 pub const fn sh_coeffs(degree: u32) -> usize {
     ((degree + 1) * (degree + 1)) as usize
 }
@@ -45,6 +52,40 @@ impl Gaussians4d {
         sh_coeffs(self.sh_degree) * 3
     }
 
+    /// Values per splat in each group.
+    pub fn widths(&self) -> ParamGroups<usize> {
+        ParamGroups { means: 4, log_scales: 4, rot_left: 4, rot_right: 4, opacity: 1, sh: self.sh_stride() }
+    }
+
+    /// The arrays by group.
+    pub fn groups(&self) -> ParamGroups<&Vec<f32>> {
+        ParamGroups {
+            means: &self.means,
+            log_scales: &self.log_scales,
+            rot_left: &self.rot_left,
+            rot_right: &self.rot_right,
+            opacity: &self.opacity,
+            sh: &self.sh,
+        }
+    }
+
+    pub fn groups_mut(&mut self) -> ParamGroups<&mut Vec<f32>> {
+        ParamGroups {
+            means: &mut self.means,
+            log_scales: &mut self.log_scales,
+            rot_left: &mut self.rot_left,
+            rot_right: &mut self.rot_right,
+            opacity: &mut self.opacity,
+            sh: &mut self.sh,
+        }
+    }
+
+    /// Gaussians from their arrays by group.
+    pub fn from_groups(g: ParamGroups<Vec<f32>>, sh_degree: u32) -> Self {
+        let ParamGroups { means, log_scales, rot_left, rot_right, opacity, sh } = g;
+        Self { means, log_scales, rot_left, rot_right, opacity, sh, sh_degree }
+    }
+
     /// Checks that every array has the length N implies.
     pub fn validate(&self) -> Result<(), String> {
         let n = self.len();
@@ -60,8 +101,8 @@ impl Gaussians4d {
                 return Err(format!("{name}: {got} values, expected {want} for {n} Gaussians"));
             }
         }
-        if self.sh_degree > 3 {
-            return Err(format!("sh_degree {} > 3", self.sh_degree));
+        if self.sh_degree > MAX_SH_DEGREE {
+            return Err(format!("sh_degree {} > {MAX_SH_DEGREE}", self.sh_degree));
         }
         Ok(())
     }

@@ -15,6 +15,22 @@ use std::path::Path;
 
 /// Frames in the bundled clip: 46 at 23 fps (2 s), so that 16 evenly spaced key frames (0, 3, …, 45)
 /// fall exactly on t = k/15, the truth matrix's times.
+/// The bundled demo clip: `assets/demo/creature.mp4` in the source tree, or (for a binary moved
+/// elsewhere) the same bytes, built into the binary, written once to the temporary folder.
+pub fn demo_clip() -> std::path::PathBuf {
+    const CLIP: &[u8] = include_bytes!("../../assets/demo/creature.mp4");
+    let in_tree = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo/creature.mp4");
+    if in_tree.is_file() {
+        return in_tree;
+    }
+    let copy = std::env::temp_dir().join("efficient4d-demo-creature.mp4");
+    let stale = std::fs::metadata(&copy).map(|m| m.len() as usize).ok() != Some(CLIP.len());
+    if stale && let Err(e) = crate::atomic_file::write_atomically(&copy, CLIP) {
+        log::warn!("could not write the demo clip to {}: {e}", copy.display());
+    }
+    copy
+}
+
 pub const CLIP_FRAMES: u32 = 46;
 pub const CLIP_FPS: f64 = 23.0;
 /// The clip's camera: the input view (azimuth 0, elevation 0, distance 1.5), 320×240.

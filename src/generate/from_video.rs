@@ -2,10 +2,11 @@
 //! matrix with the chosen generator: SyncDreamer-T when its weights are installed (and a GPU can run
 //! it), else the weights-free `inflate` preview.
 
-use super::inflate::{GenerateError, InflateOptions, generate_matrix};
+use super::inflate::{GenerateError, Inflate, InflateOptions};
 use super::syncdreamer::ddim::DdimSchedule;
-use super::syncdreamer::matrix::{generate_matrix_syncdreamer, load_syncdreamer};
+use super::syncdreamer::matrix::{SyncDreamerGenerator, load_syncdreamer};
 use super::syncdreamer::model::SampleOptions;
+use super::{Generator, Stage1Progress};
 use crate::render::Rasterizer;
 use crate::video::{DecodeOptions, ObjectFrames, PreprocessOptions, VideoError, decode, prepare_object_frames};
 use crate::weights::{SYNCDREAMER, WeightsError, find, missing_message};
@@ -66,38 +67,60 @@ pub enum PipelineError {
     Options(String),
 }
 
-/// Where stage 1 is: decoding and preprocessing, SyncDreamer-T's denoising steps (all frames at
-/// once), then frame `done` of `total` written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stage1Progress {
-    Decoded { frames: usize, generator: &'static str },
-    Denoised { step: usize, steps: usize },
-    Generated { done: usize, total: usize },
+/// The generator a choice resolves to on this machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Resolved {
+    Inflate,
+    /// SyncDreamer-T with its checkpoint here.
+    SyncDreamerT(std::path::PathBuf),
 }
 
 /// The generator `choice` resolves to on this machine, and why (for the user).
-pub fn resolve_generator(choice: GeneratorChoice, r: &Rasterizer) -> Result<(GeneratorChoice, String), WeightsError> {
+pub fn resolve_generator(choice: GeneratorChoice, r: &Rasterizer) -> Result<(Resolved, String), WeightsError> {
     let weights = find(&SYNCDREAMER);
     let gpu = !r.gpu().is_cpu_driver();
     match (choice, weights) {
-        (GeneratorChoice::Inflate, _) => Ok((GeneratorChoice::Inflate, "inflate preview (asked for)".into())),
+        (GeneratorChoice::Inflate, _) => Ok((Resolved::Inflate, "inflate preview (asked for)".into())),
         (GeneratorChoice::SyncDreamerT, Some(path)) => {
-            Ok((GeneratorChoice::SyncDreamerT, format!("SyncDreamer-T ({})", path.display())))
+            let why = format!("SyncDreamer-T ({})", path.display());
+            Ok((Resolved::SyncDreamerT(path), why))
         }
         (GeneratorChoice::SyncDreamerT, None) => Err(WeightsError::Missing(missing_message(&SYNCDREAMER))),
         (GeneratorChoice::Auto, Some(path)) if gpu => {
-            Ok((GeneratorChoice::SyncDreamerT, format!("SyncDreamer-T ({})", path.display())))
+            let why = format!("SyncDreamer-T ({})", path.display());
+            Ok((Resolved::SyncDreamerT(path), why))
         }
         (GeneratorChoice::Auto, Some(_)) => Ok((
-            GeneratorChoice::Inflate,
+            Resolved::Inflate,
             "inflate preview: SyncDreamer-T is installed but there is no GPU (`--generator syncdreamer-t` forces it)"
                 .into(),
         )),
         (GeneratorChoice::Auto, None) => Ok((
-            GeneratorChoice::Inflate,
+            Resolved::Inflate,
             "inflate preview (SyncDreamer-T weights not installed; see `efficient4d weights`)".into(),
         )),
     }
+}
+
+/// The generator `options` ask for on this machine, ready to run (SyncDreamer-T's weights loaded on
+/// the device `gpu::network_device` picks).
+pub fn make_generator<'a>(
+    r: &'a Rasterizer,
+    options: &VideoToMatrix,
+) -> Result<Box<dyn Generator + 'a>, PipelineError> {
+    let (resolved, _) = resolve_generator(options.generator, r)?;
+    Ok(match resolved {
+        Resolved::Inflate => Box::new(Inflate { rasterizer: r, options: options.inflate.clone() }),
+        Resolved::SyncDreamerT(weights) => {
+            let device = crate::gpu::network_device(Some(r.gpu()))?;
+            let sample = SampleOptions {
+                schedule: DdimSchedule::uniform(options.ddim_steps, 1.0),
+                view_batch: options.view_batch,
+                ..Default::default()
+            };
+            Box::new(SyncDreamerGenerator { model: load_syncdreamer(&weights, &device)?, sample, seed: options.seed })
+        }
+    })
 }
 
 /// Decodes and preprocesses `video`: the key frames' objects, 256² RGBA.
@@ -122,28 +145,12 @@ pub fn video_to_matrix(
             options.ddim_steps
         )));
     }
-    let (generator, _) = resolve_generator(options.generator, r)?;
+    // Missing weights are reported before the video is decoded; they are loaded after (a bad video
+    // fails before a long load).
+    resolve_generator(options.generator, r)?;
     let objects = video_to_objects(video, options)?;
-    let frames = objects.frames.len();
-    match generator {
-        GeneratorChoice::SyncDreamerT => {
-            progress(Stage1Progress::Decoded { frames, generator: "SyncDreamer-T" });
-            let weights = find(&SYNCDREAMER).ok_or_else(|| WeightsError::Missing(missing_message(&SYNCDREAMER)))?;
-            let device = if r.gpu().is_cpu_driver() { burn::tensor::Device::flex() } else { r.gpu().burn_device()? };
-            let model = load_syncdreamer(&weights, &device)?;
-            let sample = SampleOptions {
-                schedule: DdimSchedule::uniform(options.ddim_steps, 1.0),
-                view_batch: options.view_batch,
-                ..Default::default()
-            };
-            generate_matrix_syncdreamer(&model, &objects, out, &sample, options.seed, cancel, progress)?;
-        }
-        _ => {
-            progress(Stage1Progress::Decoded { frames, generator: "inflate preview" });
-            generate_matrix(r, &objects, out, &options.inflate, cancel, &mut |done, total| {
-                progress(Stage1Progress::Generated { done, total })
-            })?;
-        }
-    }
+    let generator = make_generator(r, options)?;
+    progress(Stage1Progress::Decoded { frames: objects.frames.len(), generator: generator.name() });
+    generator.generate(&objects, out, cancel, progress)?;
     Ok(objects)
 }

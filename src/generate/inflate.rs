@@ -194,6 +194,30 @@ pub fn generate_matrix(
     Ok(())
 }
 
+/// The weights-free preview as a stage-1 [`Generator`](super::Generator).
+pub struct Inflate<'a> {
+    pub rasterizer: &'a Rasterizer,
+    pub options: InflateOptions,
+}
+
+impl super::Generator for Inflate<'_> {
+    fn name(&self) -> &'static str {
+        "inflate preview"
+    }
+
+    fn generate(
+        &self,
+        objects: &ObjectFrames,
+        out: &Path,
+        cancel: &AtomicBool,
+        progress: &mut dyn FnMut(super::Stage1Progress),
+    ) -> Result<(), GenerateError> {
+        generate_matrix(self.rasterizer, objects, out, &self.options, cancel, &mut |done, total| {
+            progress(super::Stage1Progress::Generated { done, total })
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

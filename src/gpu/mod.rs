@@ -139,3 +139,12 @@ impl GpuContext {
         self.adapter.get_info().device_type == wgpu::DeviceType::Cpu
     }
 }
+
+/// Where networks (SyncDreamer-T, RIFE) run: the shared GPU when it is a real one; without one, or on a
+/// CPU Vulkan driver, burn's CPU backend, which runs convolutions several times faster than lavapipe.
+pub fn network_device(gpu: Option<&GpuContext>) -> Result<burn::tensor::Device, GpuError> {
+    match gpu {
+        Some(g) if !g.is_cpu_driver() => g.burn_device(),
+        _ => Ok(burn::tensor::Device::flex()),
+    }
+}

@@ -8,7 +8,7 @@
 //! `Σ_c |I − prediction|`; it becomes a confidence by `(max e − e) / max(max e − e)`, clamped to [0, 1].
 
 use super::planes::Planes;
-use crate::train::loss::ssim_map_cpu;
+use crate::metrics::ssim_map_cpu;
 
 /// Which error map becomes the confidence.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]

@@ -4,7 +4,7 @@
 
 use super::bench::{bench_scene, peak_rss_mb, wait};
 use super::{RasterView, Rasterizer};
-use crate::app::orbit::OrbitCamera;
+use crate::camera::orbit::OrbitCamera;
 use serde::Serialize;
 use std::time::Instant;
 

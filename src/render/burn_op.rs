@@ -11,6 +11,7 @@
 
 use super::gpu_buffers::GpuSlice;
 use super::raster::{GaussianBuffers, RasterView, Rasterizer, Rendered};
+use crate::gaussians::ParamGroups;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -221,26 +222,17 @@ struct Bound {
     _guards: Vec<Resource>,
 }
 
-fn bind_params(ts: [&CubeTensor; 6], sh_degree: u32) -> Bound {
+fn bind_params(ts: ParamGroups<&CubeTensor>, sh_degree: u32) -> Bound {
+    let count = ts.opacity.meta.shape().num_elements() as u32;
     let mut guards = Vec::new();
-    let mut slices = ts.map(|t| {
+    let slices = ts.map(|t| {
         let (s, g) = tensor_slice(t);
         guards.push(g);
-        Some(s)
+        s
     });
-    let mut take = |i: usize| slices[i].take().expect("each slice is taken once");
-    let count = ts[4].meta.shape().num_elements() as u32;
+    let ParamGroups { means, log_scales, rot_left, rot_right, opacity, sh } = slices;
     Bound {
-        buffers: GaussianBuffers {
-            means: take(0),
-            log_scales: take(1),
-            rot_left: take(2),
-            rot_right: take(3),
-            opacity: take(4),
-            sh: take(5),
-            count,
-            sh_degree,
-        },
+        buffers: GaussianBuffers { means, log_scales, rot_left, rot_right, opacity, sh, count, sh_degree },
         _guards: guards,
     }
 }
@@ -255,9 +247,9 @@ impl SplatOps for CubeBackend {
         sh: CubeTensor,
         batch: SplatBatch,
     ) -> CubeTensor {
-        let ts = [means, log_scales, rot_left, rot_right, opacity, sh].map(contiguous);
-        let bound = bind_params([&ts[0], &ts[1], &ts[2], &ts[3], &ts[4], &ts[5]], batch.sh_degree);
-        let out = empty_like_shape(&ts[0], batch.image_shape());
+        let ts = ParamGroups { means, log_scales, rot_left, rot_right, opacity, sh }.map(contiguous);
+        let bound = bind_params(ts.as_ref(), batch.sh_degree);
+        let out = empty_like_shape(&ts.means, batch.image_shape());
         let (out_slice, _out_guard) = tensor_slice(&out);
         let rendered = batch
             .rasterizer
@@ -277,9 +269,9 @@ impl SplatOps for CubeBackend {
         d_color: CubeTensor,
         batch: SplatBatch,
     ) -> SplatGrads<Self> {
-        let ts = [means, log_scales, rot_left, rot_right, opacity, sh].map(contiguous);
+        let ts = ParamGroups { means, log_scales, rot_left, rot_right, opacity, sh }.map(contiguous);
         let d_color = contiguous(d_color);
-        let bound = bind_params([&ts[0], &ts[1], &ts[2], &ts[3], &ts[4], &ts[5]], batch.sh_degree);
+        let bound = bind_params(ts.as_ref(), batch.sh_degree);
         // The parameters are the forward's (autodiff keeps them), so its tile lists still hold;
         // without them (a forward run elsewhere) everything is rendered again.
         let rendered = match batch.take_forward() {
@@ -289,15 +281,14 @@ impl SplatOps for CubeBackend {
                 .forward(&bound.buffers, &batch.views, false)
                 .unwrap_or_else(|e| panic!("splat rendering failed: {e}")),
         };
-        let grads = ts.clone().map(|t| empty_like_shape(&t, t.meta.shape().clone()));
-        let grad_bound =
-            bind_params([&grads[0], &grads[1], &grads[2], &grads[3], &grads[4], &grads[5]], batch.sh_degree);
+        let grads = ts.as_ref().map(|t| empty_like_shape(t, t.meta.shape().clone()));
+        let grad_bound = bind_params(grads.as_ref(), batch.sh_degree);
         let (d_slice, _d_guard) = tensor_slice(&d_color);
         batch
             .rasterizer
             .backward_into(&bound.buffers, &rendered, &d_slice, &grad_bound.buffers)
             .unwrap_or_else(|e| panic!("splat backward failed: {e}"));
-        let [means, log_scales, rot_left, rot_right, opacity, sh] = grads;
+        let ParamGroups { means, log_scales, rot_left, rot_right, opacity, sh } = grads;
         SplatGrads { means, log_scales, rot_left, rot_right, opacity, sh }
     }
 
@@ -352,14 +343,22 @@ impl<B: SplatOps> Backward<B, 1> for LossBackward {
 struct SplatBackward;
 
 impl<B: SplatOps> Backward<B, 6> for SplatBackward {
-    type State = ([FloatTensor<B>; 6], SplatBatch);
+    type State = (ParamGroups<FloatTensor<B>>, SplatBatch);
 
     fn backward(self, ops: Ops<Self::State, 6>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let d_color = grads.consume::<B>(&ops.node);
-        let ([means, log_scales, rot_left, rot_right, opacity, sh], batch) = ops.state;
+        let (ParamGroups { means, log_scales, rot_left, rot_right, opacity, sh }, batch) = ops.state;
         let g = B::splat_render_backward(means, log_scales, rot_left, rot_right, opacity, sh, d_color, batch);
-        let all = [g.means, g.log_scales, g.rot_left, g.rot_right, g.opacity, g.sh];
-        for (parent, grad) in ops.parents.into_iter().zip(all) {
+        let all = ParamGroups {
+            means: g.means,
+            log_scales: g.log_scales,
+            rot_left: g.rot_left,
+            rot_right: g.rot_right,
+            opacity: g.opacity,
+            sh: g.sh,
+        };
+        // Autodiff's parents are in the order the op took its inputs: `ParamGroups::NAMES`.
+        for (parent, grad) in ops.parents.into_iter().zip(all.into_array()) {
             if let Some(node) = parent {
                 grads.register::<B>(node.id, grad);
             }
@@ -377,20 +376,13 @@ impl<B: SplatOps, C: CheckpointStrategy> SplatOps for Autodiff<B, C> {
         sh: FloatTensor<Self>,
         batch: SplatBatch,
     ) -> FloatTensor<Self> {
-        let parts = [means, log_scales, rot_left, rot_right, opacity, sh].map(|t| t.into_parts());
-        let mut prims_nodes = parts.into_iter();
-        let (mut prims, mut nodes) = (Vec::with_capacity(6), Vec::with_capacity(6));
-        for (p, n) in prims_nodes.by_ref() {
-            prims.push(p);
-            nodes.push(n);
-        }
-        let prims: [FloatTensor<B>; 6] = prims.try_into().unwrap_or_else(|_| unreachable!());
-        let nodes = nodes.try_into().unwrap_or_else(|_| unreachable!());
-        let render = |p: [FloatTensor<B>; 6], b: SplatBatch| {
-            let [m, s, l, r, o, h] = p;
-            B::splat_render(m, s, l, r, o, h, b)
+        let parts = ParamGroups { means, log_scales, rot_left, rot_right, opacity, sh }.map(|t| t.into_parts());
+        let (prims, nodes) = parts.unzip();
+        let render = |p: ParamGroups<FloatTensor<B>>, b: SplatBatch| {
+            let ParamGroups { means, log_scales, rot_left, rot_right, opacity, sh } = p;
+            B::splat_render(means, log_scales, rot_left, rot_right, opacity, sh, b)
         };
-        match SplatBackward.prepare::<C>(nodes).compute_bound().stateful() {
+        match SplatBackward.prepare::<C>(nodes.into_array()).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let out = render(prims.clone(), batch.clone());
                 prep.finish((prims, batch), out)
@@ -447,16 +439,8 @@ impl<B: SplatOps, C: CheckpointStrategy> SplatOps for Autodiff<B, C> {
     }
 }
 
-/// The Gaussian parameters as burn tensors (shapes [N, 4] ×4, [N, 1], [N, K·3]).
-#[derive(Clone, Debug)]
-pub struct SplatParams {
-    pub means: Tensor<2>,
-    pub log_scales: Tensor<2>,
-    pub rot_left: Tensor<2>,
-    pub rot_right: Tensor<2>,
-    pub opacity: Tensor<2>,
-    pub sh: Tensor<2>,
-}
+/// The Gaussian parameters as burn tensors by group (shapes [N, 4] ×4, [N, 1], [N, K·3]).
+pub type SplatParams = crate::gaussians::ParamGroups<Tensor<2>>;
 
 /// Renders `batch` from `params`: [views, height, width, 4], differentiable in every parameter.
 pub fn render_splats(params: &SplatParams, batch: &SplatBatch) -> Tensor<4> {

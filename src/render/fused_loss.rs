@@ -121,3 +121,17 @@ impl Rasterizer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod uniform_layout {
+    use super::LossParams;
+    use crate::render::shaders::{Stage, wgsl_struct_layout};
+    use crate::rust_layout;
+
+    #[test]
+    fn loss_params_match_the_shader() {
+        let rust =
+            rust_layout!(LossParams { views, width, height, maps, ssim_weight, mask_weight, groups_x, partial_count });
+        assert_eq!(rust, wgsl_struct_layout(Stage::Loss, "LossParams"));
+    }
+}

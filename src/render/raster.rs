@@ -776,3 +776,42 @@ fn view_to_gpu(v: &RasterView) -> ViewGpu {
         background: [v.background[0], v.background[1], v.background[2], 0.0],
     }
 }
+
+#[cfg(test)]
+mod uniform_layouts {
+    use super::*;
+    use crate::render::shaders::wgsl_struct_layout;
+    use crate::rust_layout;
+
+    /// Every uniform struct written from Rust has the layout its shader reads.
+    #[test]
+    fn rust_uniforms_match_their_wgsl_structs() {
+        let globals = rust_layout!(GlobalsGpu {
+            num_gaussians,
+            num_views,
+            sh_coeffs,
+            width,
+            height,
+            tiles_x,
+            tiles_y,
+            view_offset
+        });
+        assert_eq!(globals, wgsl_struct_layout(Stage::Project, "Globals"));
+        let view = rust_layout!(ViewGpu { world_to_camera, position_time, intrinsics, background });
+        assert_eq!(view, wgsl_struct_layout(Stage::Project, "View"));
+        let count = rust_layout!(CountParams { n, groups_x });
+        let users = [
+            (Stage::Scan, "ScanParams"),
+            (Stage::Compact, "CompactParams"),
+            (Stage::Emit, "EmitParams"),
+            (Stage::TileRanges, "RangeParams"),
+        ];
+        for (stage, name) in users {
+            assert_eq!(count, wgsl_struct_layout(stage, name), "{name}");
+        }
+        let sort = rust_layout!(SortParams { n, shift, num_blocks, groups_x });
+        assert_eq!(sort, wgsl_struct_layout(Stage::RadixSort, "SortParams"));
+        let raster = rust_layout!(RasterParams { total_views, write_depth });
+        assert_eq!(raster, wgsl_struct_layout(Stage::Rasterize, "RasterParams"));
+    }
+}

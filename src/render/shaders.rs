@@ -13,6 +13,7 @@ const RADIX_SORT: &str = include_str!("../../shaders/radix_sort.wgsl");
 const COMPACT: &str = include_str!("../../shaders/compact.wgsl");
 const EMIT: &str = include_str!("../../shaders/emit.wgsl");
 const TILE_RANGES: &str = include_str!("../../shaders/tile_ranges.wgsl");
+const RASTER_INPUTS: &str = include_str!("../../shaders/raster_inputs.wgsl");
 const RASTERIZE: &str = include_str!("../../shaders/rasterize.wgsl");
 const RASTERIZE_BACKWARD: &str = include_str!("../../shaders/rasterize_backward.wgsl");
 const GRAD_STORE: &str = include_str!("../../shaders/grad_store.wgsl");
@@ -72,10 +73,11 @@ impl Stage {
             Stage::Compact => vec![COMPACT],
             Stage::Emit => vec![COMMON, TILES, EMIT],
             Stage::TileRanges => vec![TILE_RANGES],
-            Stage::Rasterize => vec![COMMON, RASTERIZE],
+            Stage::Rasterize => vec![COMMON, RASTER_INPUTS, RASTERIZE],
             Stage::RasterizeBackward => vec![
                 COMMON,
                 vote,
+                RASTER_INPUTS,
                 RASTERIZE_BACKWARD,
                 GRAD_STORE,
                 if f.float_atomics { ATOMIC_ADD_FLOAT } else { ATOMIC_ADD_CAS },
@@ -138,6 +140,39 @@ pub fn layout_entries(module: &naga::Module) -> Vec<wgpu::BindGroupLayoutEntry> 
         );
     }
     entries.into_values().collect()
+}
+
+/// Byte layout of a WGSL struct as naga lays it out: each member's (offset, size), and the
+/// struct's size. The Rust mirror of a uniform struct is checked against it
+/// ([`rust_layout`](crate::rust_layout)), so the two cannot drift apart silently.
+#[cfg(test)]
+pub(crate) fn wgsl_struct_layout(stage: Stage, name: &str) -> (Vec<(u32, u32)>, u32) {
+    let f = ShaderFeatures { subgroups: false, float_atomics: false };
+    let module = parse_and_validate(stage, f).unwrap_or_else(|e| panic!("{e}"));
+    let mut layouter = naga::proc::Layouter::default();
+    layouter.update(module.to_ctx()).expect("layout");
+    let (handle, ty) = module
+        .types
+        .iter()
+        .find(|(_, t)| t.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("{stage:?} has no struct {name}"));
+    let naga::TypeInner::Struct { members, span } = &ty.inner else { panic!("{name} is not a struct") };
+    let fields = members.iter().map(|m| (m.offset, layouter[m.ty].size)).collect();
+    assert_eq!(layouter[handle].size, *span);
+    (fields, *span)
+}
+
+/// `rust_layout!(Type { a, b, c })`: each listed field's (offset, size) and the type's size, to compare
+/// with [`wgsl_struct_layout`].
+#[cfg(test)]
+#[macro_export]
+macro_rules! rust_layout {
+    ($t:ty { $($f:ident),* $(,)? }) => {{
+        let zero: $t = bytemuck::Zeroable::zeroed();
+        let fields: Vec<(u32, u32)> =
+            vec![$((std::mem::offset_of!($t, $f) as u32, std::mem::size_of_val(&zero.$f) as u32)),*];
+        (fields, std::mem::size_of::<$t>() as u32)
+    }};
 }
 
 #[cfg(test)]

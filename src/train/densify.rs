@@ -3,27 +3,37 @@
 //! splats are pruned; the count never exceeds a cap. Works on CPU copies of the parameters and the
 //! Adam moments, a few times per run.
 
-use crate::gaussians::Gaussians4d;
 use crate::gaussians::math::scaled_rotation;
+use crate::gaussians::{Gaussians4d, ParamGroups};
 use glam::DVec4;
 use rand::Rng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, clap::Args)]
 pub struct DensifyConfig {
+    /// Clone, split and prune splats as training goes (`--no-densify`: keep the initial splats).
+    #[arg(long = "no-densify", action = clap::ArgAction::SetFalse)]
     pub enabled: bool,
     /// Fraction of the run in which densification happens: [start, end).
+    #[arg(skip = DensifyConfig::default().start_fraction)]
     pub start_fraction: f32,
+    #[arg(skip = DensifyConfig::default().end_fraction)]
     pub end_fraction: f32,
+    #[arg(skip = DensifyConfig::default().interval)]
     pub interval: u32,
-    /// Share of the splats (highest mean gradient) grown at each densification.
+    /// Share of the splats (those with the largest position gradients) cloned or split at each
+    /// densification.
+    #[arg(long = "grow", value_name = "SHARE", default_value_t = DensifyConfig::default().grow_fraction)]
     pub grow_fraction: f32,
     /// A splat wider than this share of the scene extent (largest spatial standard deviation) is
     /// split rather than cloned (3DGS's `percent_dense`).
+    #[arg(skip = DensifyConfig::default().split_scale)]
     pub split_scale: f32,
     /// Splats with opacity below this are removed.
+    #[arg(skip = DensifyConfig::default().prune_opacity)]
     pub prune_opacity: f32,
+    #[arg(skip = DensifyConfig::default().max_splats)]
     pub max_splats: usize,
 }
 
@@ -43,12 +53,7 @@ impl Default for DensifyConfig {
 }
 
 /// Row-wise CPU copies of something shaped like the parameters (the parameters or one Adam moment).
-pub type Rows = [Vec<f32>; 6];
-
-/// Widths of the six groups (means, log_scales, rot_left, rot_right, opacity, sh).
-pub fn widths(g: &Gaussians4d) -> [usize; 6] {
-    [4, 4, 4, 4, 1, g.sh_stride()]
-}
+pub type Rows = ParamGroups<Vec<f32>>;
 
 /// What one densification did.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
@@ -71,7 +76,7 @@ pub fn densify(
     rng: &mut StdRng,
 ) -> DensifyStats {
     let n = g.len();
-    let w = widths(g);
+    let w = g.widths();
     let mut stats = DensifyStats::default();
     // Rank by gradient; grow the top share that fits under the cap.
     let room = cfg.max_splats.saturating_sub(n);
@@ -120,27 +125,32 @@ pub fn densify(
             stats.pruned += 1;
         }
     }
-    let mut groups: [&mut Vec<f32>; 6] =
-        [&mut g.means, &mut g.log_scales, &mut g.rot_left, &mut g.rot_right, &mut g.opacity, &mut g.sh];
-    for (k, col) in groups.iter_mut().enumerate() {
-        let old = std::mem::take(*col);
-        let mut out: Vec<f32> =
-            (0..n).filter(|&i| keep[i]).flat_map(|i| old[i * w[k]..(i + 1) * w[k]].to_vec()).collect();
-        for (src, mean, ls) in &new_rows {
-            match k {
-                0 => out.extend(mean),
-                1 => out.extend(ls),
-                _ => out.extend(&old[src * w[k]..(src + 1) * w[k]]),
+    // Survivors keep their rows; new rows copy their source's, but for the sampled means and
+    // scales. Moments of new rows start at zero.
+    let kept_rows = |old: &[f32], width: usize| -> Vec<f32> {
+        (0..n).filter(|&i| keep[i]).flat_map(|i| old[i * width..(i + 1) * width].to_vec()).collect()
+    };
+    let sampled = ParamGroups {
+        means: Some(new_rows.iter().map(|r| r.1).collect::<Vec<_>>()),
+        log_scales: Some(new_rows.iter().map(|r| r.2).collect::<Vec<_>>()),
+        ..Default::default()
+    };
+    for ((col, width), sampled) in g.groups_mut().zip(w).zip(sampled).into_array() {
+        let old = std::mem::take(col);
+        let mut out = kept_rows(&old, width);
+        for (k, (src, _, _)) in new_rows.iter().enumerate() {
+            match &sampled {
+                Some(rows) => out.extend(rows[k]),
+                None => out.extend(&old[src * width..(src + 1) * width]),
             }
         }
-        **col = out;
+        *col = out;
     }
     for m in moments.iter_mut() {
-        for (k, col) in m.iter_mut().enumerate() {
+        for (col, width) in m.as_mut().zip(w).into_array() {
             let old = std::mem::take(col);
-            let mut out: Vec<f32> =
-                (0..n).filter(|&i| keep[i]).flat_map(|i| old[i * w[k]..(i + 1) * w[k]].to_vec()).collect();
-            out.resize(out.len() + new_rows.len() * w[k], 0.0);
+            let mut out = kept_rows(&old, width);
+            out.resize(out.len() + new_rows.len() * width, 0.0);
             *col = out;
         }
     }
@@ -162,8 +172,8 @@ mod tests {
     fn clones_splits_prunes_and_respects_the_cap() {
         let mut g = RandomScene { count: 100, seed: 3, log_scale: (-6.0, -3.0), ..Default::default() }.build();
         g.opacity[0] = -10.0; // prunable
-        let w = widths(&g);
-        let mut moments: Vec<Rows> = vec![[0, 1, 2, 3, 4, 5].map(|k| vec![1.0; g.len() * w[k]])];
+        let w = g.widths();
+        let mut moments: Vec<Rows> = vec![w.map(|width| vec![1.0; g.len() * width])];
         let grad: Vec<f32> = (0..100).map(|i| i as f32).collect();
         let cfg = DensifyConfig { grow_fraction: 0.1, split_scale: 0.03, max_splats: 1000, ..Default::default() };
         let mut rng = StdRng::seed_from_u64(1);
@@ -173,8 +183,8 @@ mod tests {
         assert_eq!(s.pruned, 1);
         assert_eq!(g.len(), 100 - s.split - 1 + s.cloned + 2 * s.split);
         g.validate().unwrap();
-        for (k, col) in moments[0].iter().enumerate() {
-            assert_eq!(col.len(), g.len() * w[k]);
+        for (col, width) in moments[0].as_ref().zip(w).into_array() {
+            assert_eq!(col.len(), g.len() * width);
             // Survivors keep their moments, new rows start at zero.
             assert_eq!(col[0], 1.0);
             assert_eq!(*col.last().unwrap(), 0.0);

@@ -51,8 +51,8 @@ pub fn evaluate_each(
                 img[i * px * 4..(i + 1) * px * 4].chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
             let target: Vec<f32> = v.composited(background).chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
             each(psnrs.len(), &rendered, &target);
-            psnrs.push(super::loss::psnr(&rendered, &target));
-            ssims.push(super::loss::ssim_cpu(&rendered, &target, w as usize, h as usize, 3));
+            psnrs.push(crate::metrics::psnr(&rendered, &target));
+            ssims.push(crate::metrics::ssim_cpu(&rendered, &target, w as usize, h as usize, 3));
         }
     }
     let n = psnrs.len() as f64;

@@ -16,7 +16,7 @@ pub mod validate;
 
 use crate::dataset::Dataset;
 use crate::export::{Checkpoint, CheckpointMeta, checkpoint::FORMAT_VERSION};
-use crate::gaussians::Gaussians4d;
+use crate::gaussians::{Gaussians4d, ParamGroups};
 use crate::gpu::GpuContext;
 use crate::render::burn_op::{LossSpec, SplatBatch, SplatParams, fused_loss, render_splats};
 use crate::render::{RasterView, Rasterizer};
@@ -33,26 +33,42 @@ use std::sync::Arc;
 /// and times: their position rate 0.01 → 2e-4 kept D-NeRF jumpingjacks at ~24 dB until it had decayed
 /// (test PSNR over steps), 0.002 → 4e-5 reached 26.7 dB in 1000 steps where the authors' rate stood at
 /// 24.0 dB. The time rate is relative to the key-frame spacing (see `time_per_spacing`).
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+///
+/// Like [`TrainConfig`], both command-line flags (the few worth a flag) and serde (the rest through
+/// `--set lr.KEY=VALUE`); the defaults live in `Default` only.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, clap::Args)]
 pub struct LearningRates {
+    /// Initial learning rate of the positions (decays exponentially to `position_final_ratio` of it).
+    #[arg(long = "position-lr", value_name = "RATE", default_value_t = LearningRates::default().position_init)]
     pub position_init: f64,
-    pub position_final: f64,
+    /// The final position rate as a share of the initial one (0.002 → 4e-5).
+    #[arg(skip = LearningRates::default().position_final_ratio)]
+    #[serde(default = "default_position_final_ratio")]
+    pub position_final_ratio: f64,
     /// The position rate decays exponentially over this fraction of the steps, then stays.
+    #[arg(skip = LearningRates::default().position_decay_fraction)]
     pub position_decay_fraction: f64,
     /// Rate of the temporal means in key-frame spacings per step: 0.15 gives the authors' 0.01 when 16
     /// key frames span [0, 1]. A fixed 0.01 is two frames per step on D-NeRF's 200 frames: temporal
     /// means wandered out of the clip and jumpingjacks stood 1.9 dB lower after 500 steps than at 0.001.
+    #[arg(skip = LearningRates::default().time_per_spacing)]
     pub time_per_spacing: f64,
     /// Upper bound of the time rate: the authors' 0.01, so clips of fewer key frames (wider spacings,
     /// not measured) never get a faster rate than the published one.
+    #[arg(skip = LearningRates::default().time_max)]
     #[serde(default = "default_time_max")]
     pub time_max: f64,
     /// Decay the time rate as the position rate (same ratio and steps) instead of keeping it.
+    #[arg(skip)]
     #[serde(default)]
     pub time_decays: bool,
+    #[arg(skip = LearningRates::default().color)]
     pub color: f64,
+    #[arg(skip = LearningRates::default().opacity)]
     pub opacity: f64,
+    #[arg(skip = LearningRates::default().scale)]
     pub scale: f64,
+    #[arg(skip = LearningRates::default().rotation)]
     pub rotation: f64,
 }
 
@@ -60,7 +76,7 @@ impl Default for LearningRates {
     fn default() -> Self {
         Self {
             position_init: 0.002,
-            position_final: 4e-5,
+            position_final_ratio: default_position_final_ratio(),
             position_decay_fraction: 0.6,
             time_per_spacing: 0.15,
             time_max: default_time_max(),
@@ -74,16 +90,10 @@ impl Default for LearningRates {
 }
 
 impl LearningRates {
-    /// The same schedule started from another initial position rate (the final rate keeps its ratio).
-    pub fn with_position_init(self, init: f64) -> Self {
-        let ratio = self.position_final / self.position_init;
-        Self { position_init: init, position_final: init * ratio, ..self }
-    }
-
     pub fn position_at(&self, step: u32, total: u32) -> f64 {
         let decay_steps = (total as f64 * self.position_decay_fraction).max(1.0);
         let f = (step as f64 / decay_steps).min(1.0);
-        (self.position_init.ln() * (1.0 - f) + self.position_final.ln() * f).exp()
+        self.position_init * self.position_final_ratio.powf(f)
     }
 
     /// The temporal means' rate at `step` for key frames `spacing` apart.
@@ -93,43 +103,97 @@ impl LearningRates {
     }
 }
 
+/// 0.002 → 4e-5. Settings saved before the ratio was a setting (with `position_final`) read as this,
+/// which their ratio was unless changed by `--set`.
+fn default_position_final_ratio() -> f64 {
+    0.02
+}
+
 fn default_time_max() -> f64 {
     0.01
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Every setting of a training run, in one typed form: command-line flags (flattened into the commands
+/// that train; the rest through `--set KEY=VALUE` by their serde paths) and the checkpoint's
+/// `settings`. Defaults live in `Default` only; ranges are checked in `validate`.
+#[derive(Clone, Debug, Serialize, Deserialize, clap::Args)]
 pub struct TrainConfig {
+    /// Training steps: every schedule (learning-rate decay, densification window) is laid over them.
+    /// Set by the commands' `--iters`, which `--resume` reads as the new total.
+    #[arg(skip = TrainConfig::default().iterations)]
     pub iterations: u32,
     /// Views rendered per step.
+    #[arg(long = "batch", value_name = "VIEWS", default_value_t = TrainConfig::default().batch_views)]
     pub batch_views: usize,
-    /// Batch by frame, as the paper: every view of one key frame per step (`batch_views` is ignored).
+    /// Every view of one key frame per step (the paper's schedule) instead of `--batch` random views.
+    #[arg(long = "by-frame")]
     #[serde(default)]
     pub batch_by_frame: bool,
     /// Visit views near the clip's ends up to 1 + this many times per pass (`train::sampling`); 0
-    /// visits every view once. Measured on D-NeRF jumpingjacks: no gain (README), so off.
+    /// visits every view once. Measured on D-NeRF jumpingjacks: no gain (docs/training.md), so off.
+    #[arg(skip)]
     #[serde(default)]
     pub end_balance: f32,
     /// The window of the end balance, in key-frame spacings either side of a view's time.
+    #[arg(skip = default_end_balance_spacings())]
     #[serde(default = "default_end_balance_spacings")]
     pub end_balance_spacings: f32,
+    /// Initial number of Gaussians.
+    #[arg(long = "points", value_name = "N", default_value_t = TrainConfig::default().init_points)]
     pub init_points: usize,
     /// Initial temporal standard deviation of every splat as a share of the clip's duration (never
     /// under two key-frame spacings). Broad at first, so each splat is seen at many times and the
     /// optimiser narrows it where the object moves.
+    #[arg(long = "time-scale", value_name = "SHARE", default_value_t = default_init_time_scale())]
     #[serde(default = "default_init_time_scale")]
     pub init_time_scale: f32,
-    /// Place the initial splats only where the training views' alpha shows the object.
+    /// Place the initial splats only where the training views' alpha shows the object
+    /// (`--no-carve`: in the whole view volume).
+    #[arg(long = "no-carve", action = clap::ArgAction::SetFalse)]
     #[serde(default)]
     pub carve_init: bool,
+    /// Spherical-harmonics degree of the colour (0..=3).
+    #[arg(long = "sh-degree", value_name = "D", default_value_t = TrainConfig::default().sh_degree)]
     pub sh_degree: u32,
+    /// Colour the images are composited on for training and evaluation: `white`, `black` or `R,G,B`
+    /// in 0..1. The checkpoint keeps it; 4D-GS's published D-NeRF figures are on black.
+    #[arg(long, value_name = "COLOUR", value_parser = parse_background, default_value = "white")]
     pub background: [f32; 3],
+    #[command(flatten)]
     pub lr: LearningRates,
+    #[arg(skip)]
     pub loss: LossWeights,
     /// Loss weight of the input view: in a generated matrix it has `view_index` = the rig's view
     /// count (16), after the generated views 0..15. Plain D-NeRF data has none.
+    #[arg(skip = TrainConfig::default().input_view_weight)]
     pub input_view_weight: f32,
+    #[arg(skip)]
     pub seed: u64,
+    #[command(flatten)]
     pub densify: densify::DensifyConfig,
+}
+
+/// `--background`: `white`, `black` or `R,G,B` with each channel in 0..1.
+pub fn parse_background(text: &str) -> Result<[f32; 3], String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "white" => return Ok([1.0; 3]),
+        "black" => return Ok([0.0; 3]),
+        _ => {}
+    }
+    let parts: Vec<&str> = text.split(',').collect();
+    if parts.len() != 3 {
+        return Err("expected white, black or R,G,B (three numbers in 0..1)".into());
+    }
+    let mut rgb = [0.0f32; 3];
+    for (slot, part) in rgb.iter_mut().zip(parts) {
+        let value: f32 = part.trim().parse().map_err(|_| format!("`{}` is not a number", part.trim()))?;
+        // NaN fails the range check too.
+        if !(0.0..=1.0).contains(&value) {
+            return Err(format!("channel {value} is outside 0..1"));
+        }
+        *slot = value;
+    }
+    Ok(rgb)
 }
 
 impl Default for TrainConfig {
@@ -200,8 +264,8 @@ pub struct StepStats {
     pub rolled_back: bool,
 }
 
-/// The four groups of the 4D mean + the other parameters, in the order of [`SplatParams`].
-const GROUPS: usize = 6;
+/// The parameters as the trainer keeps them: inner (non-autodiff) tensors by group.
+type Params = ParamGroups<Tensor<2>>;
 
 pub struct Trainer {
     rasterizer: Arc<Rasterizer>,
@@ -211,9 +275,9 @@ pub struct Trainer {
     width: u32,
     height: u32,
     /// means, log_scales, rot_left, rot_right, opacity [N, 1], sh: inner (non-autodiff) tensors.
-    params: [Tensor<2>; GROUPS],
-    moments: [Moments; GROUPS],
-    last_good: Option<([Tensor<2>; GROUPS], [Moments; GROUPS])>,
+    params: Params,
+    moments: ParamGroups<Moments>,
+    last_good: Option<(Params, ParamGroups<Moments>)>,
     lr_scale: f64,
     step: u32,
     /// The current pass over the training views (`sampling::weighted_pass`) and the position in it.
@@ -340,15 +404,8 @@ impl Trainer {
         });
         let scene_extent = cloud_radius(&gaussians.means);
         let device = gpu.burn_device()?;
-        let params = [
-            tensor2(&gaussians.means, 4, &device),
-            tensor2(&gaussians.log_scales, 4, &device),
-            tensor2(&gaussians.rot_left, 4, &device),
-            tensor2(&gaussians.rot_right, 4, &device),
-            tensor2(&gaussians.opacity, 1, &device),
-            tensor2(&gaussians.sh, gaussians.sh_stride(), &device),
-        ];
-        let moments = params.each_ref().map(Moments::zeros_like);
+        let params = gaussians.groups().zip(gaussians.widths()).map(|(rows, width)| tensor2(rows, width, &device));
+        let moments = params.as_ref().map(Moments::zeros_like);
         let mut rng = StdRng::seed_from_u64(config.seed ^ 0x5eed);
         let view_times: Vec<f32> = views.iter().map(|v| v.view.time).collect();
         let window = config.end_balance_spacings * spacing;
@@ -392,7 +449,7 @@ impl Trainer {
     }
 
     pub fn splat_count(&self) -> usize {
-        self.params[4].dims()[0]
+        self.params.opacity.dims()[0]
     }
 
     /// The next `batch_views` views of a shuffled pass over the training set, or (batching by frame)
@@ -421,19 +478,20 @@ impl Trainer {
         out
     }
 
-    fn learning_rates(&self) -> [Vec<f64>; GROUPS] {
+    /// Each group's learning rate now: one per column (the mean's x, y, z and t differ) or one for all.
+    fn learning_rates(&self) -> ParamGroups<Vec<f64>> {
         let lr = &self.config.lr;
         let s = self.lr_scale;
         let pos = lr.position_at(self.step, self.config.iterations) * s;
         let time = lr.time_at(self.step, self.config.iterations, self.frame_spacing) * s;
-        [
-            vec![pos, pos, pos, time],
-            vec![lr.scale * s; 4],
-            vec![lr.rotation * s; 4],
-            vec![lr.rotation * s; 4],
-            vec![lr.opacity * s],
-            vec![lr.color * s],
-        ]
+        ParamGroups {
+            means: vec![pos, pos, pos, time],
+            log_scales: vec![lr.scale * s],
+            rot_left: vec![lr.rotation * s],
+            rot_right: vec![lr.rotation * s],
+            opacity: vec![lr.opacity * s],
+            sh: vec![lr.color * s],
+        }
     }
 
     /// One optimisation step on a batch of views.
@@ -451,11 +509,9 @@ impl Trainer {
         }
         let target = Tensor::<4>::from_data(TensorData::new(target, [b, h, w, 4]), &self.device).autodiff();
         let conf = Tensor::<4>::from_data(TensorData::new(conf, [b, h, w, 1]), &self.device).autodiff();
-        let leaves = self.params.clone().map(|p| p.autodiff().require_grad());
-        let [means, log_scales, rot_left, rot_right, opacity, sh] = leaves.clone();
-        let splat_params = SplatParams { means, log_scales, rot_left, rot_right, opacity, sh };
+        let leaves: SplatParams = self.params.clone().map(|p| p.autodiff().require_grad());
         let batch = SplatBatch::new(self.rasterizer.clone(), Arc::new(views), self.config.sh_degree);
-        let image = render_splats(&splat_params, &batch);
+        let image = render_splats(&leaves, &batch);
         let mse = (image.clone().narrow(3, 0, 3) - target.clone().narrow(3, 0, 3)).powf_scalar(2.0).mean();
         // The fused WGSL loss (same value and gradient as `loss::photometric_loss`, tested), ~10x
         // faster than the burn-op version on lavapipe.
@@ -467,12 +523,12 @@ impl Trainer {
         let (mut total, _parts) = fused_loss(image, target, conf, &spec);
         if self.config.loss.time_floor > 0.0 {
             let floor = (self.config.loss.time_floor_spacings as f64 * self.frame_spacing).max(1e-6);
-            let [_, log_scales, rot_left, rot_right, _, _] = &leaves;
+            let (log_scales, rot_left, rot_right) = (&leaves.log_scales, &leaves.rot_left, &leaves.rot_right);
             let boost = self.config.loss.time_floor_end_boost as f64;
             // The per-splat floor costs a few tensor ops per step: only when the ends are boosted.
             let penalty = if boost > 0.0 {
-                let n = self.params[0].dims()[0];
-                let mean_t = self.params[0].clone().narrow(1, 3, 1).reshape([n]);
+                let n = self.params.means.dims()[0];
+                let mean_t = self.params.means.clone().narrow(1, 3, 1).reshape([n]);
                 let log_floor = time_floor::log_floor_near_ends(mean_t, self.time_range, floor, boost).autodiff();
                 time_floor::time_floor_penalty_per_splat(log_scales, rot_left, rot_right, log_floor)
             } else {
@@ -481,7 +537,7 @@ impl Trainer {
             total = total + penalty * self.config.loss.time_floor as f64;
         }
         if self.config.loss.motion > 0.0 {
-            let [_, log_scales, rot_left, rot_right, _, _] = &leaves;
+            let (log_scales, rot_left, rot_right) = (&leaves.log_scales, &leaves.rot_left, &leaves.rot_right);
             let neighbours = self.motion_neighbours();
             // Σtt is clamped at a tenth of a frame spacing squared: below it, velocities are noise.
             let min_var = (0.1 * self.frame_spacing).powi(2).max(1e-12);
@@ -497,28 +553,38 @@ impl Trainer {
         if !loss.is_finite() {
             return self.roll_back(loss);
         }
-        let lrs = self.learning_rates();
-        for (g, leaf) in leaves.iter().enumerate() {
-            let Some(grad) = leaf.grad(&grads) else { continue };
-            if g == 0 && self.config.densify.enabled {
-                let norm = grad.clone().narrow(1, 0, 3).powf_scalar(2.0).sum_dim(1).sqrt();
-                let seen = norm.clone().greater_elem(0.0).float();
-                let row = Tensor::cat(vec![norm, seen], 1);
-                self.grad_accum = Some(match self.grad_accum.take() {
-                    Some(acc) => acc + row,
-                    None => row,
-                });
-            }
-            let cols = self.params[g].dims()[1];
-            let row = if lrs[g].len() == cols { lrs[g].clone() } else { vec![lrs[g][0]; cols] };
-            let lr = lr_row(&row, &self.params[g]);
-            self.params[g] = self.moments[g].update(self.params[g].clone(), grad, lr, self.step);
+        let grads = leaves.map(|leaf| leaf.grad(&grads));
+        if self.config.densify.enabled
+            && let Some(grad) = &grads.means
+        {
+            let norm = grad.clone().narrow(1, 0, 3).powf_scalar(2.0).sum_dim(1).sqrt();
+            let seen = norm.clone().greater_elem(0.0).float();
+            let row = Tensor::cat(vec![norm, seen], 1);
+            self.grad_accum = Some(match self.grad_accum.take() {
+                Some(acc) => acc + row,
+                None => row,
+            });
         }
+        let step = self.step;
+        let groups = self.params.clone().zip(self.moments.clone()).zip(grads).zip(self.learning_rates());
+        let (params, moments) = groups
+            .map(|(((param, mut moments), grad), lr)| match grad {
+                // A group the loss does not reach keeps its values.
+                None => (param, moments),
+                Some(grad) => {
+                    let cols = param.dims()[1];
+                    let row = if lr.len() == cols { lr } else { vec![lr[0]; cols] };
+                    let lr = lr_row(&row, &param);
+                    (moments.update(param, grad, lr, step), moments)
+                }
+            })
+            .unzip();
+        (self.params, self.moments) = (params, moments);
         self.maybe_densify();
         // Every 50 steps: make sure no parameter went non-finite, and keep this state as the one to
         // roll back to (cheap: tensors are reference-counted on the GPU).
         if self.step % 50 == 1 {
-            if !all_finite(&self.params) {
+            if !all_finite(&self.params.clone().into_array()) {
                 return self.roll_back(f32::NAN);
             }
             self.last_good = Some((self.params.clone(), self.moments.clone()));
@@ -549,7 +615,7 @@ impl Trainer {
         {
             return idx.clone();
         }
-        let means = read_f32(&self.params[0]);
+        let means = read_f32(&self.params.means);
         let k = self.config.loss.motion_neighbours;
         let found = motion_prior::nearest_neighbours(&means, k, 1.0 / self.motion_velocity_unit());
         let idx = motion_prior::neighbour_tensor(found, &self.device).autodiff();
@@ -569,15 +635,14 @@ impl Trainer {
             read_f32(&acc).chunks_exact(2).map(|r| if r[1] > 0.0 { r[0] / r[1] } else { 0.0 }).collect();
         let mut g = self.gaussians();
         let mut moments: Vec<densify::Rows> =
-            vec![self.moments.each_ref().map(|m| read_f32(&m.m)), self.moments.each_ref().map(|m| read_f32(&m.v))];
+            vec![self.moments.as_ref().map(|m| read_f32(&m.m)), self.moments.as_ref().map(|m| read_f32(&m.v))];
         let stats = densify::densify(&mut g, &mut moments, &grad, &d, self.scene_extent, &mut self.rng);
-        let w = densify::widths(&g);
+        let widths = g.widths();
         let dev = &self.device;
-        let upload =
-            |rows: &densify::Rows| -> [Tensor<2>; GROUPS] { [0, 1, 2, 3, 4, 5].map(|k| tensor2(&rows[k], w[k], dev)) };
-        self.params = upload(&[g.means, g.log_scales, g.rot_left, g.rot_right, g.opacity, g.sh]);
-        let (m, v) = (upload(&moments[0]), upload(&moments[1]));
-        self.moments = [0, 1, 2, 3, 4, 5].map(|k| Moments { m: m[k].clone(), v: v[k].clone() });
+        let upload = |rows: ParamGroups<&Vec<f32>>| rows.zip(widths).map(|(r, w)| tensor2(r, w, dev));
+        self.params = upload(g.groups());
+        let [m, v] = [&moments[0], &moments[1]].map(|rows| upload(rows.as_ref()));
+        self.moments = m.zip(v).map(|(m, v)| Moments { m, v });
         self.last_good = None;
         self.motion_neighbours = None;
         self.last_densify = Some(stats);
@@ -601,22 +666,14 @@ impl Trainer {
 
     /// The current parameters on the CPU.
     pub fn gaussians(&self) -> Gaussians4d {
-        Gaussians4d {
-            means: read_f32(&self.params[0]),
-            log_scales: read_f32(&self.params[1]),
-            rot_left: read_f32(&self.params[2]),
-            rot_right: read_f32(&self.params[3]),
-            opacity: read_f32(&self.params[4]),
-            sh: read_f32(&self.params[5]),
-            sh_degree: self.config.sh_degree,
-        }
+        Gaussians4d::from_groups(self.params.as_ref().map(read_f32), self.config.sh_degree)
     }
 
     /// What `resume` needs besides the checkpoint (a read-back of Adam's moments).
     pub fn state(&self) -> state::TrainState {
-        let widths = self.params.each_ref().map(|p| p.dims()[1]);
-        let m = self.moments.each_ref().map(|m| read_f32(&m.m));
-        let v = self.moments.each_ref().map(|m| read_f32(&m.v));
+        let widths = self.params.as_ref().map(|p| p.dims()[1]);
+        let m = self.moments.as_ref().map(|m| read_f32(&m.m));
+        let v = self.moments.as_ref().map(|m| read_f32(&m.v));
         state::TrainState::new(self.step, self.lr_scale, self.scene_extent, widths, m, v)
     }
 
@@ -636,7 +693,7 @@ impl Trainer {
             config.iterations = n;
         }
         let g = checkpoint.gaussians;
-        if state.meta.splats != g.len() || state.meta.widths != densify::widths(&g) {
+        if state.meta.splats != g.len() || state.widths() != g.widths() {
             return Err(TrainError::Resume(format!(
                 "the training state is for {} splats, the checkpoint has {}",
                 state.meta.splats,
@@ -644,10 +701,10 @@ impl Trainer {
             )));
         }
         let mut t = Self::new(gpu, rasterizer, dataset, config, Some(g))?;
-        let w = state.meta.widths;
+        let w = state.widths();
         let dev = &t.device;
-        t.moments = [0, 1, 2, 3, 4, 5]
-            .map(|k| Moments { m: tensor2(&state.m[k], w[k], dev), v: tensor2(&state.v[k], w[k], dev) });
+        t.moments =
+            state.m.zip(state.v).zip(w).map(|((m, v), w)| Moments { m: tensor2(&m, w, dev), v: tensor2(&v, w, dev) });
         t.step = state.meta.step;
         t.lr_scale = state.meta.lr_scale;
         t.scene_extent = state.meta.scene_extent;
@@ -700,15 +757,29 @@ mod tests {
     use super::LearningRates;
 
     #[test]
-    fn another_initial_position_rate_keeps_the_decay_ratio() {
-        let d = LearningRates::default();
-        let lr = d.with_position_init(0.01);
-        assert_eq!(lr.position_init, 0.01);
-        assert!((lr.position_final / lr.position_init - d.position_final / d.position_init).abs() < 1e-12);
-        assert_eq!(
-            (lr.time_per_spacing, lr.color, lr.position_decay_fraction),
-            (d.time_per_spacing, d.color, d.position_decay_fraction)
-        );
+    fn the_position_rate_decays_from_its_initial_value_to_its_final_share() {
+        let lr = LearningRates { position_init: 0.01, ..Default::default() };
+        assert!((lr.position_at(0, 1000) - 0.01).abs() < 1e-15);
+        // Halfway through the decay: the geometric mean of the two ends.
+        let mid = lr.position_at(300, 1000);
+        assert!((mid - 0.01 * lr.position_final_ratio.sqrt()).abs() < 1e-12, "{mid}");
+        // After the decay fraction (0.6 of the run), the final rate stays.
+        for step in [600, 999] {
+            assert!((lr.position_at(step, 1000) - 0.01 * lr.position_final_ratio).abs() < 1e-15);
+        }
+    }
+
+    #[test]
+    fn parse_background_reads_names_and_triples() {
+        use super::parse_background;
+        assert_eq!(parse_background("white"), Ok([1.0; 3]));
+        assert_eq!(parse_background("Black"), Ok([0.0; 3]));
+        assert_eq!(parse_background("0.5, 0,1"), Ok([0.5, 0.0, 1.0]));
+        assert!(parse_background("grey").is_err());
+        assert!(parse_background("0.5,0.5").is_err());
+        assert!(parse_background("0.5,0.5,2").unwrap_err().contains("0..1"));
+        assert!(parse_background("0.5,x,0").unwrap_err().contains("`x`"));
+        assert!(parse_background("NaN,0,0").is_err());
     }
 
     #[test]

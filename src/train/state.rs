@@ -5,6 +5,7 @@
 
 use super::densify::Rows;
 use crate::export::checkpoint::{CheckpointError, load_tensors, read_f32_tensor, save_tensors};
+use crate::gaussians::ParamGroups;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -22,7 +23,7 @@ pub struct StateMeta {
     pub lr_scale: f64,
     pub scene_extent: f32,
     pub splats: usize,
-    /// Columns of the six parameter groups (means, log_scales, rot_left, rot_right, opacity, sh).
+    /// Columns of the six parameter groups, in the order of `ParamGroups::NAMES`.
     pub widths: [usize; 6],
 }
 
@@ -35,19 +36,27 @@ pub struct TrainState {
 }
 
 impl TrainState {
-    pub fn new(step: u32, lr_scale: f64, scene_extent: f32, widths: [usize; 6], m: Rows, v: Rows) -> Self {
-        let splats = m[4].len() / widths[4].max(1);
+    pub fn new(step: u32, lr_scale: f64, scene_extent: f32, widths: ParamGroups<usize>, m: Rows, v: Rows) -> Self {
+        let splats = m.opacity.len() / widths.opacity.max(1);
+        let widths = widths.into_array();
         let meta = StateMeta { format_version: VERSION, step, lr_scale, scene_extent, splats, widths };
         Self { meta, m, v }
     }
 
+    /// Columns of each parameter group.
+    pub fn widths(&self) -> ParamGroups<usize> {
+        ParamGroups::from_array(self.meta.widths)
+    }
+
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
         let invalid = |message: String| CheckpointError::Invalid { path: path.display().to_string(), message };
+        // Stored by the group's position in `ParamGroups::NAMES`: m.0 … m.5, v.0 … v.5.
         let names: Vec<String> = (0..6).flat_map(|k| [format!("m.{k}"), format!("v.{k}")]).collect();
+        let groups = self.m.as_ref().zip(self.v.as_ref()).zip(self.widths()).into_array();
         let mut views = Vec::new();
-        for (k, pair) in names.chunks_exact(2).enumerate() {
-            for (name, rows) in pair.iter().zip([&self.m[k], &self.v[k]]) {
-                let shape = vec![self.meta.splats, self.meta.widths[k]];
+        for (pair, ((m, v), width)) in names.chunks_exact(2).zip(groups) {
+            for (name, rows) in pair.iter().zip([m, v]) {
+                let shape = vec![self.meta.splats, width];
                 let view = TensorView::new(Dtype::F32, shape, bytemuck::cast_slice(rows))
                     .map_err(|e| invalid(format!("{name}: {e}")))?;
                 views.push((name.as_str(), view));
@@ -72,13 +81,13 @@ impl TrainState {
             }
             Ok(v)
         };
-        let mut m: Rows = Default::default();
-        let mut v: Rows = Default::default();
-        for k in 0..6 {
-            m[k] = read(format!("m.{k}"), meta.widths[k])?;
-            v[k] = read(format!("v.{k}"), meta.widths[k])?;
+        let (mut m, mut v) = (Vec::with_capacity(6), Vec::with_capacity(6));
+        for (k, cols) in meta.widths.into_iter().enumerate() {
+            m.push(read(format!("m.{k}"), cols)?);
+            v.push(read(format!("v.{k}"), cols)?);
         }
-        Ok(Self { meta, m, v })
+        let groups = |rows: Vec<Vec<f32>>| -> Rows { ParamGroups::from_array(rows.try_into().expect("six groups")) };
+        Ok(Self { meta, m: groups(m), v: groups(v) })
     }
 }
 
@@ -88,7 +97,7 @@ mod tests {
 
     #[test]
     fn the_state_round_trips_and_refuses_damage() {
-        let widths = [4, 4, 4, 4, 1, 3];
+        let widths = ParamGroups::from_array([4, 4, 4, 4, 1, 3]);
         let rows = |seed: f32| -> Rows { widths.map(|w| (0..5 * w).map(|i| seed + i as f32 * 0.5).collect()) };
         let s = TrainState::new(120, 0.5, 0.8, widths, rows(1.0), rows(-2.0));
         assert_eq!(s.meta.splats, 5);
@@ -101,7 +110,7 @@ mod tests {
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
         assert!(TrainState::load(&path).is_err());
         let mut nan = s.clone();
-        nan.v[2][3] = f32::NAN;
+        nan.v.rot_left[3] = f32::NAN;
         nan.save(&path).unwrap();
         assert!(TrainState::load(&path).unwrap_err().to_string().contains("v.2"));
     }

@@ -26,90 +26,90 @@ impl Checker {
             self.0 = Some(InvalidSetting { key, value: value.to_string(), rule });
         }
     }
+}
 
-    /// A finite, non-negative rate or weight.
-    fn non_negative<T: Into<f64> + std::fmt::Display + Copy>(&mut self, key: &'static str, v: T) {
-        let x: f64 = v.into();
-        self.check(key, v, x.is_finite() && x >= 0.0, "must be a finite number ≥ 0");
+/// The rules, each a test on the value (as f64 where numeric) and the words shown when it fails.
+mod rule {
+    pub fn non_negative(x: f64) -> bool {
+        x.is_finite() && x >= 0.0
     }
+    pub const NON_NEGATIVE: &str = "must be a finite number ≥ 0";
+    pub fn positive(x: f64) -> bool {
+        x.is_finite() && x > 0.0
+    }
+    pub const POSITIVE: &str = "must be a finite number > 0";
+    pub fn share(x: f64) -> bool {
+        (0.0..=1.0).contains(&x)
+    }
+    pub const SHARE: &str = "must be a share in 0..=1";
+    pub fn splat_count(n: usize) -> bool {
+        (1..=super::MAX_SPLATS_LIMIT).contains(&n)
+    }
+    /// Spelled out from `MAX_SPLATS_LIMIT` and `MAX_SH_DEGREE` (checked by a test).
+    pub const SPLAT_COUNT: &str = "must be in 1..=20000000";
+    pub const SH_DEGREE: &str = "must be 0..=3";
+}
 
-    fn positive<T: Into<f64> + std::fmt::Display + Copy>(&mut self, key: &'static str, v: T) {
-        let x: f64 = v.into();
-        self.check(key, v, x.is_finite() && x > 0.0, "must be a finite number > 0");
-    }
-
-    fn share<T: Into<f64> + std::fmt::Display + Copy>(&mut self, key: &'static str, v: T) {
-        self.check(key, v, (0.0..=1.0).contains(&v.into()), "must be a share in 0..=1");
-    }
+/// `check!(checker, self, path.to.field, test, RULE)`: the setting's key is the field's path as written,
+/// so it is the path `--set` takes and cannot drift from the struct (a test sets every key).
+macro_rules! check {
+    ($c:expr, $cfg:ident, $($field:ident).+, $test:expr, $rule:expr) => {{
+        let value = $cfg.$($field).+;
+        #[allow(clippy::redundant_closure_call)]
+        let ok = ($test)(value);
+        $c.check(stringify!($($field).+), value, ok, $rule)
+    }};
 }
 
 impl TrainConfig {
     /// The first setting out of its range, if any.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
-        let mut c = Checker(None);
-        c.check("iterations", self.iterations, self.iterations >= 1, "must be at least 1");
-        c.check("batch_views", self.batch_views, self.batch_views >= 1, "must be at least 1");
-        c.check(
-            "init_points",
-            self.init_points,
-            (1..=MAX_SPLATS_LIMIT).contains(&self.init_points),
-            "must be in 1..=20000000",
-        );
-        c.positive("init_time_scale", self.init_time_scale);
-        c.non_negative("end_balance", self.end_balance);
-        c.positive("end_balance_spacings", self.end_balance_spacings);
-        c.check("sh_degree", self.sh_degree, self.sh_degree <= 3, "must be 0..=3");
+        use rule::*;
+        let c = &mut Checker(None);
+        let f = |x: f32| x as f64;
+        check!(c, self, iterations, |n| n >= 1, "must be at least 1");
+        check!(c, self, batch_views, |n| n >= 1, "must be at least 1");
+        check!(c, self, init_points, splat_count, SPLAT_COUNT);
+        check!(c, self, init_time_scale, |x| positive(f(x)), POSITIVE);
+        check!(c, self, end_balance, |x| non_negative(f(x)), NON_NEGATIVE);
+        check!(c, self, end_balance_spacings, |x| positive(f(x)), POSITIVE);
+        check!(c, self, sh_degree, |d| d <= crate::gaussians::MAX_SH_DEGREE, SH_DEGREE);
         for v in self.background {
-            c.share("background", v);
+            c.check("background", v, share(f(v)), SHARE);
         }
-        let lr = &self.lr;
-        c.positive("lr.position_init", lr.position_init);
-        c.positive("lr.position_final", lr.position_final);
-        c.share("lr.position_decay_fraction", lr.position_decay_fraction);
-        c.non_negative("lr.time_per_spacing", lr.time_per_spacing);
-        c.non_negative("lr.time_max", lr.time_max);
-        c.non_negative("lr.color", lr.color);
-        c.non_negative("lr.opacity", lr.opacity);
-        c.non_negative("lr.scale", lr.scale);
-        c.non_negative("lr.rotation", lr.rotation);
-        c.share("loss.ssim", self.loss.ssim);
-        c.non_negative("loss.mask", self.loss.mask);
-        c.non_negative("loss.time_floor", self.loss.time_floor);
-        c.non_negative("loss.time_floor_spacings", self.loss.time_floor_spacings);
-        c.non_negative("loss.time_floor_end_boost", self.loss.time_floor_end_boost);
-        c.non_negative("loss.motion", self.loss.motion);
-        c.check(
-            "loss.motion_neighbours",
-            self.loss.motion_neighbours,
-            (1..=64).contains(&self.loss.motion_neighbours),
-            "must be 1..=64",
-        );
-        c.non_negative("input_view_weight", self.input_view_weight);
+        check!(c, self, lr.position_init, positive, POSITIVE);
+        check!(c, self, lr.position_final_ratio, |x| positive(x) && x <= 1.0, "must be in (0, 1]");
+        check!(c, self, lr.position_decay_fraction, share, SHARE);
+        check!(c, self, lr.time_per_spacing, non_negative, NON_NEGATIVE);
+        check!(c, self, lr.time_max, non_negative, NON_NEGATIVE);
+        check!(c, self, lr.color, non_negative, NON_NEGATIVE);
+        check!(c, self, lr.opacity, non_negative, NON_NEGATIVE);
+        check!(c, self, lr.scale, non_negative, NON_NEGATIVE);
+        check!(c, self, lr.rotation, non_negative, NON_NEGATIVE);
+        check!(c, self, loss.ssim, |x| share(f(x)), SHARE);
+        check!(c, self, loss.mask, |x| non_negative(f(x)), NON_NEGATIVE);
+        check!(c, self, loss.time_floor, |x| non_negative(f(x)), NON_NEGATIVE);
+        check!(c, self, loss.time_floor_spacings, |x| non_negative(f(x)), NON_NEGATIVE);
+        check!(c, self, loss.time_floor_end_boost, |x| non_negative(f(x)), NON_NEGATIVE);
+        check!(c, self, loss.motion, |x| non_negative(f(x)), NON_NEGATIVE);
+        check!(c, self, loss.motion_neighbours, |k| (1..=64).contains(&k), "must be 1..=64");
+        check!(c, self, input_view_weight, |x| non_negative(f(x)), NON_NEGATIVE);
         let d = &self.densify;
-        c.share("densify.start_fraction", d.start_fraction);
-        c.share("densify.end_fraction", d.end_fraction);
-        c.check(
-            "densify.end_fraction",
-            d.end_fraction,
-            d.end_fraction >= d.start_fraction,
-            "must not be before densify.start_fraction",
+        check!(c, self, densify.start_fraction, |x| share(f(x)), SHARE);
+        check!(c, self, densify.end_fraction, |x| share(f(x)), SHARE);
+        check!(c, self, densify.end_fraction, |x| x >= d.start_fraction, "must not be before densify.start_fraction");
+        check!(c, self, densify.interval, |n| n >= 1, "must be at least 1");
+        check!(c, self, densify.grow_fraction, |x| share(f(x)), SHARE);
+        check!(c, self, densify.split_scale, |x| positive(f(x)), POSITIVE);
+        check!(
+            c,
+            self,
+            densify.prune_opacity,
+            |x| (0.0..1.0).contains(&x),
+            "must be in 0..1 (1 would prune every splat)"
         );
-        c.check("densify.interval", d.interval, d.interval >= 1, "must be at least 1");
-        c.share("densify.grow_fraction", d.grow_fraction);
-        c.positive("densify.split_scale", d.split_scale);
-        c.check(
-            "densify.prune_opacity",
-            d.prune_opacity,
-            (0.0..1.0).contains(&d.prune_opacity),
-            "must be in 0..1 (1 would prune every splat)",
-        );
-        c.check(
-            "densify.max_splats",
-            d.max_splats,
-            (1..=MAX_SPLATS_LIMIT).contains(&d.max_splats),
-            "must be in 1..=20000000",
-        );
-        c.0.map_or(Ok(()), Err)
+        check!(c, self, densify.max_splats, splat_count, SPLAT_COUNT);
+        c.0.take().map_or(Ok(()), Err)
     }
 }
 
@@ -153,5 +153,39 @@ mod tests {
             c.validate().unwrap_err()
         };
         assert_eq!(e.to_string(), "training setting loss.ssim = 2: must be a share in 0..=1");
+    }
+
+    #[test]
+    fn the_limits_are_spelled_from_their_constants() {
+        assert_eq!(rule::SPLAT_COUNT, format!("must be in 1..={MAX_SPLATS_LIMIT}"));
+        assert_eq!(rule::SH_DEGREE, format!("must be 0..={}", crate::gaussians::MAX_SH_DEGREE));
+    }
+
+    /// Every key a rule can name is a path `--set` accepts: break each setting in turn and set the
+    /// named key back to its default through `--set`.
+    #[test]
+    fn every_key_named_is_a_set_path() {
+        let breakers: Vec<fn(&mut TrainConfig)> = vec![
+            |c| c.iterations = 0,
+            |c| c.init_time_scale = -1.0,
+            |c| c.lr.position_final_ratio = 2.0,
+            |c| c.lr.time_max = -1.0,
+            |c| c.loss.motion_neighbours = 0,
+            |c| c.loss.time_floor_end_boost = -1.0,
+            |c| c.input_view_weight = f32::NAN,
+            |c| c.densify.split_scale = 0.0,
+            |c| c.densify.max_splats = 0,
+            |c| c.densify.interval = 0,
+        ];
+        for brk in breakers {
+            let mut c = TrainConfig::default();
+            brk(&mut c);
+            let key = c.validate().unwrap_err().key;
+            let default = serde_json::to_value(TrainConfig::default()).unwrap();
+            let value = key.split('.').fold(&default, |v, k| &v[k]);
+            let fixed = crate::train::overrides::apply_overrides(&c, &[format!("{key}={value}")])
+                .unwrap_or_else(|e| panic!("{key}: {e}"));
+            fixed.validate().unwrap_or_else(|e| panic!("{key} set back, still: {e}"));
+        }
     }
 }

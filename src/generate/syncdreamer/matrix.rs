@@ -8,7 +8,7 @@ use super::{MODEL_NAME, SyncDreamerConfig};
 use crate::camera::rig::input_view_camera;
 use crate::camera::{Camera, SyncDreamerRig};
 use crate::dataset::{DatasetWriter, Split};
-use crate::generate::from_video::Stage1Progress;
+use crate::generate::Stage1Progress;
 use crate::generate::inflate::GenerateError;
 use crate::generate::render_matrix::add_frame_views;
 use crate::video::ObjectFrames;
@@ -105,4 +105,28 @@ pub fn generate_matrix_syncdreamer(
     }
     writer.finish()?;
     Ok(())
+}
+
+/// SyncDreamer-T as a stage-1 [`Generator`](crate::generate::Generator): a loaded model, its sampler
+/// settings and the noise seed.
+pub struct SyncDreamerGenerator {
+    pub model: SyncDreamerT,
+    pub sample: SampleOptions,
+    pub seed: u64,
+}
+
+impl crate::generate::Generator for SyncDreamerGenerator {
+    fn name(&self) -> &'static str {
+        "SyncDreamer-T"
+    }
+
+    fn generate(
+        &self,
+        objects: &ObjectFrames,
+        out: &Path,
+        cancel: &AtomicBool,
+        progress: &mut dyn FnMut(Stage1Progress),
+    ) -> Result<(), GenerateError> {
+        generate_matrix_syncdreamer(&self.model, objects, out, &self.sample, self.seed, cancel, progress)
+    }
 }

@@ -1,0 +1,159 @@
+//! The library pipeline as its drivers use it: the CLI's `train` and the app's worker run the same job
+//! and get the same model; pause, cancel and the checkpoint-only job do what they say.
+
+mod common;
+use efficient4d::app::worker::{Worker, WorkerMsg};
+use efficient4d::export::Checkpoint;
+use efficient4d::pipeline::{Control, Event, ExportSpec, Input, JobSpec, MODEL_FILE, TrainSpec, TrainStart, training};
+use efficient4d::render::Rasterizer;
+use efficient4d::train::TrainConfig;
+use std::sync::Arc;
+use std::sync::mpsc::channel;
+use std::time::{Duration, Instant};
+
+const STEPS: u32 = 6;
+
+/// A job training the small truth matrix in `data` for `STEPS` steps into `out`, as the app starts it.
+fn app_job(data: &std::path::Path, out: &std::path::Path) -> JobSpec {
+    let settings = TrainConfig { iterations: STEPS, init_points: 400, ..Default::default() };
+    let train =
+        TrainSpec { snapshot_every: Some(Duration::from_millis(1)), ..TrainSpec::new(TrainStart::fresh(settings)) };
+    JobSpec {
+        input: Input::Dataset(data.to_path_buf()),
+        out: out.to_path_buf(),
+        stage1: Default::default(),
+        train: Some(train),
+        resolution: None,
+        export: ExportSpec::default(),
+    }
+}
+
+#[test]
+fn the_cli_and_the_app_run_the_same_job_to_the_same_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    common::write_truth(&data, 32, 2);
+    let (cli_out, app_out) = (dir.path().join("cli"), dir.path().join("app"));
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_efficient4d"))
+        .args(["train", data.to_str().unwrap(), "--out", cli_out.to_str().unwrap()])
+        .args(["--iters", &STEPS.to_string(), "--points", "400", "--json"])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+
+    let mut worker = Worker::start(common::gpu(), app_job(&data, &app_out));
+    let (mut steps, mut snapshots, mut report) = (0, 0, None);
+    let start = Instant::now();
+    while report.is_none() {
+        assert!(start.elapsed() < Duration::from_secs(300), "the app's job did not finish");
+        match worker.rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(WorkerMsg::Event(Event::Step(_))) => steps += 1,
+            Ok(WorkerMsg::Event(Event::Snapshot { .. })) => snapshots += 1,
+            Ok(WorkerMsg::Ended(r)) => report = Some(r.unwrap()),
+            _ => {}
+        }
+    }
+    worker.stop();
+    assert_eq!(steps, STEPS);
+    assert!(snapshots >= 2, "snapshots along the way and after the last step: {snapshots}");
+    let report = report.unwrap();
+    assert_eq!(report.train.as_ref().unwrap().iters, STEPS);
+
+    let cli = Checkpoint::load(&cli_out.join(MODEL_FILE)).unwrap();
+    let app = Checkpoint::load(&app_out.join(MODEL_FILE)).unwrap();
+    // The flags' defaults are the library's defaults: the same settings, field for field.
+    assert_eq!(cli.meta.settings, app.meta.settings);
+    assert_eq!(cli.meta.iterations, app.meta.iterations);
+    // Same initialisation and batches (same seed); the GPU backward sums with atomics in no fixed
+    // order, so the trained values agree to float noise, not bit for bit.
+    let (a, b) = (&cli.gaussians, &app.gaussians);
+    assert_eq!(a.len(), b.len());
+    let worst = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+    for (name, x, y) in [
+        ("means", &a.means, &b.means),
+        ("log_scales", &a.log_scales, &b.log_scales),
+        ("rot_left", &a.rot_left, &b.rot_left),
+        ("rot_right", &a.rot_right, &b.rot_right),
+        ("opacity", &a.opacity, &b.opacity),
+        ("sh", &a.sh, &b.sh),
+    ] {
+        let d = worst(x, y);
+        eprintln!("{name}: largest difference {d:e}");
+        assert!(d < 1e-3, "{name} differs by {d}");
+    }
+}
+
+#[test]
+fn a_paused_job_waits_and_a_cancelled_one_saves_what_it_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    common::write_truth(&data, 32, 2);
+    let ds = efficient4d::dataset::load_dataset(&data, Default::default()).unwrap();
+    let out = dir.path().join("out");
+    let control = Control::default();
+    control.set_paused(true);
+    let (tx, rx) = channel();
+    let (c, o) = (control.clone(), out.clone());
+    let job = std::thread::spawn(move || {
+        let gpu = common::gpu();
+        let rast = Arc::new(Rasterizer::new(gpu.clone()).unwrap());
+        let settings = TrainConfig { iterations: 1000, init_points: 300, ..Default::default() };
+        let spec = TrainSpec::new(TrainStart::fresh(settings));
+        let mut send = |e: Event| {
+            let _ = tx.send(e);
+        };
+        training::train(&gpu, &rast, &ds, &spec, Some(&o), &c, &mut send).unwrap().0
+    });
+    // Paused: it prepares (the stage starts) but takes no step.
+    let started = rx.recv_timeout(Duration::from_secs(120)).unwrap();
+    assert!(matches!(started, Event::StageStarted { .. }));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(rx.try_recv().is_err(), "a paused job sent something");
+    control.set_paused(false);
+    let first = rx.recv_timeout(Duration::from_secs(120)).unwrap();
+    assert!(matches!(first, Event::Step(s) if s.iteration == 1));
+    control.cancel();
+    let report = job.join().unwrap();
+    assert!(report.interrupted && report.iters >= 1 && report.iters < 1000, "{report:?}");
+    let saved = Checkpoint::load(&out.join(MODEL_FILE)).unwrap();
+    assert_eq!(saved.meta.iterations, report.iters);
+}
+
+#[test]
+fn a_checkpoint_job_exports_its_frames_and_turntable() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("model.safetensors");
+    let meta = efficient4d::export::CheckpointMeta {
+        format_version: 1,
+        time_range: [0.0, 1.0],
+        sh_degree: 0,
+        background: [1.0; 3],
+        rig: None,
+        frame_times: vec![0.0, 0.5, 1.0],
+        iterations: 0,
+        settings: serde_json::Value::Null,
+    };
+    Checkpoint { gaussians: efficient4d::generate::demo::creature_flipbook(3), meta }.save(&ckpt).unwrap();
+    let out = dir.path().join("out");
+    let spec = JobSpec {
+        input: Input::Checkpoint(ckpt),
+        out: out.clone(),
+        stage1: Default::default(),
+        train: None,
+        resolution: None,
+        export: ExportSpec { ply: Some((out.join("ply"), None)), turntable: Some(out.join("turntable.gif")) },
+    };
+    let gpu = common::gpu();
+    let rast = Arc::new(Rasterizer::new(gpu.clone()).unwrap());
+    let mut stages = Vec::new();
+    let mut record = |e: Event| match e {
+        Event::StageStarted { stage, .. } => stages.push(stage),
+        Event::Done { written } => assert!(written.iter().all(|p| p.exists()), "{written:?}"),
+        _ => {}
+    };
+    let report = efficient4d::pipeline::run(&gpu, &rast, &spec, &Control::default(), &mut record).unwrap();
+    assert_eq!(stages, [efficient4d::pipeline::Stage::Export]);
+    assert_eq!(report.ply_files, 3, "one PLY per key frame");
+    assert!(std::fs::metadata(out.join("turntable.gif")).unwrap().len() > 1000);
+    assert!(report.stages.contains_key("export") && report.train.is_none());
+}
