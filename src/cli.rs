@@ -96,7 +96,9 @@ pub enum Command {
         init: Option<PathBuf>,
         /// Go on with the run saved in --out (model.safetensors + train_state.safetensors) under its
         /// settings, to --iters steps in all (default: its total; a larger total stretches the schedule).
-        #[arg(long, conflicts_with_all = ["init", "TrainConfig", "LearningRates", "DensifyConfig", "overrides"])]
+        /// (The settings' own flags are refused with it by `settings_given`: clap's derive leaves the
+        /// group of a struct with nested flattened structs empty.)
+        #[arg(long, conflicts_with_all = ["init", "overrides"])]
         resume: bool,
     },
     /// Write a PLY per frame from a checkpoint.
@@ -257,6 +259,18 @@ impl RefineArgs {
     }
 }
 
+/// The training-settings flags (`TrainConfig`'s) given on the command line of the (sub)command whose
+/// `matches` these are, by their long names.
+pub fn settings_given(matches: &clap::ArgMatches) -> Vec<String> {
+    use clap::Args;
+    let settings = TrainConfig::augment_args(clap::Command::new("settings"));
+    settings
+        .get_arguments()
+        .filter(|a| matches.value_source(a.get_id().as_str()) == Some(clap::parser::ValueSource::CommandLine))
+        .map(|a| format!("--{}", a.get_long().unwrap_or(a.get_id().as_str())))
+        .collect()
+}
+
 /// How long a training run is planned to be.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunLength {
@@ -335,21 +349,28 @@ mod tests {
         assert_eq!(c.lr.position_final_ratio, TrainConfig::default().lr.position_final_ratio);
     }
 
+    /// Every settings flag given is found (so `train --resume` can refuse it), none by default.
     #[test]
-    fn resume_refuses_every_setting_but_the_length() {
-        assert!(Cli::try_parse_from(train_args(&["--resume", "--iters", "50"])).is_ok());
-        for flag in [
-            &["--background", "black"][..],
-            &["--batch", "2"],
-            &["--position-lr", "0.1"],
-            &["--grow", "0.1"],
-            &["--no-densify"],
-            &["--set", "lr.color=0.1"],
-            &["--init", "x.ply"],
-        ] {
-            let args = [&["--resume"][..], flag].concat();
-            assert!(Cli::try_parse_from(train_args(&args)).is_err(), "--resume with {flag:?}");
+    fn given_settings_are_named_by_their_flags() {
+        use clap::{Args, CommandFactory};
+        let given = |extra: &[&str]| {
+            let m = Cli::command().try_get_matches_from(train_args(extra)).unwrap();
+            super::settings_given(m.subcommand_matches("train").unwrap())
+        };
+        assert!(given(&["--resume", "--iters", "50"]).is_empty());
+        let all = TrainConfig::augment_args(clap::Command::new("s"));
+        for arg in all.get_arguments() {
+            let flag = format!("--{}", arg.get_long().unwrap());
+            // A value flag gets its own default, spelled as the user would.
+            let value = arg.get_default_values().first().map(|v| v.to_string_lossy().to_string());
+            let mut extra = vec![flag.as_str()];
+            if arg.get_action().takes_values() {
+                extra.push(value.as_deref().unwrap());
+            }
+            assert_eq!(given(&extra), std::slice::from_ref(&flag), "{flag}");
         }
+        assert!(Cli::try_parse_from(train_args(&["--resume", "--set", "lr.color=0.1"])).is_err());
+        assert!(Cli::try_parse_from(train_args(&["--resume", "--init", "x.ply"])).is_err());
         assert!(Cli::try_parse_from(train_args(&["--init", "x.ply", "--points", "5"])).is_err());
     }
 

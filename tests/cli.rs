@@ -231,6 +231,11 @@ fn train_export_eval_and_render_a_small_dataset() {
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("train_state.safetensors"));
     assert_eq!(std::fs::read(fresh.join("model.safetensors")).unwrap(), std::fs::read(&ckpt).unwrap());
+    // The saved settings stand: a settings flag with --resume is refused, naming it, and changes nothing.
+    let run = e4d(&["train", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--resume", "--batch", "2"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("--batch"), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(efficient4d::export::Checkpoint::load(&ckpt).unwrap().meta.iterations, 30);
     let renders = dir.path().join("renders");
     let r = e4d(&["render", ckpt.to_str().unwrap(), "--out", renders.to_str().unwrap(), "--size", "32"]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));

@@ -51,14 +51,17 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
             init,
             resume,
         } => {
+            let given = matches.subcommand_matches("train").map(crate::cli::settings_given).unwrap_or_default();
             let start = if resume {
+                anyhow::ensure!(
+                    given.is_empty(),
+                    "--resume goes on under the saved settings: {} cannot be given with it",
+                    given.join(", ")
+                );
                 TrainStart::Resume { iterations: run.iters }
             } else {
                 // With --init, the init's SH degree stands unless --sh-degree was given.
-                let sh_degree_given = matches
-                    .subcommand_matches("train")
-                    .and_then(|m| m.value_source("sh_degree"))
-                    .is_some_and(|s| s == clap::parser::ValueSource::CommandLine);
+                let sh_degree_given = given.iter().any(|f| f == "--sh-degree");
                 new_run(&run, settings, &overrides, init, !sh_degree_given)
             };
             let mut spec = TrainSpec::new(start);

@@ -91,7 +91,8 @@ pub enum Event {
         stage: Stage,
         seconds: f64,
     },
-    /// A line for the user (the generator chosen and why, what stage 1 made, a refine summary).
+    /// A line for the user (the generator chosen and why, what stage 1 made, a refine summary); plain
+    /// text the app's default font draws (no arrows).
     Info(String),
     Warning(String),
     /// The input's preprocessed key frames (256² RGBA, in time order).

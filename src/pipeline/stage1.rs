@@ -95,7 +95,7 @@ pub fn video_to_dataset(
     })?;
     observer.on_event(Event::StageFinished { stage: Stage::Generate, seconds: clock.elapsed().as_secs_f64() });
     observer.on_event(Event::Info(format!(
-        "stage 1: {} key frames of {} → {} (16 views + the input view per frame)",
+        "stage 1: {} key frames of {} -> {} (16 views + the input view per frame)",
         objects.frames.len(),
         objects.description,
         matrix.display()
@@ -148,7 +148,7 @@ pub fn refine(
 /// The refinement in words.
 fn summary_line(s: &RefineSummary) -> String {
     let mut line = format!(
-        "refined: {} key frames → {} frames × {} views ({} interpolation) in {:.1} s",
+        "refined: {} key frames -> {} frames × {} views ({} interpolation) in {:.1} s",
         s.key_frames, s.frames, s.views, s.interpolation, s.seconds
     );
     if let Some(c) = s.mean_object_confidence {

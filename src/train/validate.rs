@@ -172,7 +172,7 @@ mod tests {
             |c| c.lr.time_max = -1.0,
             |c| c.loss.motion_neighbours = 0,
             |c| c.loss.time_floor_end_boost = -1.0,
-            |c| c.input_view_weight = f32::NAN,
+            |c| c.input_view_weight = -1.0,
             |c| c.densify.split_scale = 0.0,
             |c| c.densify.max_splats = 0,
             |c| c.densify.interval = 0,
