@@ -2,7 +2,7 @@
 //! done yet says so and exits with code 2 instead of pretending.
 
 use crate::generate::ring::RingScene;
-use crate::pipeline::RefineSpec;
+use crate::pipeline::{Plateau, RefineSpec, StopRule};
 use crate::train::TrainConfig;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -145,9 +145,10 @@ pub enum Command {
         /// Timed iterations per configuration (after one warm-up).
         #[arg(long, default_value_t = 3)]
         iterations: usize,
-        /// `ring`, `confidence`: training steps.
-        #[arg(long, default_value_t = 2000)]
-        steps: u32,
+        /// `ring`: training steps, run in full (default: until the held-out decision views stop improving);
+        /// `confidence`: training steps of each run (default 2000).
+        #[arg(long)]
+        steps: Option<u32>,
         /// `ring --scene random`: image size; `confidence`: training resolution.
         #[arg(long, default_value_t = 256)]
         size: u32,
@@ -271,12 +272,17 @@ pub fn settings_given(matches: &clap::ArgMatches) -> Vec<String> {
         .collect()
 }
 
-/// How long a training run is planned to be.
+/// How long a training run is planned to be, and when it stops.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunLength {
-    /// Training steps (default: the trainer's). With `--resume`: the new total.
+    /// Run exactly this many training steps (default: until the held-out views stop improving, at
+    /// most the trainer's cap). With `--resume`: the new total.
     #[arg(long = "iters", value_name = "N")]
     pub iters: Option<u32>,
+    /// Wall time training may take, e.g. `90s`, `10m`, `1h30m`: the plan is fitted to it from the
+    /// measured step time, so the schedules end with the budget.
+    #[arg(long, value_name = "DURATION", value_parser = crate::pipeline::stopping::parse_duration)]
+    pub budget: Option<std::time::Duration>,
 }
 
 impl RunLength {
@@ -286,6 +292,11 @@ impl RunLength {
             settings.iterations = n;
         }
         settings
+    }
+
+    /// When the run stops: a count given is run in full; otherwise at a plateau of held-out views.
+    pub fn stop_rule(&self) -> StopRule {
+        StopRule { budget: self.budget, plateau: if self.iters.is_some() { None } else { Some(Plateau::default()) } }
     }
 }
 

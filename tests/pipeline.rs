@@ -4,7 +4,10 @@
 mod common;
 use efficient4d::app::worker::{Worker, WorkerMsg};
 use efficient4d::export::Checkpoint;
-use efficient4d::pipeline::{Control, Event, ExportSpec, Input, JobSpec, MODEL_FILE, TrainSpec, TrainStart, training};
+use efficient4d::pipeline::{
+    Control, Event, ExportSpec, Input, JobSpec, MODEL_FILE, Plateau, StopReason, StopRule, TrainSpec, TrainStart,
+    training,
+};
 use efficient4d::render::Rasterizer;
 use efficient4d::train::TrainConfig;
 use std::sync::Arc;
@@ -13,11 +16,12 @@ use std::time::{Duration, Instant};
 
 const STEPS: u32 = 6;
 
-/// A job training the small truth matrix in `data` for `STEPS` steps into `out`, as the app starts it.
+/// A job training the small truth matrix in `data` for exactly `STEPS` steps (as `--iters` asks) into
+/// `out`, with the app's snapshots.
 fn app_job(data: &std::path::Path, out: &std::path::Path) -> JobSpec {
     let settings = TrainConfig { iterations: STEPS, init_points: 400, ..Default::default() };
     let train =
-        TrainSpec { snapshot_every: Some(Duration::from_millis(1)), ..TrainSpec::new(TrainStart::fresh(settings)) };
+        TrainSpec { snapshot_every: Some(Duration::from_millis(1)), ..TrainSpec::forced(TrainStart::fresh(settings)) };
     JobSpec {
         input: Input::Dataset(data.to_path_buf()),
         out: out.to_path_buf(),
@@ -158,4 +162,46 @@ fn a_checkpoint_job_exports_its_frames_and_turntable() {
     assert_eq!(report.ply_files, 3, "one PLY per key frame");
     assert!(std::fs::metadata(out.join("turntable.gif")).unwrap().len() > 1000);
     assert!(report.stages.contains_key("export") && report.train.is_none());
+}
+
+/// Trains the small truth matrix under `stop`, with at most `cap` steps: the report, and the number of
+/// training views in the dataset.
+fn train_until(stop: StopRule, cap: u32) -> (training::TrainReport, usize) {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_truth(dir.path(), 32, 3);
+    let ds = efficient4d::dataset::load_dataset(dir.path(), Default::default()).unwrap();
+    let gpu = common::gpu();
+    let rast = Arc::new(Rasterizer::new(gpu.clone()).unwrap());
+    let settings = TrainConfig { iterations: cap, init_points: 300, ..Default::default() };
+    let spec = TrainSpec { stop, ..TrainSpec::new(TrainStart::fresh(settings)) };
+    let mut trained_on = 0;
+    let mut watch = |e: Event| {
+        if let Event::StageStarted { what, .. } = e {
+            // "up to N steps on V views of ..."
+            trained_on = what.split(" views").next().unwrap().rsplit(' ').next().unwrap().parse().unwrap();
+        }
+    };
+    let (report, _) = training::train(&gpu, &rast, &ds, &spec, None, &Control::default(), &mut watch).unwrap();
+    assert_eq!(trained_on + report.decision_views, ds.train.len(), "decision views are held out of training");
+    (report, ds.train.len())
+}
+
+#[test]
+fn a_plateau_ends_the_run_after_a_short_finish() {
+    // A gain no run can make: the plateau comes at the third check (step 15), then 5 more steps.
+    let plateau = Plateau { every: 5, patience: 2, min_gain_db: 100.0, finish_share: 0.2 };
+    let (report, views) = train_until(StopRule { budget: None, plateau: Some(plateau) }, 1000);
+    assert!(matches!(report.stop_reason, StopReason::Converged { at_step: 15, .. }), "{:?}", report.stop_reason);
+    assert_eq!((report.iters, report.planned_iters), (20, 20));
+    // 3 frames × 16 rig views: one in eight held out to decide.
+    assert_eq!((views, report.decision_views), (48, 6));
+}
+
+#[test]
+fn a_budget_shrinks_the_plan_and_ends_the_run() {
+    let budget = Duration::from_secs(4);
+    let (report, _) = train_until(StopRule { budget: Some(budget), plateau: None }, 100_000);
+    assert_eq!(report.stop_reason, StopReason::Budget);
+    assert!(report.planned_iters < 100_000 && report.iters <= report.planned_iters, "{report:?}");
+    assert_eq!(report.decision_views, 0, "no plateau rule: nothing held out");
 }

@@ -378,7 +378,8 @@ impl App {
         if let Some(t) = &report.train {
             let verb = if t.interrupted { "stopped" } else { "trained" };
             let saved = t.checkpoint.as_ref().map(|p| format!("; saved {}", p.display())).unwrap_or_default();
-            self.status = format!("{verb} after {} steps in {:.0} s{saved}", t.iters, t.seconds);
+            self.status =
+                format!("{verb} after {} steps in {:.0} s ({}){saved}", t.iters, t.seconds, t.stop_reason.describe());
         } else if report.cancelled {
             self.status = "cancelled".into();
         }

@@ -18,7 +18,9 @@ pub struct RingArgs {
     /// Image size (`Random` only; the creature's matrix is 256²).
     pub size: u32,
     pub frames: u32,
-    /// The training settings (`iterations`: the steps).
+    /// `--steps N` (run in full) or the default stop at a plateau.
+    pub run: crate::cli::RunLength,
+    /// The training settings.
     pub settings: TrainConfig,
     /// `--set KEY=VALUE` items (`train::overrides`), applied after the other settings.
     pub overrides: Vec<String>,
@@ -26,9 +28,9 @@ pub struct RingArgs {
 
 pub fn bench_ring(args: &RingArgs) -> anyhow::Result<()> {
     // Before the ring is rendered, so a mistyped setting fails at once.
-    let config = crate::train::overrides::apply_overrides(&args.settings, &args.overrides)?;
+    let config = crate::train::overrides::apply_overrides(&args.run.apply(args.settings.clone()), &args.overrides)?;
     config.validate()?;
-    let steps = config.iterations;
+    let cap = config.iterations;
     let gpu = GpuContext::headless()?;
     let rast = Arc::new(Rasterizer::new(gpu.clone())?);
     let dir = tempfile::tempdir()?;
@@ -41,7 +43,9 @@ pub fn bench_ring(args: &RingArgs) -> anyhow::Result<()> {
     let batch =
         if config.batch_by_frame { serde_json::json!("by frame") } else { serde_json::json!(config.batch_views) };
     let mut spec = TrainSpec::new(TrainStart::fresh(config));
-    spec.eval_every = Some((steps / 10).max(1));
+    spec.stop = args.run.stop_rule();
+    // Ten points over a forced run; every 300 steps otherwise (the decision views are separate).
+    spec.eval_every = Some(args.run.iters.map_or(300, |n| (n / 10).max(1)));
     let quiet = args.json;
     let mut print_curve = |e: Event| {
         if let Event::Evaluated(p) = e
@@ -59,8 +63,9 @@ pub fn bench_ring(args: &RingArgs) -> anyhow::Result<()> {
     let json = serde_json::json!({
         "device": gpu.describe(),
         "scene": args.scene,
-        "size": ds.train[0].image.width(), "frames": args.frames, "views": 16, "steps": steps,
-        "train_views": ds.train.len(), "test_views": ds.test.len(),
+        "size": ds.train[0].image.width(), "frames": args.frames, "views": 16, "steps": report.iters, "planned_steps": cap,
+        "stop_reason": report.stop_reason, "decision_views": report.decision_views,
+        "train_views": ds.train.len() - report.decision_views, "test_views": ds.test.len(),
         "settings": args.overrides,
         "batch": batch,
         "psnr": report.psnr, "ssim": report.ssim, "seconds": report.seconds,

@@ -32,7 +32,8 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
     };
     match command {
         Command::Run { video, out, stage1, run, settings, overrides, ply_frames, json } => {
-            let train = TrainSpec::new(new_run(&run, settings, &overrides, None, false));
+            let train =
+                TrainSpec { stop: run.stop_rule(), ..TrainSpec::new(new_run(&run, settings, &overrides, None, false)) };
             pipeline::run(video.as_deref(), &out, &stage1, train, ply_frames, json)?
         }
         Command::Generate { video, out, stage1 } => pipeline::generate(&video, &out, &stage1)?,
@@ -65,6 +66,7 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
                 new_run(&run, settings, &overrides, init, !sh_degree_given)
             };
             let mut spec = TrainSpec::new(start);
+            spec.stop = run.stop_rule();
             spec.eval_every = eval_every;
             spec.train_probe = true;
             spec.profile = profile;
@@ -76,7 +78,6 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
             eval(&checkpoint, &dataset, &EvalArgs { resolution, background, images, json })?
         }
         Command::Bench { what, json, iterations, steps, size, frames, scene, settings, overrides, tiny } => {
-            let settings = TrainConfig { iterations: steps, ..settings };
             match what.as_str() {
                 "raster" => bench_raster(json, iterations)?,
                 "ring" => bench_ring::bench_ring(&bench_ring::RingArgs {
@@ -84,6 +85,7 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
                     json,
                     size,
                     frames,
+                    run: RunLength { iters: steps, budget: None },
                     settings,
                     overrides: overrides.overrides,
                 })?,
@@ -96,6 +98,7 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
                 })?,
                 "interpolate" => bench_interpolate::bench_interpolate(json, iterations)?,
                 "confidence" => {
+                    let settings = TrainConfig { iterations: steps.unwrap_or(2000), ..settings };
                     let settings = crate::train::overrides::apply_overrides(&settings, &overrides.overrides)?;
                     bench_confidence::bench_confidence(bench_confidence::AblationArgs { frames, size, json, settings })?
                 }
@@ -182,12 +185,7 @@ fn print_train_summary(t: &TrainReport) {
         }
     }
     let saved = t.checkpoint.as_ref().map(|p| format!("saved {} ", p.display())).unwrap_or_default();
-    println!(
-        "{saved}after {} iterations in {:.1} s{}",
-        t.iters,
-        t.seconds,
-        if t.interrupted { " (interrupted)" } else { "" }
-    );
+    println!("{saved}after {} iterations in {:.1} s: {}", t.iters, t.seconds, t.stop_reason.describe());
     if let Some(r) = &t.eval {
         println!(
             "test split: PSNR {:.2} dB, SSIM {:.4} over {} views at {}x{}",

@@ -5,10 +5,12 @@
 
 pub mod events;
 pub mod stage1;
+pub mod stopping;
 pub mod training;
 
 pub use events::{Control, CurvePoint, Event, Observer, Stage, StepReport};
 pub use stage1::{RefineSpec, Stage1Report, Stage1Spec};
+pub use stopping::{Plateau, StopReason, StopRule};
 pub use training::{MODEL_FILE, TrainReport, TrainSpec, TrainStart};
 
 use crate::dataset::{LoadOptions, load_dataset};

@@ -3,6 +3,7 @@
 //! snapshots, evaluation along the way and the summary are the same for all of them.
 
 use super::events::{Control, CurvePoint, Event, Observer, Stage, StepReport};
+use super::stopping::{PlateauWatch, StopReason, StopRule, fit_to_budget};
 use crate::dataset::{Dataset, View};
 use crate::export::Checkpoint;
 use crate::gaussians::Gaussians4d;
@@ -61,11 +62,26 @@ pub struct TrainSpec {
     pub profile: bool,
     /// Send `Event::Snapshot` at most this often (wall time), and after the last step.
     pub snapshot_every: Option<Duration>,
+    /// When the run ends before its planned length (a plateau, a time budget).
+    pub stop: StopRule,
 }
 
 impl TrainSpec {
+    /// Training from `start` with the default stop rule: to the planned length or a plateau.
     pub fn new(start: TrainStart) -> Self {
-        Self { start, eval_every: None, train_probe: false, profile: false, snapshot_every: None }
+        Self {
+            start,
+            eval_every: None,
+            train_probe: false,
+            profile: false,
+            snapshot_every: None,
+            stop: StopRule::default(),
+        }
+    }
+
+    /// The same, running exactly the planned length (`--iters`): no plateau stop.
+    pub fn forced(start: TrainStart) -> Self {
+        Self { stop: StopRule { plateau: None, budget: None }, ..Self::new(start) }
     }
 }
 
@@ -93,6 +109,13 @@ pub struct TrainReport {
     pub resumed_from: Option<u32>,
     /// Stopped by the driver before the planned length.
     pub interrupted: bool,
+    /// Why the run ended.
+    pub stop_reason: StopReason,
+    /// The length the schedules were laid over in the end (shorter than asked for when a budget or a
+    /// plateau ended the run early).
+    pub planned_iters: u32,
+    /// Views held out of training for the stop decision (0 without a plateau rule).
+    pub decision_views: usize,
     /// Seconds in training steps (evaluations along the way excluded).
     pub seconds: f64,
     pub splats: usize,
@@ -118,6 +141,34 @@ pub struct TrainReport {
 fn train_probe(train: &[View]) -> Vec<View> {
     let stride = train.len().div_ceil(20).max(1);
     train.iter().step_by(stride).cloned().collect()
+}
+
+/// Most views a stop decision is made on (a render of each every `Plateau::every` steps).
+const MAX_DECISION_VIEWS: usize = 16;
+
+/// The views the stop decision is made on, and the dataset to train on: the val split when there is
+/// one (training keeps every view), else about one in eight of the training views (never the input
+/// views of a generated matrix, at most `MAX_DECISION_VIEWS`), spread over times and cameras and held
+/// out of training. None when the dataset is too small to spare any.
+fn decision_views(ds: &Dataset) -> Option<(Option<Dataset>, Vec<View>)> {
+    if !ds.val.is_empty() {
+        let stride = ds.val.len().div_ceil(MAX_DECISION_VIEWS);
+        return Some((None, ds.val.iter().step_by(stride).cloned().collect()));
+    }
+    let input_view = ds.rig.as_ref().map(|r| r.views);
+    let candidates: Vec<usize> =
+        (0..ds.train.len()).filter(|&i| input_view.is_none_or(|v| ds.train[i].view_index != Some(v))).collect();
+    let count = (candidates.len() / 8).min(MAX_DECISION_VIEWS);
+    if count < 2 {
+        return None;
+    }
+    let stride = candidates.len() / count;
+    // A different offset in each stride, so a matrix stored frame by frame does not give the same
+    // camera every time.
+    let held: Vec<usize> = (0..count).map(|i| candidates[i * stride + (i * 5 + stride / 2) % stride]).collect();
+    let mut train = ds.clone();
+    train.train = (0..ds.train.len()).filter(|i| !held.contains(i)).map(|i| ds.train[i].clone()).collect();
+    Some((Some(train), held.iter().map(|&i| ds.train[i].clone()).collect()))
 }
 
 /// Splats to start training from: a checkpoint's 4D Gaussians as they are, or a 3DGS PLY's splats
@@ -179,8 +230,9 @@ fn merge_stage_times(totals: &mut Vec<StageTime>, more: Vec<StageTime>) {
 }
 
 /// Trains on `ds` as `spec` says, saving the model (and what `--resume` needs) in `out` when given.
-/// Returns the report and the final checkpoint. Stops early, saving what it has, when `control` is
-/// cancelled; waits while it is paused.
+/// Returns the report and the final checkpoint. Ends at the planned length, on a plateau of the
+/// decision views, when the budget is spent, or — saving what it has — when `control` is cancelled;
+/// waits while it is paused.
 pub fn train(
     gpu: &Arc<GpuContext>,
     rast: &Arc<Rasterizer>,
@@ -190,35 +242,62 @@ pub fn train(
     control: &Control,
     observer: &mut dyn Observer,
 ) -> anyhow::Result<(TrainReport, Checkpoint)> {
-    let mut trainer = make_trainer(gpu, rast, ds, &spec.start, out)?;
+    let wall = Instant::now();
+    let plateau = spec.stop.plateau;
+    let decision = plateau.and_then(|_| decision_views(ds));
+    if plateau.is_some() && decision.is_none() {
+        observer.on_event(Event::Warning(
+            "too few views to hold some out for the stop decision: training runs the planned steps".into(),
+        ));
+    }
+    let (held_out_ds, decision_set) = decision.unwrap_or_default();
+    let train_ds = held_out_ds.as_ref().unwrap_or(ds);
+    let mut trainer = make_trainer(gpu, rast, train_ds, &spec.start, out)?;
     if let Some(out) = out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     }
-    let iterations = trainer.config().iterations;
+    let cap = trainer.config().iterations;
     let resumed_from = matches!(spec.start, TrainStart::Resume { .. }).then(|| trainer.iteration());
     let first_step = trainer.iteration();
     observer.on_event(Event::StageStarted {
         stage: Stage::Train,
         what: format!(
-            "{} steps on {} views of {}x{}, {} splats to start",
-            iterations - first_step,
-            ds.train.len(),
-            ds.train[0].image.width(),
-            ds.train[0].image.height(),
+            "up to {} steps on {} views of {}x{}{}, {} splats to start",
+            cap - first_step,
+            train_ds.train.len(),
+            train_ds.train[0].image.width(),
+            train_ds.train[0].image.height(),
+            if decision_set.is_empty() {
+                String::new()
+            } else {
+                format!(" (stopping when {} held-out views stop improving)", decision_set.len())
+            },
             trainer.splat_count()
         ),
     });
     let background = trainer.config().background;
     let eval_every = spec.eval_every.filter(|&n| n > 0 && !ds.test.is_empty());
-    let probe = if eval_every.is_some() && spec.train_probe { train_probe(&ds.train) } else { Vec::new() };
+    let probe = if eval_every.is_some() && spec.train_probe { train_probe(&train_ds.train) } else { Vec::new() };
     let probe_psnr = |g: &Gaussians4d| -> anyhow::Result<Option<f64>> {
         Ok(if probe.is_empty() { None } else { Some(evaluate(rast, g, &probe, background)?.psnr) })
     };
-    let wall = Instant::now();
     let (mut seconds, mut curve, mut stages) = (0.0f64, Vec::new(), Vec::<StageTime>::new());
     let mut last_snapshot: Option<Instant> = None;
-    let mut report = StepReport { iterations, ..Default::default() };
-    while trainer.iteration() < iterations && !control.is_cancelled() {
+    let mut report = StepReport { iterations: cap, ..Default::default() };
+    let mut watch = PlateauWatch::default();
+    let (mut reason, mut budget_limited) = (StopReason::Planned, false);
+    loop {
+        if control.is_cancelled() {
+            reason = StopReason::Cancelled;
+            break;
+        }
+        if trainer.iteration() >= trainer.config().iterations {
+            break;
+        }
+        if spec.stop.budget.is_some_and(|b| wall.elapsed() >= b) {
+            reason = StopReason::Budget;
+            break;
+        }
         if control.is_paused() {
             std::thread::sleep(Duration::from_millis(50));
             continue;
@@ -226,22 +305,37 @@ pub fn train(
         let t0 = Instant::now();
         let s = trainer.step();
         seconds += t0.elapsed().as_secs_f64();
+        let steps_this_run = s.iteration - first_step;
+        // Fit the plan to the budget from the wall time per step so far (evaluations included), after
+        // a few steps (the first compiles kernels) and then every 50: it only ever shrinks.
+        if let Some(budget) = spec.stop.budget
+            && (steps_this_run == 10 || (steps_this_run > 10 && steps_this_run.is_multiple_of(50)))
+        {
+            let per_step = wall.elapsed().as_secs_f64() / steps_this_run as f64;
+            let remaining = budget.saturating_sub(wall.elapsed());
+            let fitted = fit_to_budget(s.iteration, trainer.config().iterations, remaining, per_step);
+            if fitted < trainer.config().iterations {
+                trainer.replan(fitted);
+                budget_limited = true;
+            }
+        }
         report = StepReport {
             iteration: s.iteration,
-            iterations,
+            iterations: trainer.config().iterations,
             loss: s.loss,
             psnr: s.psnr,
             splats: s.splats,
             seconds,
-            steps_this_run: s.iteration - first_step,
+            steps_this_run,
         };
         observer.on_event(Event::Step(report));
         if spec.profile {
             merge_stage_times(&mut stages, rast.stage_times()?);
         }
+        let planned = trainer.config().iterations;
         if let Some(n) = eval_every
             && s.iteration % n == 0
-            && s.iteration < iterations
+            && s.iteration < planned
         {
             let g = trainer.gaussians();
             let r = evaluate(rast, &g, &ds.test, background)?;
@@ -256,9 +350,31 @@ pub fn train(
             observer.on_event(Event::Evaluated(point));
             curve.push(point);
         }
+        if let Some(p) = plateau
+            && !decision_set.is_empty()
+            && matches!(reason, StopReason::Planned)
+            && s.iteration.is_multiple_of(p.every)
+            && s.iteration < planned
+        {
+            let psnr = evaluate(rast, &trainer.gaussians(), &decision_set, background)?.psnr;
+            if watch.record(psnr, &p) {
+                // Finish on a plan that ends soon, so the rates decay as at the end of a planned run.
+                let finish = ((s.iteration as f64 * p.finish_share).round() as u32).max(p.every);
+                trainer.replan((s.iteration + finish).min(planned));
+                reason = StopReason::Converged { at_step: s.iteration, psnr: watch.best() };
+                observer.on_event(Event::Info(format!(
+                    "step {}: held-out decision views at {:.2} dB, less than {} dB better over the last {} checks; finishing in {} steps",
+                    s.iteration,
+                    psnr,
+                    p.min_gain_db,
+                    p.patience,
+                    trainer.config().iterations - s.iteration
+                )));
+            }
+        }
         if let Some(every) = spec.snapshot_every
             && last_snapshot.is_none_or(|t| t.elapsed() >= every)
-            && s.iteration < iterations
+            && s.iteration < trainer.config().iterations
         {
             last_snapshot = Some(Instant::now());
             observer.on_event(Event::Snapshot {
@@ -268,7 +384,10 @@ pub fn train(
             });
         }
     }
-    let interrupted = control.is_cancelled() && trainer.iteration() < iterations;
+    if matches!(reason, StopReason::Planned) && budget_limited {
+        reason = StopReason::Budget;
+    }
+    let interrupted = matches!(reason, StopReason::Cancelled);
     let ckpt = trainer.checkpoint();
     let saved = match out {
         Some(out) => {
@@ -321,6 +440,9 @@ pub fn train(
         iters: trainer.iteration(),
         resumed_from,
         interrupted,
+        stop_reason: reason,
+        planned_iters: trainer.config().iterations,
+        decision_views: decision_set.len(),
         seconds,
         splats: trainer.splat_count(),
         psnr: eval.as_ref().map(|r| r.psnr),

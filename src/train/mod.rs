@@ -448,6 +448,12 @@ impl Trainer {
         self.step
     }
 
+    /// Lays the rest of the run over `iterations` steps in all (at least one more than taken): the
+    /// learning-rate decay and the densification window follow the new length from the next step on.
+    pub fn replan(&mut self, iterations: u32) {
+        self.config.iterations = iterations.max(self.step + 1);
+    }
+
     pub fn splat_count(&self) -> usize {
         self.params.opacity.dims()[0]
     }

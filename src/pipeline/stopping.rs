@@ -1,0 +1,178 @@
+//! When a training run ends: at its planned length, when the held-out decision views stop improving
+//! (then after a short finish at the final learning rate), when its time budget is spent, or when the
+//! driver cancels. The plan shrinks to fit a budget from the measured step time, so the schedules
+//! (learning-rate decay, densification window) are laid over the steps the run will really take.
+
+use serde::Serialize;
+use std::time::Duration;
+
+/// How a run decides to stop.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StopRule {
+    /// Wall time the training stage may take (steps, evaluations and snapshots together).
+    pub budget: Option<Duration>,
+    /// Stop once more steps no longer pay (`None`: run the planned length, as `--iters` forces).
+    pub plateau: Option<Plateau>,
+}
+
+impl Default for StopRule {
+    fn default() -> Self {
+        Self { budget: None, plateau: Some(Plateau::default()) }
+    }
+}
+
+/// A plateau of the decision views' PSNR: checked every `every` steps; reached when the best of the
+/// last `patience` checks beats the best before them by less than `min_gain_db`. The run then
+/// finishes with `finish_share` of the steps taken so far (at least `every`) on a plan that ends there,
+/// so the learning rates decay as at the end of a planned run.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Plateau {
+    pub every: u32,
+    pub patience: usize,
+    pub min_gain_db: f64,
+    pub finish_share: f64,
+}
+
+impl Default for Plateau {
+    fn default() -> Self {
+        Self { every: 100, patience: 3, min_gain_db: 0.1, finish_share: 0.2 }
+    }
+}
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum StopReason {
+    /// It ran the planned length (`--iters`, or the default cap without a plateau).
+    Planned,
+    /// The decision views stopped improving at `at_step` (best `psnr` dB); the finish then ran to the end.
+    Converged { at_step: u32, psnr: f64 },
+    /// The time budget ran out (the plan had been fitted to it; this is the last step that fitted).
+    Budget,
+    /// The driver cancelled (Ctrl-C, Cancel).
+    Cancelled,
+}
+
+impl StopReason {
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Planned => "ran the planned steps".into(),
+            Self::Converged { at_step, psnr } => {
+                format!("converged at step {at_step} (held-out decision views {psnr:.2} dB), then finished")
+            }
+            Self::Budget => "the time budget ran out".into(),
+            Self::Cancelled => "cancelled".into(),
+        }
+    }
+}
+
+/// The plateau test over a run's decision PSNRs, one per check.
+#[derive(Clone, Debug, Default)]
+pub struct PlateauWatch {
+    history: Vec<f64>,
+}
+
+impl PlateauWatch {
+    /// Records a check; true when the plateau `p` is reached.
+    pub fn record(&mut self, psnr: f64, p: &Plateau) -> bool {
+        self.history.push(psnr);
+        let n = self.history.len();
+        if n <= p.patience {
+            return false;
+        }
+        let best = |s: &[f64]| s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let (before, recent) = self.history.split_at(n - p.patience);
+        best(recent) - best(before) < p.min_gain_db
+    }
+
+    pub fn best(&self) -> f64 {
+        self.history.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+    }
+}
+
+/// The planned length that fits `remaining` wall time at `seconds_per_step` (never more than `cap`,
+/// never before `step` + 1).
+pub fn fit_to_budget(step: u32, cap: u32, remaining: Duration, seconds_per_step: f64) -> u32 {
+    let more = (remaining.as_secs_f64() / seconds_per_step.max(1e-9)).floor();
+    let planned = (step as f64 + more).min(cap as f64) as u32;
+    planned.max(step + 1).min(cap)
+}
+
+/// Parses a duration as `90s`, `10m`, `1h30m` or plain seconds (`--budget`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<f64>() {
+        return seconds_to_duration(seconds, text);
+    }
+    let (mut total, mut number) = (0.0f64, String::new());
+    for c in text.chars() {
+        match c {
+            '0'..='9' | '.' => number.push(c),
+            'h' | 'm' | 's' => {
+                let n: f64 = number.parse().map_err(|_| format!("`{text}`: a number must come before `{c}`"))?;
+                total += n * match c {
+                    'h' => 3600.0,
+                    'm' => 60.0,
+                    _ => 1.0,
+                };
+                number.clear();
+            }
+            _ => return Err(format!("`{text}`: expected a duration like 90s, 10m or 1h30m")),
+        }
+    }
+    if !number.is_empty() {
+        return Err(format!("`{text}`: `{number}` needs a unit (h, m or s)"));
+    }
+    seconds_to_duration(total, text)
+}
+
+fn seconds_to_duration(seconds: f64, text: &str) -> Result<Duration, String> {
+    if seconds.is_finite() && seconds > 0.0 && seconds < 1e9 {
+        Ok(Duration::from_secs_f64(seconds))
+    } else {
+        Err(format!("`{text}`: the budget must be a positive time"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plateau_is_a_stall_of_the_best_over_the_last_checks() {
+        let p = Plateau { every: 100, patience: 3, min_gain_db: 0.1, finish_share: 0.2 };
+        let mut w = PlateauWatch::default();
+        // Rising: never a plateau, whatever the noise.
+        for psnr in [20.0, 24.0, 26.0, 25.5, 27.0, 27.5] {
+            assert!(!w.record(psnr, &p), "{psnr}");
+        }
+        // Three checks no better than 27.5 + 0.1: a plateau.
+        assert!(!w.record(27.55, &p));
+        assert!(!w.record(27.4, &p));
+        assert!(w.record(27.58, &p));
+        assert_eq!(w.best(), 27.58);
+        // Too few checks to judge.
+        let mut short = PlateauWatch::default();
+        assert!(!short.record(30.0, &p) && !short.record(30.0, &p) && !short.record(30.0, &p));
+        assert!(short.record(30.0, &p));
+    }
+
+    #[test]
+    fn the_plan_fits_the_budget_and_its_cap() {
+        assert_eq!(fit_to_budget(100, 3000, Duration::from_secs(50), 0.5), 200);
+        assert_eq!(fit_to_budget(100, 150, Duration::from_secs(50), 0.5), 150);
+        assert_eq!(fit_to_budget(100, 3000, Duration::ZERO, 0.5), 101);
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
+        for bad in ["", "10x", "m", "5m3", "-3", "0s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}
