@@ -2,7 +2,7 @@
 //! done yet says so and exits with code 2 instead of pretending.
 
 use crate::generate::ring::RingScene;
-use crate::pipeline::{Plateau, RefineSpec, StopRule};
+use crate::pipeline::{Plateau, RefineSpec, StopRule, TrainSpec, TrainStart};
 use crate::train::TrainConfig;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -297,6 +297,11 @@ impl RunLength {
     /// When the run stops: a count given is run in full; otherwise at a plateau of held-out views.
     pub fn stop_rule(&self) -> StopRule {
         StopRule { budget: self.budget, plateau: if self.iters.is_some() { None } else { Some(Plateau::default()) } }
+    }
+
+    /// Training from `start`, stopping as these flags say.
+    pub fn train_spec(&self, start: TrainStart) -> TrainSpec {
+        TrainSpec { stop: self.stop_rule(), ..TrainSpec::new(start) }
     }
 }
 

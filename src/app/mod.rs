@@ -31,7 +31,8 @@ use worker::{Worker, WorkerMsg, work_dir_for};
 pub struct AppOptions {
     /// With no input, open the bundled demo clip and run the pipeline on it.
     pub open_demo: bool,
-    /// Training steps for jobs started from the app.
+    /// At most this many training steps for jobs started from the app (a run ends earlier once its
+    /// held-out decision views stop improving).
     pub train_iterations: u32,
     /// Key frames taken from a video.
     pub key_frames: usize,

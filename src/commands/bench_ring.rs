@@ -6,7 +6,7 @@ use crate::dataset::{LoadOptions, load_dataset};
 use crate::generate::ring::{RingScene, write_ring};
 use crate::gpu::GpuContext;
 use crate::pipeline::training::train;
-use crate::pipeline::{Event, TrainSpec, TrainStart};
+use crate::pipeline::{Event, TrainStart};
 use crate::render::Rasterizer;
 use crate::train::TrainConfig;
 use std::sync::Arc;
@@ -42,8 +42,7 @@ pub fn bench_ring(args: &RingArgs) -> anyhow::Result<()> {
     }
     let batch =
         if config.batch_by_frame { serde_json::json!("by frame") } else { serde_json::json!(config.batch_views) };
-    let mut spec = TrainSpec::new(TrainStart::fresh(config));
-    spec.stop = args.run.stop_rule();
+    let mut spec = args.run.train_spec(TrainStart::fresh(config));
     // Ten points over a forced run; every 300 steps otherwise (the decision views are separate).
     spec.eval_every = Some(args.run.iters.map_or(300, |n| (n / 10).max(1)));
     let quiet = args.json;
@@ -63,7 +62,7 @@ pub fn bench_ring(args: &RingArgs) -> anyhow::Result<()> {
     let json = serde_json::json!({
         "device": gpu.describe(),
         "scene": args.scene,
-        "size": ds.train[0].image.width(), "frames": args.frames, "views": 16, "steps": report.iters, "planned_steps": cap,
+        "size": ds.train[0].image.width(), "frames": args.frames, "views": 16, "steps": report.iters, "cap_steps": cap, "planned_steps": report.planned_iters,
         "stop_reason": report.stop_reason, "decision_views": report.decision_views,
         "train_views": ds.train.len() - report.decision_views, "test_views": ds.test.len(),
         "settings": args.overrides,

@@ -32,8 +32,7 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
     };
     match command {
         Command::Run { video, out, stage1, run, settings, overrides, ply_frames, json } => {
-            let train =
-                TrainSpec { stop: run.stop_rule(), ..TrainSpec::new(new_run(&run, settings, &overrides, None, false)) };
+            let train = run.train_spec(new_run(&run, settings, &overrides, None, false));
             pipeline::run(video.as_deref(), &out, &stage1, train, ply_frames, json)?
         }
         Command::Generate { video, out, stage1 } => pipeline::generate(&video, &out, &stage1)?,
@@ -65,8 +64,7 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
                 let sh_degree_given = given.iter().any(|f| f == "--sh-degree");
                 new_run(&run, settings, &overrides, init, !sh_degree_given)
             };
-            let mut spec = TrainSpec::new(start);
-            spec.stop = run.stop_rule();
+            let mut spec = run.train_spec(start);
             spec.eval_every = eval_every;
             spec.train_probe = true;
             spec.profile = profile;
