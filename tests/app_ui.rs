@@ -5,7 +5,7 @@
 mod common;
 
 use efficient4d::app::{App, AppOptions};
-use efficient4d::export::{Checkpoint, CheckpointMeta};
+use efficient4d::export::Checkpoint;
 use efficient4d::generate::demo::creature_flipbook;
 use efficient4d::interpolate::{ConfidenceMetric, InterpolatorChoice, RefineOptions};
 use efficient4d::pipeline::RefineSpec;
@@ -41,24 +41,6 @@ fn harness(input: Option<PathBuf>, options: AppOptions) -> Harness<'static, App>
         .build_eframe(move |_cc| App::new(gpu, input, options).unwrap())
 }
 
-/// The demo creature in three poses (a 4D flipbook) saved as a checkpoint with three key frames.
-fn checkpoint(dir: &Path) -> PathBuf {
-    let gaussians = creature_flipbook(3);
-    let meta = CheckpointMeta {
-        format_version: 1,
-        time_range: [0.0, 1.0],
-        sh_degree: 0,
-        background: [1.0; 3],
-        rig: None,
-        frame_times: vec![0.0, 0.5, 1.0],
-        iterations: 0,
-        settings: serde_json::Value::Null,
-    };
-    let path = dir.join("model.safetensors");
-    Checkpoint { gaussians, meta }.save(&path).unwrap();
-    path
-}
-
 #[derive(Debug)]
 struct Dropped(PathBuf);
 
@@ -84,7 +66,7 @@ fn viewport_pixels(h: &Harness<'static, App>) -> Vec<u8> {
 #[test]
 fn a_checkpoint_opens_and_scrubbing_changes_the_image() {
     let dir = tempfile::tempdir().unwrap();
-    let mut h = harness(Some(checkpoint(dir.path())), options());
+    let mut h = harness(Some(common::flipbook_checkpoint(dir.path())), options());
     h.run_steps(3);
     assert!(h.state().error.is_none(), "{:?}", h.state().error);
     assert_eq!(h.state().model.as_ref().unwrap().gaussians.len(), creature_flipbook(3).len());
@@ -125,7 +107,7 @@ fn dropped_files_go_to_their_pipeline_and_bad_ones_get_a_message() {
     assert!(h.query_by_label_contains("efficient4d opens videos").is_some(), "the message is shown in the window");
 
     // PLY frames exported from a checkpoint come back as a flipbook.
-    let ck = Checkpoint::load(&checkpoint(dir.path())).unwrap();
+    let ck = Checkpoint::load(&common::flipbook_checkpoint(dir.path())).unwrap();
     let plys = dir.path().join("ply");
     efficient4d::export::ply::export_sequence(&ck.gaussians, &[0.0, 0.5, 1.0], &plys, "frame").unwrap();
     drop_file(&mut h, &plys);
@@ -151,7 +133,7 @@ fn dropped_files_go_to_their_pipeline_and_bad_ones_get_a_message() {
 #[test]
 fn exports_write_files() {
     let dir = tempfile::tempdir().unwrap();
-    let mut h = harness(Some(checkpoint(dir.path())), options());
+    let mut h = harness(Some(common::flipbook_checkpoint(dir.path())), options());
     h.run_steps(3);
     let app = h.state();
     let model = app.model.as_ref().unwrap();
@@ -199,7 +181,7 @@ fn the_app_runs_the_pipeline_on_the_demo_clip() {
 #[test]
 fn crop_and_delete_apply_at_every_time_and_undo_redo() {
     let dir = tempfile::tempdir().unwrap();
-    let mut h = harness(Some(checkpoint(dir.path())), options());
+    let mut h = harness(Some(common::flipbook_checkpoint(dir.path())), options());
     h.run_steps(2);
     let full = h.state().model.as_ref().unwrap().gaussians.clone();
     // Keep only the front half (x > 0) of the creature, in every pose.

@@ -128,18 +128,7 @@ fn a_paused_job_waits_and_a_cancelled_one_saves_what_it_has() {
 #[test]
 fn a_checkpoint_job_exports_its_frames_and_turntable() {
     let dir = tempfile::tempdir().unwrap();
-    let ckpt = dir.path().join("model.safetensors");
-    let meta = efficient4d::export::CheckpointMeta {
-        format_version: 1,
-        time_range: [0.0, 1.0],
-        sh_degree: 0,
-        background: [1.0; 3],
-        rig: None,
-        frame_times: vec![0.0, 0.5, 1.0],
-        iterations: 0,
-        settings: serde_json::Value::Null,
-    };
-    Checkpoint { gaussians: efficient4d::generate::demo::creature_flipbook(3), meta }.save(&ckpt).unwrap();
+    let ckpt = common::flipbook_checkpoint(dir.path());
     let out = dir.path().join("out");
     let spec = JobSpec {
         input: Input::Checkpoint(ckpt),

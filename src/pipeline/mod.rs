@@ -143,14 +143,16 @@ pub fn run(
         Input::Video(video) => {
             let matrix = spec.matrix_dir();
             match stage1::video_to_dataset(gpu, rast, video, &matrix, &spec.stage1, control, &mut timed) {
-                Ok(r) => report.stage1 = Some(r),
+                Ok(r) => {
+                    report.stage1 = Some(r);
+                    report.written.push(matrix.clone());
+                }
                 Err(e) if control.is_cancelled() => {
                     timed.on_event(Event::Warning(format!("cancelled ({e:#})")));
                     report.cancelled = true;
                 }
                 Err(e) => return Err(e),
             }
-            report.written.push(matrix.clone());
             Some(matrix)
         }
         Input::Dataset(path) => Some(path.clone()),

@@ -97,3 +97,23 @@ pub fn mutate(bytes: &[u8], flips: &[(usize, u8)], cut: Option<usize>) -> Vec<u8
     }
     out
 }
+
+/// The demo creature in three poses (a 4D flipbook) saved in `dir` as a checkpoint with three key
+/// frames at times 0, 0.5 and 1; its path.
+pub fn flipbook_checkpoint(dir: &std::path::Path) -> std::path::PathBuf {
+    use efficient4d::export::{Checkpoint, CheckpointMeta};
+    let gaussians = efficient4d::generate::demo::creature_flipbook(3);
+    let meta = CheckpointMeta {
+        format_version: 1,
+        time_range: [0.0, 1.0],
+        sh_degree: 0,
+        background: [1.0; 3],
+        rig: None,
+        frame_times: vec![0.0, 0.5, 1.0],
+        iterations: 0,
+        settings: serde_json::Value::Null,
+    };
+    let path = dir.join("model.safetensors");
+    Checkpoint { gaussians, meta }.save(&path).unwrap();
+    path
+}
