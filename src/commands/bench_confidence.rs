@@ -95,7 +95,8 @@ fn train_and_eval(
     args: &AblationArgs,
 ) -> anyhow::Result<serde_json::Value> {
     let ds = load_dataset(dir, LoadOptions { max_side: Some(args.size) })?;
-    let spec = TrainSpec::new(TrainStart::fresh(args.settings.clone()));
+    // An ablation compares equal runs: every one takes exactly the planned steps, on every view.
+    let spec = TrainSpec::forced(TrainStart::fresh(args.settings.clone()));
     let (r, _) = train(gpu, rast, &ds, &spec, None, &super::interrupt_control(), &mut |_| {})?;
     Ok(serde_json::json!({"psnr": r.psnr, "ssim": r.ssim, "seconds": r.seconds, "splats": r.splats}))
 }
