@@ -327,3 +327,26 @@ fn bench_ring_trains_on_the_creatures_rig_views_and_scores_the_held_out_ones() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("grow_fraction"));
 }
+
+#[test]
+fn run_reports_seconds_per_stage_and_why_training_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run =
+        e4d(&["run", "--out", out.to_str().unwrap(), "--frames", "2", "--new-frames", "1", "--iters", "2", "--json"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).expect("one JSON object");
+    for stage in ["decode", "generate", "refine", "train", "export"] {
+        let s = report["stages"][stage].as_f64();
+        assert!(s.is_some_and(|s| s >= 0.0 && s.is_finite()), "{stage}: {report}");
+    }
+    assert_eq!((report["iters"].as_u64(), report["planned_iters"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(report["stop_reason"]["kind"], "planned", "--iters runs exactly its steps");
+    assert_eq!(report["key_frames"], 2);
+    // Everything the job says it wrote is there: the matrix, the model and its state, the PLYs, the GIF.
+    let written: Vec<&str> = report["written"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    assert!(written.iter().all(|p| std::path::Path::new(p).exists()), "{written:?}");
+    for file in ["model.safetensors", "train_state.safetensors", "turntable.gif", "ply/frame_0000.ply"] {
+        assert!(out.join(file).exists(), "{file}");
+    }
+}
