@@ -102,13 +102,13 @@ pub fn resolve_generator(choice: GeneratorChoice, r: &Rasterizer) -> Result<(Res
     }
 }
 
-/// The generator `options` ask for on this machine, ready to run (SyncDreamer-T's weights loaded on
-/// the device `gpu::network_device` picks).
+/// The `resolved` generator, ready to run with `options` (SyncDreamer-T's weights loaded on the device
+/// `gpu::network_device` picks).
 pub fn make_generator<'a>(
     r: &'a Rasterizer,
+    resolved: Resolved,
     options: &VideoToMatrix,
 ) -> Result<Box<dyn Generator + 'a>, PipelineError> {
-    let (resolved, _) = resolve_generator(options.generator, r)?;
     Ok(match resolved {
         Resolved::Inflate => Box::new(Inflate { rasterizer: r, options: options.inflate.clone() }),
         Resolved::SyncDreamerT(weights) => {
@@ -147,9 +147,9 @@ pub fn video_to_matrix(
     }
     // Missing weights are reported before the video is decoded; they are loaded after (a bad video
     // fails before a long load).
-    resolve_generator(options.generator, r)?;
+    let (resolved, _) = resolve_generator(options.generator, r)?;
     let objects = video_to_objects(video, options)?;
-    let generator = make_generator(r, options)?;
+    let generator = make_generator(r, resolved, options)?;
     progress(Stage1Progress::Decoded { frames: objects.frames.len(), generator: generator.name() });
     generator.generate(&objects, out, cancel, progress)?;
     Ok(objects)

@@ -166,8 +166,15 @@ fn decision_views(ds: &Dataset) -> Option<(Option<Dataset>, Vec<View>)> {
     // A different offset in each stride, so a matrix stored frame by frame does not give the same
     // camera every time.
     let held: Vec<usize> = (0..count).map(|i| candidates[i * stride + (i * 5 + stride / 2) % stride]).collect();
-    let mut train = ds.clone();
-    train.train = (0..ds.train.len()).filter(|i| !held.contains(i)).map(|i| ds.train[i].clone()).collect();
+    // Training reads the train split only: the other splits (their images) are not copied.
+    let train = Dataset {
+        root: ds.root.clone(),
+        train: (0..ds.train.len()).filter(|i| !held.contains(i)).map(|i| ds.train[i].clone()).collect(),
+        val: Vec::new(),
+        test: Vec::new(),
+        generator: ds.generator.clone(),
+        rig: ds.rig.clone(),
+    };
     Some((Some(train), held.iter().map(|&i| ds.train[i].clone()).collect()))
 }
 
