@@ -166,6 +166,11 @@ pub enum Command {
         /// `generate`: the golden tiny model's sizes instead of the published ones (checks the harness).
         #[arg(long)]
         tiny: bool,
+        /// `raster`: time these trained models (checkpoints) as training renders them — the rig's 16
+        /// views over the clip, `--batch` views at a time, at `--size` — instead of random clouds, with
+        /// how deep each pixel walks its tile's list (repeatable).
+        #[arg(long = "model", value_name = "CHECKPOINT")]
+        models: Vec<PathBuf>,
     },
     /// Show which model weights are installed and where they are looked for.
     Weights,

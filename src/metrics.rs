@@ -16,42 +16,64 @@ pub fn gaussian_window_f64() -> Vec<f64> {
     w.iter().map(|v| v / s).collect()
 }
 
+/// What a blur reads beyond the image's edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Border {
+    /// Zeros (SSIM's convention).
+    Zero,
+    /// The nearest edge pixel.
+    Clamp,
+}
+
+/// Separable blur of a w × h image with an odd-length kernel (rows, then columns). Each pass adds
+/// the taps' shifted copies of whole rows (a padded one for the horizontal pass), which the compiler
+/// vectorises; each pixel's sum still runs in tap order.
+pub fn separable_blur<T>(src: &[T], w: usize, h: usize, taps: &[T], border: Border) -> Vec<T>
+where
+    T: Copy + Default + std::ops::Mul<Output = T> + std::ops::AddAssign,
+{
+    assert_eq!(src.len(), w * h, "blur: the image is not w × h");
+    if src.is_empty() {
+        return Vec::new();
+    }
+    let r = taps.len() / 2;
+    let mut rows = vec![T::default(); w * h];
+    let mut padded = vec![T::default(); w + 2 * r];
+    for (src_row, out_row) in src.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
+        if border == Border::Clamp {
+            padded[..r].fill(src_row[0]);
+            padded[r + w..].fill(src_row[w - 1]);
+        }
+        padded[r..r + w].copy_from_slice(src_row);
+        for (k, &t) in taps.iter().enumerate() {
+            for (o, &s) in out_row.iter_mut().zip(&padded[k..k + w]) {
+                *o += t * s;
+            }
+        }
+    }
+    let mut out = vec![T::default(); w * h];
+    for (y, out_row) in out.chunks_exact_mut(w).enumerate() {
+        for (k, &t) in taps.iter().enumerate() {
+            let sy = y + k;
+            let sy = match border {
+                Border::Zero if sy < r || sy - r >= h => continue,
+                Border::Zero => sy - r,
+                Border::Clamp => sy.saturating_sub(r).min(h - 1),
+            };
+            for (o, &s) in out_row.iter_mut().zip(&rows[sy * w..(sy + 1) * w]) {
+                *o += t * s;
+            }
+        }
+    }
+    out
+}
+
 /// Per-pixel SSIM on the CPU in f64, averaged over channels: `a[c]` and `b[c]` are channel c of the
 /// two images (w × h, row-major). Zero padding, the 11×11 Gaussian window, C1 = 0.01², C2 = 0.03².
 pub fn ssim_map_cpu(a: &[&[f32]], b: &[&[f32]], width: usize, height: usize) -> Vec<f64> {
     assert_eq!(a.len(), b.len(), "SSIM needs the same channels");
     let win = gaussian_window_f64();
-    let r = (SSIM_WINDOW / 2) as isize;
-    // Separable blur (rows, then columns) with zeros outside the image.
-    let blur = |src: &[f64]| -> Vec<f64> {
-        let mut tmp = vec![0.0; width * height];
-        for y in 0..height {
-            for x in 0..width {
-                let mut s = 0.0;
-                for (k, wk) in win.iter().enumerate() {
-                    let yy = y as isize + k as isize - r;
-                    if yy >= 0 && (yy as usize) < height {
-                        s += wk * src[yy as usize * width + x];
-                    }
-                }
-                tmp[y * width + x] = s;
-            }
-        }
-        let mut out = vec![0.0; width * height];
-        for y in 0..height {
-            for x in 0..width {
-                let mut s = 0.0;
-                for (k, wk) in win.iter().enumerate() {
-                    let xx = x as isize + k as isize - r;
-                    if xx >= 0 && (xx as usize) < width {
-                        s += wk * tmp[y * width + xx as usize];
-                    }
-                }
-                out[y * width + x] = s;
-            }
-        }
-        out
-    };
+    let blur = |src: &[f64]| separable_blur(src, width, height, &win, Border::Zero);
     let mut mean = vec![0.0f64; width * height];
     for (pa, pb) in a.iter().zip(b) {
         let pa: Vec<f64> = pa.iter().map(|&v| v as f64).collect();
@@ -83,4 +105,36 @@ pub fn ssim_cpu(a: &[f32], b: &[f32], width: usize, height: usize, channels: usi
 pub fn psnr(a: &[f32], b: &[f32]) -> f64 {
     let mse: f64 = a.iter().zip(b).map(|(x, y)| ((*x as f64) - (*y as f64)).powi(2)).sum::<f64>() / a.len() as f64;
     -10.0 * mse.max(1e-20).log10()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn separable_blur_is_the_per_pixel_double_sum_with_either_border() {
+        let taps: Vec<f64> = gaussian_window_f64();
+        let r = (taps.len() / 2) as isize;
+        for (w, h) in [(37, 23), (3, 2), (1, 5), (40, 1)] {
+            let src: Vec<f64> = (0..w * h).map(|i| ((i * 7919) % 101) as f64 / 101.0).collect();
+            for border in [Border::Zero, Border::Clamp] {
+                let at = |x: isize, y: isize| match border {
+                    Border::Zero if x < 0 || y < 0 || x >= w as isize || y >= h as isize => 0.0,
+                    _ => src[y.clamp(0, h as isize - 1) as usize * w + x.clamp(0, w as isize - 1) as usize],
+                };
+                let fast = separable_blur(&src, w, h, &taps, border);
+                for y in 0..h as isize {
+                    for x in 0..w as isize {
+                        let want: f64 = (-r..=r)
+                            .flat_map(|j| (-r..=r).map(move |i| (i, j)))
+                            .map(|(i, j)| taps[(i + r) as usize] * taps[(j + r) as usize] * at(x + i, y + j))
+                            .sum();
+                        let got = fast[y as usize * w + x as usize];
+                        assert!((got - want).abs() < 1e-12, "{border:?} {w}x{h} at ({x}, {y}): {got} vs {want}");
+                    }
+                }
+            }
+        }
+        assert!(separable_blur::<f64>(&[], 0, 0, &taps, Border::Clamp).is_empty());
+    }
 }

@@ -51,6 +51,28 @@ fn training_reproduces_held_out_views_of_a_known_scene() {
 }
 
 #[test]
+fn the_coarse_share_of_a_plan_trains_at_half_resolution_then_at_full() {
+    let (_dir, ds, rast) = small_dataset(128, 3);
+    let config = TrainConfig { iterations: 30, coarse_share: 0.5, init_points: 2000, ..Default::default() };
+    let mut trainer = Trainer::new(&gpu(), rast.clone(), &ds, config, None).unwrap();
+    let mut psnr = Vec::new();
+    for step in 0..30 {
+        assert_eq!(trainer.is_coarse(), step < 15, "step {step}");
+        let s = trainer.step();
+        assert!(!s.rolled_back && s.loss.is_finite(), "{s:?}");
+        psnr.push(s.psnr);
+    }
+    // The coarse steps fit the scene: the first full-resolution steps start where they left off,
+    // well above where training began.
+    assert!(psnr[15] > psnr[0] + 1.0, "{psnr:?}");
+    // A 32² dataset is too small to halve: it trains at full resolution throughout.
+    let (_dir, ds, rast) = small_dataset(32, 3);
+    let config = TrainConfig { iterations: 4, coarse_share: 1.0, init_points: 300, ..Default::default() };
+    let trainer = Trainer::new(&gpu(), rast, &ds, config, None).unwrap();
+    assert!(!trainer.is_coarse());
+}
+
+#[test]
 fn batching_by_frame_takes_every_view_of_one_frame_each_step() {
     let (_dir, ds, rast) = small_dataset(32, 3);
     let config = TrainConfig { iterations: 10, batch_by_frame: true, init_points: 500, ..Default::default() };

@@ -45,15 +45,27 @@ pub fn bench_interpolate(json: bool, iterations: usize) -> anyhow::Result<()> {
     ] {
         interp.midpoints(&refs[..1]); // warm-up (kernel compilation, allocation)
         let start = Instant::now();
+        let mut mids = Vec::new();
         for _ in 0..iterations.max(1) {
-            interp.midpoints(&refs);
+            mids = interp.midpoints(&refs);
         }
         let ms = start.elapsed().as_secs_f64() * 1e3 / (iterations.max(1) * refs.len()) as f64;
+        // Quality beside the time: the true middle frame is the disk halfway (RIFE's random weights
+        // make its figure meaningless; it is given for the flow).
+        let psnr = mids
+            .iter()
+            .enumerate()
+            .map(|(k, m)| crate::metrics::psnr(&m.data, &frame(k as f32 + 6.0).data))
+            .sum::<f64>()
+            / mids.len().max(1) as f64;
         let where_ = if name == "rife" { device_name.clone() } else { format!("CPU, {} threads", num_threads()) };
         if !json {
-            println!("{name:5} {ms:8.1} ms per 256² midpoint (batches of {}), on {where_}", refs.len());
+            let quality =
+                if name == "flow" { format!(", {psnr:.2} dB against the true middle") } else { String::new() };
+            println!("{name:5} {ms:8.1} ms per 256² midpoint (batches of {}), on {where_}{quality}", refs.len());
         }
-        rows.push(serde_json::json!({"interpolator": name, "ms_per_frame": ms, "size": 256, "batch": refs.len(), "device": where_}));
+        let psnr = (name == "flow").then_some(psnr);
+        rows.push(serde_json::json!({"interpolator": name, "ms_per_frame": ms, "psnr_db": psnr, "size": 256, "batch": refs.len(), "device": where_}));
     }
     // What refining a 16-key-frame, 17-view matrix costs: 45 new frames and 26 predictions per view.
     let per_view = 45.0 + 26.0;

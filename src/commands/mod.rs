@@ -75,8 +75,9 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
         Command::Eval { checkpoint, dataset, json, background, resolution, images } => {
             eval(&checkpoint, &dataset, &EvalArgs { resolution, background, images, json })?
         }
-        Command::Bench { what, json, iterations, steps, size, frames, scene, settings, overrides, tiny } => {
+        Command::Bench { what, json, iterations, steps, size, frames, scene, settings, overrides, tiny, models } => {
             match what.as_str() {
+                "raster" if !models.is_empty() => bench_models(&models, size, settings.batch_views, json, iterations)?,
                 "raster" => bench_raster(json, iterations)?,
                 "ring" => bench_ring::bench_ring(&bench_ring::RingArgs {
                     scene,
@@ -350,6 +351,54 @@ pub fn bench_raster(json: bool, iterations: usize) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!("peak RSS: {:.0} MiB", report.peak_rss_mb);
+    }
+    Ok(())
+}
+
+/// `bench raster --model CKPT…`: the rasterizer on trained models, with the list depths behind its time.
+fn bench_models(models: &[PathBuf], size: u32, batch: usize, json: bool, iterations: usize) -> anyhow::Result<()> {
+    let gpu = GpuContext::headless()?;
+    let r = Rasterizer::new(gpu)?;
+    if !json {
+        println!("device: {}", r.gpu().describe());
+        println!(
+            "{:>8} {:>12} {:>14} {:>10} {:>11} {:>10} {:>9} {:>9} {:>8}  model",
+            "splats",
+            "fwd ms/img",
+            "fwd+bwd ms/img",
+            "visible",
+            "tile pairs",
+            "tile list",
+            "walk/px",
+            "walk/tile",
+            "covered"
+        );
+    }
+    let mut rows = Vec::new();
+    for path in models {
+        let ck = Checkpoint::load(path).with_context(|| format!("--model {}", path.display()))?;
+        let name = path.display().to_string();
+        let row = crate::render::bench::bench_model(&r, &name, &ck.gaussians, size, batch, iterations)?;
+        if !json {
+            println!(
+                "{:>8} {:>12.2} {:>14.2} {:>10.0} {:>11.0} {:>10.1} {:>9.1} {:>9.1} {:>7.0}%  {}",
+                row.splats,
+                row.forward_ms_per_image,
+                row.forward_backward_ms_per_image,
+                row.visible_per_image,
+                row.tile_pairs_per_image,
+                row.tile_list_mean,
+                row.walked_per_pixel,
+                row.walked_per_tile,
+                row.covered_share * 100.0,
+                row.model
+            );
+        }
+        rows.push(row);
+    }
+    if json {
+        let report = serde_json::json!({ "device": r.gpu().describe(), "models": rows });
+        println!("{}", serde_json::to_string_pretty(&report)?);
     }
     Ok(())
 }

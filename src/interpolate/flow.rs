@@ -8,6 +8,7 @@
 //! outliers. The interpolated frame averages the two warped neighbours (all channels, alpha too).
 
 use super::planes::Planes;
+use crate::metrics::{Border, separable_blur};
 
 #[derive(Clone, Copy, Debug)]
 pub struct FlowOptions {
@@ -87,23 +88,7 @@ fn gaussian_taps(sigma: f32) -> Vec<f32> {
 
 /// Separable blur with clamped borders.
 fn blur(src: &[f32], w: usize, h: usize, taps: &[f32]) -> Vec<f32> {
-    let r = (taps.len() / 2) as isize;
-    let clampi = |v: isize, n: usize| v.clamp(0, n as isize - 1) as usize;
-    let mut rows = vec![0.0; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            rows[y * w + x] =
-                taps.iter().enumerate().map(|(k, t)| t * src[y * w + clampi(x as isize + k as isize - r, w)]).sum();
-        }
-    }
-    let mut out = vec![0.0; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            out[y * w + x] =
-                taps.iter().enumerate().map(|(k, t)| t * rows[clampi(y as isize + k as isize - r, h) * w + x]).sum();
-        }
-    }
-    out
+    separable_blur(src, w, h, taps, Border::Clamp)
 }
 
 /// 3×3 median of one flow component (drops isolated wrong vectors).

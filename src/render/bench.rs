@@ -131,3 +131,104 @@ pub fn bench_raster(
     }
     Ok(RasterBench { device: r.gpu().describe(), rows, peak_rss_mb: peak_rss_mb() })
 }
+
+/// One trained model rendered as training renders it: what its images cost and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelBenchRow {
+    pub model: String,
+    pub splats: usize,
+    pub resolution: u32,
+    pub views_per_batch: usize,
+    pub forward_ms_per_image: f64,
+    pub forward_backward_ms_per_image: f64,
+    pub visible_per_image: f64,
+    pub tile_pairs_per_image: f64,
+    /// Entries of a tile's depth-sorted list, on average over the tiles of every image.
+    pub tile_list_mean: f64,
+    /// Entries each pixel walked before it saturated or its list ended (mean over pixels).
+    pub walked_per_pixel: f64,
+    /// The largest walk of each tile, averaged over tiles: a tile's workgroup runs until its last
+    /// pixel is done (forward) and replays to its deepest pixel (backward), so this is the work.
+    pub walked_per_tile: f64,
+    /// Share of pixels the model covers (alpha > 0.5).
+    pub covered_share: f64,
+    pub iterations: usize,
+}
+
+/// The rig's 16 views at times spread evenly over [0, 1] (a trained model's clip), `size`².
+pub fn rig_views_over_clip(size: u32) -> Vec<RasterView> {
+    views(16, size).into_iter().enumerate().map(|(i, v)| RasterView { time: i as f32 / 15.0, ..v }).collect()
+}
+
+/// Times a trained model over the rig's 16 views in batches of `views_per_batch` (forward, then
+/// backward with fixed pixel gradients) and measures the list walks that make up the work.
+pub fn bench_model(
+    r: &Rasterizer,
+    model: &str,
+    g: &crate::gaussians::Gaussians4d,
+    size: u32,
+    views_per_batch: usize,
+    iterations: usize,
+) -> Result<ModelBenchRow, super::RasterError> {
+    let params = r.upload(g)?;
+    let all = rig_views_over_clip(size);
+    let per_image = (size * size) as usize * 4;
+    let grads: Vec<f32> = (0..views_per_batch * per_image).map(|i| ((i % 13) as f32 - 6.0) * 1e-3).collect();
+    let d_color = r.upload_pixel_grads(&grads);
+    let tiles = size.div_ceil(16) as usize;
+    let (mut fwd, mut both) = (0.0, 0.0);
+    let (mut visible, mut pairs) = (0u64, 0u64);
+    let (mut walked_pixels, mut walked_tiles, mut covered) = (0u64, 0u64, 0u64);
+    for it in 0..=iterations {
+        for batch in all.chunks(views_per_batch) {
+            let t0 = Instant::now();
+            let out = r.forward(&params, batch, false)?;
+            wait(r);
+            let t1 = Instant::now();
+            r.backward(&params, &out, &d_color)?;
+            wait(r);
+            let t2 = Instant::now();
+            if it > 0 {
+                fwd += (t1 - t0).as_secs_f64();
+                both += (t2 - t0).as_secs_f64();
+                continue;
+            }
+            // The first (warm-up) pass also measures the workload.
+            visible += out.visible_splats;
+            pairs += out.tile_pairs;
+            let walked = r.read_walked(&out)?;
+            let color = r.read_color(&out)?;
+            covered += color.chunks_exact(4).filter(|p| p[3] > 0.5).count() as u64;
+            walked_pixels += walked.iter().map(|&w| w as u64).sum::<u64>();
+            let side = size as usize;
+            for image in walked.chunks_exact(side * side) {
+                for (ty, tx) in (0..tiles).flat_map(|ty| (0..tiles).map(move |tx| (ty, tx))) {
+                    let deepest = (ty * 16..((ty + 1) * 16).min(side))
+                        .flat_map(|y| (tx * 16..((tx + 1) * 16).min(side)).map(move |x| y * side + x))
+                        .map(|p| image[p])
+                        .max()
+                        .unwrap_or(0);
+                    walked_tiles += deepest as u64;
+                }
+            }
+        }
+    }
+    let images = all.len() as f64;
+    let pixels = images * (size * size) as f64;
+    let per = 1e3 / (iterations as f64 * images);
+    Ok(ModelBenchRow {
+        model: model.to_string(),
+        splats: g.len(),
+        resolution: size,
+        views_per_batch,
+        forward_ms_per_image: fwd * per,
+        forward_backward_ms_per_image: both * per,
+        visible_per_image: visible as f64 / images,
+        tile_pairs_per_image: pairs as f64 / images,
+        tile_list_mean: pairs as f64 / (images * (tiles * tiles) as f64),
+        walked_per_pixel: walked_pixels as f64 / pixels,
+        walked_per_tile: walked_tiles as f64 / (images * (tiles * tiles) as f64),
+        covered_share: covered as f64 / pixels,
+        iterations,
+    })
+}

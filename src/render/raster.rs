@@ -708,6 +708,14 @@ impl Rasterizer {
             .map_err(RasterError::Gpu)
     }
 
+    /// How many entries of its tile's depth-sorted list each pixel walked before it saturated (or
+    /// the list ended): views × height × width. The work of both raster kernels grows with it.
+    pub fn read_walked(&self, r: &Rendered) -> Result<Vec<u32>, RasterError> {
+        let bytes = (r.views * r.width * r.height) as u64 * 4;
+        let raw = gb::read_range(self.device(), &self.gpu.queue, &r.last, 0, bytes).map_err(RasterError::Gpu)?;
+        Ok(bytemuck::pod_collect_to_vec(&raw))
+    }
+
     pub fn read_depth(&self, r: &Rendered) -> Result<Vec<f32>, RasterError> {
         let depth = GpuSlice::whole(r.depth.clone());
         gb::read_f32(self.device(), &self.gpu.queue, &depth, (r.views * r.width * r.height) as usize)

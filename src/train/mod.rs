@@ -167,6 +167,11 @@ pub struct TrainConfig {
     /// count (16), after the generated views 0..15. Plain D-NeRF data has none.
     #[arg(skip = TrainConfig::default().input_view_weight)]
     pub input_view_weight: f32,
+    /// Share of the planned steps trained at half resolution before the full one (coarse to fine):
+    /// such a step renders a quarter of the pixels. 0 trains at full resolution throughout.
+    #[arg(long = "coarse", value_name = "SHARE", default_value_t = TrainConfig::default().coarse_share)]
+    #[serde(default)]
+    pub coarse_share: f32,
     #[arg(skip)]
     pub seed: u64,
     #[command(flatten)]
@@ -212,6 +217,7 @@ impl Default for TrainConfig {
             lr: LearningRates::default(),
             loss: LossWeights::default(),
             input_view_weight: 1.0,
+            coarse_share: 0.0,
             seed: 0,
             densify: densify::DensifyConfig::default(),
         }
@@ -251,6 +257,40 @@ struct TrainView {
     target: Vec<f32>,
     /// Per-pixel confidence in [0, 1] (times the view's weight).
     confidence: Vec<f32>,
+}
+
+impl TrainView {
+    /// The view at half resolution: 2×2 pixel blocks averaged (an odd last row or column dropped), the
+    /// camera's focal lengths and principal point halved so every pixel keeps its rays.
+    fn half_resolution(&self, width: usize, height: usize) -> TrainView {
+        let (w, h) = (width / 2, height / 2);
+        let mut target = vec![0.0; w * h * 4];
+        let mut confidence = vec![0.0; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let block = [(2 * y) * width + 2 * x, (2 * y) * width + 2 * x + 1, (2 * y + 1) * width + 2 * x]
+                    .into_iter()
+                    .chain([(2 * y + 1) * width + 2 * x + 1]);
+                for p in block {
+                    for c in 0..4 {
+                        target[(y * w + x) * 4 + c] += 0.25 * self.target[p * 4 + c];
+                    }
+                    confidence[y * w + x] += 0.25 * self.confidence[p];
+                }
+            }
+        }
+        let k = self.view.camera.intrinsics;
+        let mut view = self.view;
+        view.camera.intrinsics = crate::camera::Intrinsics {
+            fx: 0.5 * k.fx,
+            fy: 0.5 * k.fy,
+            cx: 0.5 * k.cx,
+            cy: 0.5 * k.cy,
+            width: w as u32,
+            height: h as u32,
+        };
+        TrainView { view, target, confidence }
+    }
 }
 
 /// Progress of one step.
@@ -304,7 +344,13 @@ pub struct Trainer {
     /// The motion prior's neighbours ([N·k], `motion_prior::nearest_neighbours`) and the step they
     /// were found at; None after the splats changed.
     motion_neighbours: Option<(Tensor<1, Int>, u32)>,
+    /// `views` at half resolution while the coarse share of the plan runs (made on its first step,
+    /// dropped after its last).
+    coarse_views: Option<Vec<TrainView>>,
 }
+
+/// Images smaller than this on either side are never trained coarse (a 16-pixel tile is the least).
+const MIN_COARSE_SIDE: u32 = 64;
 
 /// True when no element of any tensor is NaN or infinite (one small GPU reduction each).
 pub fn all_finite(tensors: &[Tensor<2>]) -> bool {
@@ -437,6 +483,7 @@ impl Trainer {
             last_densify: None,
             scene_extent,
             motion_neighbours: None,
+            coarse_views: None,
         })
     }
 
@@ -500,18 +547,37 @@ impl Trainer {
         }
     }
 
+    /// True while the run is in the coarse (half-resolution) share of its plan.
+    pub fn is_coarse(&self) -> bool {
+        let c = &self.config;
+        (self.step as f64) < c.coarse_share as f64 * c.iterations as f64
+            && self.width.min(self.height) >= MIN_COARSE_SIDE
+    }
+
+    /// The training views at this step's resolution.
+    fn views_now(&mut self) -> &[TrainView] {
+        if !self.is_coarse() {
+            self.coarse_views = None;
+            return &self.views;
+        }
+        let (w, h) = (self.width as usize, self.height as usize);
+        self.coarse_views.get_or_insert_with(|| self.views.iter().map(|v| v.half_resolution(w, h)).collect())
+    }
+
     /// One optimisation step on a batch of views.
     pub fn step(&mut self) -> StepStats {
         let batch_idx = self.next_batch();
-        let (w, h) = (self.width as usize, self.height as usize);
+        let all = self.views_now();
+        let k = all[batch_idx[0]].view.camera.intrinsics;
+        let (w, h) = (k.width as usize, k.height as usize);
         let b = batch_idx.len();
         let mut target = Vec::with_capacity(b * w * h * 4);
         let mut conf = Vec::with_capacity(b * w * h);
         let mut views = Vec::with_capacity(b);
         for &i in &batch_idx {
-            target.extend_from_slice(&self.views[i].target);
-            conf.extend_from_slice(&self.views[i].confidence);
-            views.push(self.views[i].view);
+            target.extend_from_slice(&all[i].target);
+            conf.extend_from_slice(&all[i].confidence);
+            views.push(all[i].view);
         }
         let target = Tensor::<4>::from_data(TensorData::new(target, [b, h, w, 4]), &self.device).autodiff();
         let conf = Tensor::<4>::from_data(TensorData::new(conf, [b, h, w, 1]), &self.device).autodiff();
@@ -760,7 +826,38 @@ fn check_init(g: &Gaussians4d, sh_degree: u32) -> Result<(), TrainError> {
 
 #[cfg(test)]
 mod tests {
-    use super::LearningRates;
+    use super::{LearningRates, TrainView};
+
+    #[test]
+    fn a_half_resolution_view_averages_pixel_blocks_and_keeps_every_pixels_rays() {
+        let camera = crate::camera::SyncDreamerRig::default().camera(3);
+        let (w, h) = (camera.intrinsics.width as usize, camera.intrinsics.height as usize);
+        let target: Vec<f32> = (0..w * h * 4).map(|i| (i % 7) as f32 / 7.0).collect();
+        let confidence: Vec<f32> = (0..w * h).map(|i| (i % 5) as f32 / 5.0).collect();
+        let full = TrainView {
+            view: crate::render::RasterView { camera, time: 0.5, background: [1.0; 3] },
+            target,
+            confidence,
+        };
+        let half = full.half_resolution(w, h);
+        let k = half.view.camera.intrinsics;
+        assert_eq!((k.width as usize, k.height as usize), (w / 2, h / 2));
+        // A world point lands at half the pixel coordinates.
+        for p in [glam::DVec3::new(0.1, -0.2, 0.3), glam::DVec3::new(-0.4, 0.25, 0.0)] {
+            let (u, v, z) = camera.project(p).unwrap();
+            let (u2, v2, z2) = half.view.camera.project(p).unwrap();
+            assert!((u2 - 0.5 * u).abs() < 1e-9 && (v2 - 0.5 * v).abs() < 1e-9 && (z2 - z).abs() < 1e-12);
+        }
+        // Pixel (x, y) of the half view is the mean of its 2×2 block.
+        let (x, y) = (17, 40);
+        let block = [(2 * y, 2 * x), (2 * y, 2 * x + 1), (2 * y + 1, 2 * x), (2 * y + 1, 2 * x + 1)];
+        for c in 0..4 {
+            let want: f32 = block.iter().map(|(r, q)| full.target[(r * w + q) * 4 + c]).sum::<f32>() / 4.0;
+            assert!((half.target[(y * (w / 2) + x) * 4 + c] - want).abs() < 1e-6);
+        }
+        let want: f32 = block.iter().map(|(r, q)| full.confidence[r * w + q]).sum::<f32>() / 4.0;
+        assert!((half.confidence[y * (w / 2) + x] - want).abs() < 1e-6);
+    }
 
     #[test]
     fn the_position_rate_decays_from_its_initial_value_to_its_final_share() {

@@ -94,6 +94,7 @@ impl TrainConfig {
         check!(c, self, loss.motion, |x| non_negative(f(x)), NON_NEGATIVE);
         check!(c, self, loss.motion_neighbours, |k| (1..=64).contains(&k), "must be 1..=64");
         check!(c, self, input_view_weight, |x| non_negative(f(x)), NON_NEGATIVE);
+        check!(c, self, coarse_share, |x| share(f(x)), SHARE);
         let d = &self.densify;
         check!(c, self, densify.start_fraction, |x| share(f(x)), SHARE);
         check!(c, self, densify.end_fraction, |x| share(f(x)), SHARE);
