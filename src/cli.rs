@@ -281,11 +281,11 @@ pub fn settings_given(matches: &clap::ArgMatches) -> Vec<String> {
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunLength {
     /// Run exactly this many training steps (default: until the held-out views stop improving, at
-    /// most the trainer's cap). With `--resume`: the new total.
+    /// most the trainer's cap, on a plan fitted to 8 minutes). With `--resume`: the new total.
     #[arg(long = "iters", value_name = "N")]
     pub iters: Option<u32>,
     /// Wall time training may take, e.g. `90s`, `10m`, `1h30m`: the plan is fitted to it from the
-    /// measured step time, so the schedules end with the budget.
+    /// measured step time, so the schedules end with the budget (default without `--iters`: 8m).
     #[arg(long, value_name = "DURATION", value_parser = crate::pipeline::stopping::parse_duration)]
     pub budget: Option<std::time::Duration>,
 }
@@ -301,7 +301,11 @@ impl RunLength {
 
     /// When the run stops: a count given is run in full; otherwise at a plateau of held-out views.
     pub fn stop_rule(&self) -> StopRule {
-        StopRule { budget: self.budget, plateau: if self.iters.is_some() { None } else { Some(Plateau::default()) } }
+        match self.iters {
+            // A forced count runs in full, within the budget when one is given.
+            Some(_) => StopRule { budget: self.budget, plateau: None },
+            None => StopRule { budget: self.budget.or(StopRule::default().budget), plateau: Some(Plateau::default()) },
+        }
     }
 
     /// Training from `start`, stopping as these flags say.
@@ -334,6 +338,31 @@ mod tests {
             Some(Command::Train { settings, .. }) => settings,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn without_a_step_count_the_run_stops_on_a_plateau_within_the_default_time_as_the_help_says() {
+        use crate::pipeline::plan::{DEFAULT_TRAIN_TIME, clock};
+        let length = |extra: &[&str]| match Cli::try_parse_from(train_args(extra)).unwrap().command {
+            Some(Command::Train { run, .. }) => run.stop_rule(),
+            other => panic!("{other:?}"),
+        };
+        let default = length(&[]);
+        assert_eq!(default.budget, Some(DEFAULT_TRAIN_TIME));
+        assert!(default.plateau.is_some());
+        let forced = length(&["--iters", "50"]);
+        assert_eq!((forced.budget, forced.plateau), (None, None));
+        let given = length(&["--budget", "90s"]);
+        assert_eq!(given.budget, Some(std::time::Duration::from_secs(90)));
+        // The flags' help names the default time.
+        let help = <Cli as clap::CommandFactory>::command()
+            .find_subcommand_mut("train")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        let minutes = clock(DEFAULT_TRAIN_TIME.as_secs_f64()).replace(" min", "");
+        assert!(help.contains(&format!("fitted to {minutes} minutes")), "{help}");
+        assert!(help.contains(&format!("default without `--iters`: {minutes}m")), "{help}");
     }
 
     #[test]

@@ -135,6 +135,11 @@ impl GpuContext {
         )
     }
 
+    /// The adapter's name alone ("llvmpipe (LLVM 15.0.6, 256 bits)", "NVIDIA H200").
+    pub fn adapter_name(&self) -> String {
+        self.adapter.get_info().name
+    }
+
     pub fn is_cpu_driver(&self) -> bool {
         self.adapter.get_info().device_type == wgpu::DeviceType::Cpu
     }

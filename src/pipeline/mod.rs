@@ -4,6 +4,7 @@
 //! benchmarks are drivers of it; none of them has a stage loop of its own.
 
 pub mod events;
+pub mod plan;
 pub mod stage1;
 pub mod stopping;
 pub mod training;

@@ -16,8 +16,10 @@ pub struct StopRule {
 }
 
 impl Default for StopRule {
+    /// Neither a step count nor a budget given: a plateau ends the run, and the plan is fitted to
+    /// the default training time from the measured step time.
     fn default() -> Self {
-        Self { budget: None, plateau: Some(Plateau::default()) }
+        Self { budget: Some(super::plan::DEFAULT_TRAIN_TIME), plateau: Some(Plateau::default()) }
     }
 }
 
@@ -49,7 +51,7 @@ pub enum StopReason {
     Planned,
     /// The decision views stopped improving at `at_step` (best `psnr` dB); the finish then ran to the end.
     Converged { at_step: u32, psnr: f64 },
-    /// The time budget ran out (the plan had been fitted to it; this is the last step that fitted).
+    /// The plan was fitted to the time budget (given, or the default training time) and ran to its end.
     Budget,
     /// The driver cancelled (Ctrl-C, Cancel).
     Cancelled,
@@ -62,7 +64,7 @@ impl StopReason {
             Self::Converged { at_step, psnr } => {
                 format!("converged at step {at_step} (held-out decision views {psnr:.2} dB), then finished")
             }
-            Self::Budget => "the time budget ran out".into(),
+            Self::Budget => "ran the plan fitted to the time budget".into(),
             Self::Cancelled => "cancelled".into(),
         }
     }

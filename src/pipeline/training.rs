@@ -2,6 +2,7 @@
 //! `run`, the app and the benchmarks all come through here, so progress, pause, cancellation,
 //! snapshots, evaluation along the way and the summary are the same for all of them.
 
+use super::plan::TrainPlan;
 use super::events::{Control, CurvePoint, Event, Observer, Stage, StepReport};
 use super::stopping::{PlateauWatch, StopReason, StopRule, fit_to_budget};
 use crate::dataset::{Dataset, View};
@@ -116,6 +117,8 @@ pub struct TrainReport {
     pub planned_iters: u32,
     /// Views held out of training for the stop decision (0 without a plateau rule).
     pub decision_views: usize,
+    /// The plan as the run started.
+    pub plan: TrainPlan,
     /// Seconds in training steps (evaluations along the way excluded).
     pub seconds: f64,
     pub splats: usize,
@@ -266,22 +269,18 @@ pub fn train(
     let cap = trainer.config().iterations;
     let resumed_from = matches!(spec.start, TrainStart::Resume { .. }).then(|| trainer.iteration());
     let first_step = trainer.iteration();
-    observer.on_event(Event::StageStarted {
-        stage: Stage::Train,
-        what: format!(
-            "up to {} steps on {} views of {}x{}{}, {} splats to start",
-            cap - first_step,
-            train_ds.train.len(),
-            train_ds.train[0].image.width(),
-            train_ds.train[0].image.height(),
-            if decision_set.is_empty() {
-                String::new()
-            } else {
-                format!(" (stopping when {} held-out views stop improving)", decision_set.len())
-            },
-            trainer.splat_count()
-        ),
-    });
+    let first_image = &train_ds.train[0].image;
+    let plan = TrainPlan::new(
+        gpu,
+        trainer.config(),
+        first_step,
+        spec.stop.budget,
+        decision_set.len(),
+        (first_image.width(), first_image.height()),
+        trainer.splat_count(),
+        train_ds.train.len(),
+    );
+    observer.on_event(Event::StageStarted { stage: Stage::Train, what: plan.describe() });
     let background = trainer.config().background;
     let eval_every = spec.eval_every.filter(|&n| n > 0 && !ds.test.is_empty());
     let probe = if eval_every.is_some() && spec.train_probe { train_probe(&train_ds.train) } else { Vec::new() };
@@ -322,6 +321,13 @@ pub fn train(
             let remaining = budget.saturating_sub(wall.elapsed());
             let fitted = fit_to_budget(s.iteration, trainer.config().iterations, remaining, per_step);
             if fitted < trainer.config().iterations {
+                if !budget_limited {
+                    observer.on_event(Event::Info(format!(
+                        "{:.2} s per step: the plan is {fitted} steps, to end within {}",
+                        per_step,
+                        super::plan::clock(budget.as_secs_f64())
+                    )));
+                }
                 trainer.replan(fitted);
                 budget_limited = true;
             }
@@ -450,6 +456,7 @@ pub fn train(
         stop_reason: reason,
         planned_iters: trainer.config().iterations,
         decision_views: decision_set.len(),
+        plan,
         seconds,
         splats: trainer.splat_count(),
         psnr: eval.as_ref().map(|r| r.psnr),

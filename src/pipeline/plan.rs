@@ -1,0 +1,122 @@
+//! What a training run will do, said before its first step (the CLI prints it, the app shows it, the
+//! report keeps it): the device, how long the run may be and what ends it, what a step renders, how
+//! many splats. The length is fitted to the device by measurement: without `--iters` or `--budget`,
+//! the plan is laid over [`DEFAULT_TRAIN_TIME`] at the step time measured in the first steps
+//! (`training::train`), so a slow device gets a shorter but complete schedule and a fast one stops
+//! at the step cap or on a plateau first.
+
+use crate::train::TrainConfig;
+use serde::Serialize;
+use std::time::Duration;
+
+/// The wall time a run's plan is fitted to when neither a step count nor a budget is given. With
+/// stage 1 and the refinement of the demo at ~1 minute on 2 CPU cores, a run stays within the
+/// issue's 10 minutes; on the demo matrix a 1000-step plan scores within 0.5 dB of 3000 steps
+/// (docs/speed.md).
+pub const DEFAULT_TRAIN_TIME: Duration = Duration::from_secs(8 * 60);
+
+/// A training run's plan as it starts.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainPlan {
+    /// The adapter, and whether it is a CPU driver (lavapipe).
+    pub device: String,
+    pub cpu_driver: bool,
+    /// Steps the schedules are laid over now (a budget or a plateau may shorten it; never longer).
+    pub max_steps: u32,
+    /// Wall time the plan is fitted to, when there is one.
+    pub budget_seconds: Option<f64>,
+    /// Views held out for the stop decision (0: the run goes to its planned length).
+    pub decision_views: usize,
+    pub views_per_step: usize,
+    pub width: u32,
+    pub height: u32,
+    /// Steps at half resolution first (coarse to fine), at the planned length.
+    pub coarse_steps: u32,
+    pub start_splats: usize,
+    pub max_splats: usize,
+    pub training_views: usize,
+}
+
+impl TrainPlan {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        gpu: &crate::gpu::GpuContext,
+        config: &TrainConfig,
+        first_step: u32,
+        budget: Option<Duration>,
+        decision_views: usize,
+        (width, height): (u32, u32),
+        start_splats: usize,
+        training_views: usize,
+    ) -> Self {
+        let steps = config.iterations.saturating_sub(first_step);
+        let coarse_steps = ((config.coarse_share as f64 * config.iterations as f64) as u32).saturating_sub(first_step);
+        Self {
+            device: gpu.adapter_name(),
+            cpu_driver: gpu.is_cpu_driver(),
+            max_steps: steps,
+            budget_seconds: budget.map(|b| b.as_secs_f64()),
+            decision_views,
+            views_per_step: config.batch_views,
+            width,
+            height,
+            coarse_steps: coarse_steps.min(steps),
+            start_splats,
+            max_splats: if config.densify.enabled { config.densify.max_splats } else { start_splats },
+            training_views,
+        }
+    }
+
+    /// One line: "plan: …".
+    pub fn describe(&self) -> String {
+        let length = match self.budget_seconds {
+            Some(b) => format!("up to {} steps, fitted to {} once the step time is measured", self.max_steps, clock(b)),
+            None => format!("up to {} steps", self.max_steps),
+        };
+        let stop = if self.decision_views > 0 {
+            format!(", or fewer when {} held-out views stop improving", self.decision_views)
+        } else {
+            String::new()
+        };
+        let coarse = if self.coarse_steps > 0 {
+            format!(" (the first {} at {}x{})", self.coarse_steps, self.width / 2, self.height / 2)
+        } else {
+            String::new()
+        };
+        let kind = if self.cpu_driver { "CPU driver" } else { "GPU" };
+        format!(
+            "plan: {length}{stop}; {} of {} views per step at {}x{}{coarse}; {} splats to start, at most {}; on {} ({kind})",
+            self.views_per_step,
+            self.training_views,
+            self.width,
+            self.height,
+            self.start_splats,
+            self.max_splats,
+            self.device
+        )
+    }
+}
+
+/// `90 s`, `8 min`, `1 h 30 min`.
+pub fn clock(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, s) => format!("{s} s"),
+        (0, m, 0) => format!("{m} min"),
+        (0, m, s) => format!("{m} min {s} s"),
+        (h, m, _) => format!("{h} h {m} min"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clock;
+
+    #[test]
+    fn clock_reads_like_a_person_would_say_it() {
+        assert_eq!(clock(42.4), "42 s");
+        assert_eq!(clock(480.0), "8 min");
+        assert_eq!(clock(605.0), "10 min 5 s");
+        assert_eq!(clock(5400.0), "1 h 30 min");
+    }
+}
