@@ -96,8 +96,8 @@ pub enum Command {
         init: Option<PathBuf>,
         /// Go on with the run saved in --out (model.safetensors + train_state.safetensors) under its
         /// settings, to --iters steps in all (default: its total; a larger total stretches the schedule).
-        /// (The settings' own flags are refused with it by `settings_given`: clap's derive leaves the
-        /// group of a struct with nested flattened structs empty.)
+        // The settings' own flags are refused with it by `settings_given`: clap's derive leaves the
+        // group of a struct with nested flattened structs empty.
         #[arg(long, conflicts_with_all = ["init", "overrides"])]
         resume: bool,
     },

@@ -163,15 +163,18 @@ fn train_until(stop: StopRule, cap: u32) -> (training::TrainReport, usize) {
     let rast = Arc::new(Rasterizer::new(gpu.clone()).unwrap());
     let settings = TrainConfig { iterations: cap, init_points: 300, ..Default::default() };
     let spec = TrainSpec { stop, ..TrainSpec::new(TrainStart::fresh(settings)) };
-    let mut trained_on = 0;
+    let mut said = String::new();
     let mut watch = |e: Event| {
         if let Event::StageStarted { what, .. } = e {
-            // "up to N steps on V views of ..."
-            trained_on = what.split(" views").next().unwrap().rsplit(' ').next().unwrap().parse().unwrap();
+            said = what;
         }
     };
     let (report, _) = training::train(&gpu, &rast, &ds, &spec, None, &Control::default(), &mut watch).unwrap();
-    assert_eq!(trained_on + report.decision_views, ds.train.len(), "decision views are held out of training");
+    let plan = &report.plan;
+    assert_eq!(plan.training_views + report.decision_views, ds.train.len(), "decision views are held out of training");
+    // The plan said at the start is the one reported.
+    assert_eq!(said, plan.describe());
+    assert!(said.contains(&format!("of {} views per step", plan.training_views)), "{said}");
     (report, ds.train.len())
 }
 

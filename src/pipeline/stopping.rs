@@ -94,12 +94,62 @@ impl PlateauWatch {
     }
 }
 
-/// The planned length that fits `remaining` wall time at `seconds_per_step` (never more than `cap`,
-/// never before `step` + 1).
-pub fn fit_to_budget(step: u32, cap: u32, remaining: Duration, seconds_per_step: f64) -> u32 {
-    let more = (remaining.as_secs_f64() / seconds_per_step.max(1e-9)).floor();
-    let planned = (step as f64 + more).min(cap as f64) as u32;
-    planned.max(step + 1).min(cap)
+/// The longest plan (never more than `cap`, never before `step` + 1) whose steps after `step` fit in
+/// `remaining` wall time, where `seconds_left(plan)` is what they would take under that plan (it
+/// grows with the plan).
+pub fn fit_to_budget(step: u32, cap: u32, remaining: Duration, seconds_left: impl Fn(u32) -> f64) -> u32 {
+    let budget = remaining.as_secs_f64();
+    let (mut lo, mut hi) = (step + 1, cap.max(step + 1));
+    if seconds_left(hi) <= budget {
+        return hi;
+    }
+    // The last plan that fits lies in [lo, hi).
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if seconds_left(mid) <= budget { lo = mid } else { hi = mid }
+    }
+    lo
+}
+
+/// How long a step takes at each resolution, measured as a run goes (`--coarse` steps render a
+/// quarter of the pixels). Until a full-resolution step has been timed, it is estimated from the
+/// coarse ones by [`FULL_OVER_COARSE_STEP`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StepClock {
+    coarse: (f64, u32),
+    full: (f64, u32),
+}
+
+/// A full-resolution step over a half-resolution one: 2.25 on the refined demo matrix (1000 steps:
+/// 462 s at full resolution throughout, 334 s with the first half coarse; docs/speed.md).
+pub const FULL_OVER_COARSE_STEP: f64 = 2.25;
+
+impl StepClock {
+    pub fn record(&mut self, coarse: bool, seconds: f64) {
+        let slot = if coarse { &mut self.coarse } else { &mut self.full };
+        slot.0 += seconds;
+        slot.1 += 1;
+    }
+
+    /// Seconds per (coarse, full) step; None before any step.
+    pub fn per_step(&self) -> Option<(f64, f64)> {
+        let mean = |(s, n): (f64, u32)| (n > 0).then(|| s / n as f64);
+        match (mean(self.coarse), mean(self.full)) {
+            (_, Some(full)) => Some((mean(self.coarse).unwrap_or(full / FULL_OVER_COARSE_STEP), full)),
+            (Some(coarse), None) => Some((coarse, coarse * FULL_OVER_COARSE_STEP)),
+            (None, None) => None,
+        }
+    }
+
+    /// Seconds the steps after `step` take under a plan of `plan` steps whose first `coarse_share`
+    /// are coarse, times `overhead` (wall time over step time: evaluations, snapshots).
+    pub fn seconds_left(&self, step: u32, plan: u32, coarse_share: f64, overhead: f64) -> f64 {
+        let Some((coarse, full)) = self.per_step() else { return 0.0 };
+        let coarse_end = ((coarse_share * plan as f64).ceil() as u32).min(plan);
+        let coarse_left = coarse_end.saturating_sub(step);
+        let full_left = plan.saturating_sub(step.max(coarse_end));
+        overhead * (coarse_left as f64 * coarse + full_left as f64 * full)
+    }
 }
 
 /// Parses a duration as `90s`, `10m`, `1h30m` or plain seconds (`--budget`).
@@ -163,9 +213,24 @@ mod tests {
 
     #[test]
     fn the_plan_fits_the_budget_and_its_cap() {
-        assert_eq!(fit_to_budget(100, 3000, Duration::from_secs(50), 0.5), 200);
-        assert_eq!(fit_to_budget(100, 150, Duration::from_secs(50), 0.5), 150);
-        assert_eq!(fit_to_budget(100, 3000, Duration::ZERO, 0.5), 101);
+        let flat = |plan: u32| (plan - 100) as f64 * 0.5;
+        assert_eq!(fit_to_budget(100, 3000, Duration::from_secs(50), flat), 200);
+        assert_eq!(fit_to_budget(100, 150, Duration::from_secs(50), flat), 150);
+        assert_eq!(fit_to_budget(100, 3000, Duration::ZERO, flat), 101);
+        // Coarse steps at a quarter of the cost: the plan counts them at their own price.
+        let mut clock = StepClock::default();
+        for _ in 0..10 {
+            clock.record(true, 0.1);
+        }
+        let (coarse, full) = clock.per_step().unwrap();
+        assert!((coarse - 0.1).abs() < 1e-12 && (full - 0.1 * FULL_OVER_COARSE_STEP).abs() < 1e-12);
+        clock.record(false, 0.4);
+        let (coarse, full) = clock.per_step().unwrap();
+        assert!((coarse - 0.1).abs() < 1e-12 && (full - 0.4).abs() < 1e-12);
+        // Plan 1000, half coarse, from step 10: 490 coarse steps (49 s) and 500 full ones (200 s).
+        assert!((clock.seconds_left(10, 1000, 0.5, 1.0) - 249.0).abs() < 1e-9);
+        let fitted = fit_to_budget(10, 3000, Duration::from_secs(249), |p| clock.seconds_left(10, p, 0.5, 1.0));
+        assert_eq!(fitted, 1000);
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! `run`, the app and the benchmarks all come through here, so progress, pause, cancellation,
 //! snapshots, evaluation along the way and the summary are the same for all of them.
 
-use super::plan::TrainPlan;
 use super::events::{Control, CurvePoint, Event, Observer, Stage, StepReport};
-use super::stopping::{PlateauWatch, StopReason, StopRule, fit_to_budget};
+use super::plan::TrainPlan;
+use super::stopping::{PlateauWatch, StepClock, StopReason, StopRule, fit_to_budget};
 use crate::dataset::{Dataset, View};
 use crate::export::Checkpoint;
 use crate::gaussians::Gaussians4d;
@@ -291,6 +291,7 @@ pub fn train(
     let mut last_snapshot: Option<Instant> = None;
     let mut report = StepReport { iterations: cap, ..Default::default() };
     let mut watch = PlateauWatch::default();
+    let (mut clock, mut timed_from) = (StepClock::default(), None::<(Instant, f64)>);
     let (mut reason, mut budget_limited) = (StopReason::Planned, false);
     loop {
         if control.is_cancelled() {
@@ -309,22 +310,35 @@ pub fn train(
             continue;
         }
         let t0 = Instant::now();
+        let coarse = trainer.is_coarse();
         let s = trainer.step();
         seconds += t0.elapsed().as_secs_f64();
+        // The first step compiles kernels: the clocks start after it.
+        match timed_from {
+            Some(_) => clock.record(coarse, t0.elapsed().as_secs_f64()),
+            None => timed_from = Some((Instant::now(), seconds)),
+        }
         let steps_this_run = s.iteration - first_step;
         // Fit the plan to the budget from the wall time per step so far (evaluations included), after
         // a few steps (the first compiles kernels) and then every 50: it only ever shrinks.
         if let Some(budget) = spec.stop.budget
             && (steps_this_run == 10 || (steps_this_run > 10 && steps_this_run.is_multiple_of(50)))
         {
-            let per_step = wall.elapsed().as_secs_f64() / steps_this_run as f64;
+            // Wall time over step time since the first step: evaluations and snapshots.
+            let overhead = timed_from
+                .map_or(1.0, |(at, before)| at.elapsed().as_secs_f64() / (seconds - before).max(1e-9))
+                .max(1.0);
             let remaining = budget.saturating_sub(wall.elapsed());
-            let fitted = fit_to_budget(s.iteration, trainer.config().iterations, remaining, per_step);
+            let share = trainer.coarse_share();
+            let left = |plan: u32| clock.seconds_left(s.iteration, plan, share, overhead);
+            let fitted = fit_to_budget(s.iteration, trainer.config().iterations, remaining, left);
             if fitted < trainer.config().iterations {
                 if !budget_limited {
+                    let (coarse, full) = clock.per_step().unwrap_or_default();
+                    let coarse =
+                        if share > 0.0 { format!(" ({coarse:.2} s at half resolution)") } else { String::new() };
                     observer.on_event(Event::Info(format!(
-                        "{:.2} s per step: the plan is {fitted} steps, to end within {}",
-                        per_step,
+                        "{full:.2} s per step{coarse}: the plan is {fitted} steps, to end within {}",
                         super::plan::clock(budget.as_secs_f64())
                     )));
                 }
