@@ -175,6 +175,9 @@ fn train_until(stop: StopRule, cap: u32) -> (training::TrainReport, usize) {
     // The plan said at the start is the one reported.
     assert_eq!(said, plan.describe());
     assert!(said.contains(&format!("of {} views per step", plan.training_views)), "{said}");
+    // 32² images are too small to train coarse, and the plan says none.
+    assert_eq!(plan.coarse_share, 0.0);
+    assert!(!said.contains("of the steps at"), "{said}");
     (report, ds.train.len())
 }
 

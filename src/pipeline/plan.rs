@@ -5,7 +5,7 @@
 //! (`training::train`), so a slow device gets a shorter but complete schedule and a fast one stops
 //! at the step cap or on a plateau first.
 
-use crate::train::TrainConfig;
+use crate::train::Trainer;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -30,27 +30,25 @@ pub struct TrainPlan {
     pub views_per_step: usize,
     pub width: u32,
     pub height: u32,
-    /// Steps at half resolution first (coarse to fine), at the planned length.
-    pub coarse_steps: u32,
+    /// Share of the planned steps at half resolution first (coarse to fine; 0 for images too small).
+    pub coarse_share: f64,
     pub start_splats: usize,
     pub max_splats: usize,
     pub training_views: usize,
 }
 
 impl TrainPlan {
-    #[allow(clippy::too_many_arguments)]
+    /// The plan of `trainer` as it stands (before its next step).
     pub fn new(
         gpu: &crate::gpu::GpuContext,
-        config: &TrainConfig,
-        first_step: u32,
+        trainer: &Trainer,
         budget: Option<Duration>,
         decision_views: usize,
         (width, height): (u32, u32),
-        start_splats: usize,
         training_views: usize,
     ) -> Self {
-        let steps = config.iterations.saturating_sub(first_step);
-        let coarse_steps = ((config.coarse_share as f64 * config.iterations as f64) as u32).saturating_sub(first_step);
+        let config = trainer.config();
+        let steps = config.iterations.saturating_sub(trainer.iteration());
         Self {
             device: gpu.adapter_name(),
             cpu_driver: gpu.is_cpu_driver(),
@@ -60,9 +58,9 @@ impl TrainPlan {
             views_per_step: config.batch_views,
             width,
             height,
-            coarse_steps: coarse_steps.min(steps),
-            start_splats,
-            max_splats: if config.densify.enabled { config.densify.max_splats } else { start_splats },
+            coarse_share: trainer.coarse_share(),
+            start_splats: trainer.splat_count(),
+            max_splats: if config.densify.enabled { config.densify.max_splats } else { trainer.splat_count() },
             training_views,
         }
     }
@@ -78,8 +76,13 @@ impl TrainPlan {
         } else {
             String::new()
         };
-        let coarse = if self.coarse_steps > 0 {
-            format!(" (the first {} at {}x{})", self.coarse_steps, self.width / 2, self.height / 2)
+        let coarse = if self.coarse_share > 0.0 {
+            format!(
+                " (the first {:.0} % of the steps at {}x{})",
+                self.coarse_share * 100.0,
+                self.width / 2,
+                self.height / 2
+            )
         } else {
             String::new()
         };

@@ -272,12 +272,10 @@ pub fn train(
     let first_image = &train_ds.train[0].image;
     let plan = TrainPlan::new(
         gpu,
-        trainer.config(),
-        first_step,
+        &trainer,
         spec.stop.budget,
         decision_set.len(),
         (first_image.width(), first_image.height()),
-        trainer.splat_count(),
         train_ds.train.len(),
     );
     observer.on_event(Event::StageStarted { stage: Stage::Train, what: plan.describe() });
