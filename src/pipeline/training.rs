@@ -310,10 +310,11 @@ pub fn train(
         let t0 = Instant::now();
         let coarse = trainer.is_coarse();
         let s = trainer.step();
-        seconds += t0.elapsed().as_secs_f64();
+        let step_seconds = t0.elapsed().as_secs_f64();
+        seconds += step_seconds;
         // The first step compiles kernels: the clocks start after it.
         match timed_from {
-            Some(_) => clock.record(coarse, t0.elapsed().as_secs_f64()),
+            Some(_) => clock.record(coarse, step_seconds),
             None => timed_from = Some((Instant::now(), seconds)),
         }
         let steps_this_run = s.iteration - first_step;

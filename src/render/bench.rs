@@ -70,6 +70,29 @@ pub(crate) fn wait(r: &Rasterizer) {
     let _ = r.gpu().device.poll(wgpu::PollType::Wait { submission_index: None, timeout: None });
 }
 
+/// Fixed, small pixel gradients for `views` images of `size`² (the backward's input in the benchmarks).
+fn bench_pixel_grads(r: &Rasterizer, views: usize, size: u32) -> super::gpu_buffers::GpuSlice {
+    let grads: Vec<f32> = (0..views * (size * size) as usize * 4).map(|i| ((i % 13) as f32 - 6.0) * 1e-3).collect();
+    r.upload_pixel_grads(&grads)
+}
+
+/// One forward and one backward pass of `batch`, each waited for: the outputs, and the seconds of the
+/// forward and of both together.
+fn timed_pass(
+    r: &Rasterizer,
+    params: &super::GaussianBuffers,
+    batch: &[RasterView],
+    d_color: &super::gpu_buffers::GpuSlice,
+) -> Result<(super::Rendered, super::GradientBuffers, f64, f64), super::RasterError> {
+    let t0 = Instant::now();
+    let out = r.forward(params, batch, false)?;
+    wait(r);
+    let forward = t0.elapsed().as_secs_f64();
+    let grads = r.backward(params, &out, d_color)?;
+    wait(r);
+    Ok((out, grads, forward, t0.elapsed().as_secs_f64()))
+}
+
 /// Runs one configuration: `iterations` timed batches after one warm-up batch.
 pub fn bench_case(
     r: &Rasterizer,
@@ -80,22 +103,14 @@ pub fn bench_case(
 ) -> Result<RasterBenchRow, super::RasterError> {
     let params = r.upload(&bench_scene(gaussians))?;
     let batch = views(views_per_batch, size);
-    let grads: Vec<f32> =
-        (0..views_per_batch * (size * size) as usize * 4).map(|i| ((i % 13) as f32 - 6.0) * 1e-3).collect();
-    let d_color = r.upload_pixel_grads(&grads);
+    let d_color = bench_pixel_grads(r, views_per_batch, size);
     let (mut fwd, mut both) = (0.0, 0.0);
     let (mut visible, mut pairs, mut bytes) = (0u64, 0u64, 0u64);
     for it in 0..=iterations {
-        let t0 = Instant::now();
-        let out = r.forward(&params, &batch, false)?;
-        wait(r);
-        let t1 = Instant::now();
-        let g = r.backward(&params, &out, &d_color)?;
-        wait(r);
-        let t2 = Instant::now();
+        let (out, g, forward, forward_backward) = timed_pass(r, &params, &batch, &d_color)?;
         if it > 0 {
-            fwd += (t1 - t0).as_secs_f64();
-            both += (t2 - t0).as_secs_f64();
+            fwd += forward;
+            both += forward_backward;
         }
         visible = out.visible_splats;
         pairs = out.tile_pairs;
@@ -172,25 +187,17 @@ pub fn bench_model(
 ) -> Result<ModelBenchRow, super::RasterError> {
     let params = r.upload(g)?;
     let all = rig_views_over_clip(size);
-    let per_image = (size * size) as usize * 4;
-    let grads: Vec<f32> = (0..views_per_batch * per_image).map(|i| ((i % 13) as f32 - 6.0) * 1e-3).collect();
-    let d_color = r.upload_pixel_grads(&grads);
+    let d_color = bench_pixel_grads(r, views_per_batch, size);
     let tiles = size.div_ceil(16) as usize;
     let (mut fwd, mut both) = (0.0, 0.0);
     let (mut visible, mut pairs) = (0u64, 0u64);
     let (mut walked_pixels, mut walked_tiles, mut covered) = (0u64, 0u64, 0u64);
     for it in 0..=iterations {
         for batch in all.chunks(views_per_batch) {
-            let t0 = Instant::now();
-            let out = r.forward(&params, batch, false)?;
-            wait(r);
-            let t1 = Instant::now();
-            r.backward(&params, &out, &d_color)?;
-            wait(r);
-            let t2 = Instant::now();
+            let (out, _, forward, forward_backward) = timed_pass(r, &params, batch, &d_color)?;
             if it > 0 {
-                fwd += (t1 - t0).as_secs_f64();
-                both += (t2 - t0).as_secs_f64();
+                fwd += forward;
+                both += forward_backward;
                 continue;
             }
             // The first (warm-up) pass also measures the workload.
