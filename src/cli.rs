@@ -137,7 +137,8 @@ pub enum Command {
     },
     /// Benchmarks: `raster` (rasterizer speed), `ring` (training on a known 16-view ring),
     /// `view`, `interpolate` (time per interpolated frame), `confidence` (training with and without
-    /// confidence maps on a damaged matrix), `generate`.
+    /// confidence maps on a damaged matrix), `generate`, `app` (the app on the demo, headless, from
+    /// launch to a trained model; then the same job without the UI).
     Bench {
         what: String,
         #[arg(long)]
@@ -171,6 +172,9 @@ pub enum Command {
         /// how deep each pixel walks its tile's list (repeatable).
         #[arg(long = "model", value_name = "CHECKPOINT")]
         models: Vec<PathBuf>,
+        /// `app`: the training time budget of each job (default: the app's, 8m).
+        #[arg(long, value_name = "DURATION", value_parser = crate::pipeline::stopping::parse_duration)]
+        budget: Option<std::time::Duration>,
     },
     /// Show which model weights are installed and where they are looked for.
     Weights,

@@ -4,6 +4,7 @@
 
 mod common;
 
+use efficient4d::app::preview::Pick;
 use efficient4d::app::{App, AppOptions};
 use efficient4d::export::Checkpoint;
 use efficient4d::generate::demo::creature_flipbook;
@@ -24,6 +25,7 @@ fn options() -> AppOptions {
         train_iterations: 3,
         key_frames: 2,
         refine: Some(RefineSpec { interpolator: InterpolatorChoice::Flow, options: refine }),
+        ..Default::default()
     }
 }
 
@@ -156,11 +158,26 @@ fn exports_write_files() {
 fn the_app_runs_the_pipeline_on_the_demo_clip() {
     let mut h = harness(None, AppOptions { open_demo: true, ..options() });
     let start = Instant::now();
+    // What the viewport showed before the first model: 0 clip, 1 generated views, 2 the matrix.
+    let mut shown = Vec::new();
     while h.state().worker.is_some() {
         assert!(start.elapsed() < Duration::from_secs(300), "the demo job did not finish: {}", h.state().status);
         h.step();
+        let app = h.state();
+        if app.model.is_none() {
+            match app.preview.pick(app.job_seconds()) {
+                Some(Pick::Clip(_)) => shown.push(0),
+                Some(Pick::Generated(_)) => shown.push(1),
+                Some(Pick::Matrix { .. }) => shown.push(2),
+                None => {}
+            }
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The clip plays from decoding on (generating a key frame takes over a second), and the preview
+    // only moves forward: clip, then generated views, then the matrix.
+    assert_eq!(shown.first(), Some(&0), "{shown:?}");
+    assert!(shown.windows(2).all(|w| w[0] <= w[1]), "{shown:?}");
     let app = h.state();
     assert!(app.error.is_none(), "{:?}", app.error);
     assert!(app.status.contains("trained after 3 steps"), "{}", app.status);

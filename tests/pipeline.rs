@@ -196,7 +196,16 @@ fn a_plateau_ends_the_run_after_a_short_finish() {
 fn a_budget_shrinks_the_plan_and_ends_the_run() {
     let budget = Duration::from_secs(4);
     let (report, _) = train_until(StopRule { budget: Some(budget), plateau: None }, 100_000);
-    assert_eq!(report.stop_reason, StopReason::Budget);
+    // The fitted plan ends within the budget, or (a loaded machine slowing the last steps) the budget
+    // cuts it, and the report says where.
+    match report.stop_reason {
+        StopReason::Budget => assert_eq!(report.iters, report.planned_iters, "{report:?}"),
+        StopReason::OutOfTime { at_step, planned } => {
+            assert_eq!((at_step, planned), (report.iters, report.planned_iters), "{report:?}");
+            assert!(at_step < planned);
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(report.planned_iters < 100_000 && report.iters <= report.planned_iters, "{report:?}");
     assert_eq!(report.decision_views, 0, "no plateau rule: nothing held out");
 }

@@ -7,6 +7,7 @@ pub mod edit;
 pub mod model;
 pub mod open;
 mod panels;
+pub mod preview;
 pub mod timeline;
 pub mod viewport;
 pub mod worker;
@@ -15,13 +16,14 @@ use crate::camera::SyncDreamerRig;
 use crate::camera::orbit::OrbitCamera;
 use crate::generate::from_video::VideoToMatrix;
 use crate::gpu::GpuContext;
+use crate::pipeline::stopping::StopRule;
 use crate::pipeline::{Event, Input, JobReport, JobSpec, RefineSpec, Stage1Spec, StepReport, TrainSpec, TrainStart};
 use crate::train::TrainConfig;
 use model::LoadedModel;
 use open::{Openable, classify};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use timeline::Timeline;
 use viewport::Viewport;
 use worker::{Worker, WorkerMsg, work_dir_for};
@@ -38,6 +40,8 @@ pub struct AppOptions {
     pub key_frames: usize,
     /// Interpolation and confidence maps between the stages (`None`: off).
     pub refine: Option<RefineSpec>,
+    /// When training ends early: a plateau, or the plan fitted to a time budget (as `run` does).
+    pub stop: StopRule,
 }
 
 impl Default for AppOptions {
@@ -47,8 +51,30 @@ impl Default for AppOptions {
             train_iterations: TrainConfig::default().iterations,
             key_frames: 16,
             refine: Some(Default::default()),
+            stop: StopRule::default(),
         }
     }
+}
+
+/// Stage 1 of a video the app opens: `options.key_frames` key frames, refined as `options` says.
+pub fn video_stage1(options: &AppOptions) -> Stage1Spec {
+    let decode = crate::video::DecodeOptions { key_frames: options.key_frames, ..Default::default() };
+    Stage1Spec { generate: VideoToMatrix { decode, ..Default::default() }, refine: options.refine }
+}
+
+/// How often the viewport gets the model as it trains.
+pub const SNAPSHOT_EVERY: Duration = Duration::from_millis(1500);
+
+/// The job the app runs for `input` under `options` (stage 1 as `stage1` says for a video, then
+/// training with snapshots for the viewport) in the work folder `out`.
+pub fn job_spec(options: &AppOptions, input: Input, stage1: Stage1Spec, out: PathBuf) -> JobSpec {
+    let settings = TrainConfig { iterations: options.train_iterations, ..Default::default() };
+    let train = TrainSpec {
+        snapshot_every: Some(SNAPSHOT_EVERY),
+        stop: options.stop,
+        ..TrainSpec::new(TrainStart::fresh(settings))
+    };
+    JobSpec { out, input, stage1, train: Some(train), resolution: None, export: Default::default() }
 }
 
 /// One entry of the training curve.
@@ -76,6 +102,9 @@ pub struct App {
     pub error: Option<String>,
     /// The input's preprocessed key frames (stage 1) and their times.
     key_frames: Vec<egui::TextureHandle>,
+    /// What the viewport shows while the job has no model yet, and when the job started.
+    pub preview: preview::StagePreview,
+    job_started: Option<Instant>,
     /// The image matrix: per frame (key frames and, once refined, the interpolated ones), the
     /// thumbnails of its views.
     matrix: Vec<Vec<egui::TextureHandle>>,
@@ -93,6 +122,8 @@ pub struct App {
     pub crop_box: Option<([f32; 3], [f32; 3])>,
     /// Indices of the selected Gaussians (by a shift-drag rectangle in the viewport).
     pub selection: Vec<usize>,
+    /// The last finished job's report.
+    pub last_report: Option<Box<JobReport>>,
     /// Set by wgpu when the device is lost (driver reset, GPU removed).
     device_lost: Arc<std::sync::Mutex<Option<String>>>,
 }
@@ -120,6 +151,8 @@ impl App {
             status: "drop a video, a frame folder, a dataset, a checkpoint or PLY frames here".into(),
             error: None,
             key_frames: Vec::new(),
+            preview: Default::default(),
+            job_started: None,
             matrix: Vec::new(),
             matrix_times: Vec::new(),
             matrix_confidence: Vec::new(),
@@ -131,6 +164,7 @@ impl App {
             history: edit::History::default(),
             crop_box: None,
             selection: Vec::new(),
+            last_report: None,
             device_lost,
         };
         match input {
@@ -162,19 +196,7 @@ impl App {
             Openable::Checkpoint(p) => self.show_model(LoadedModel::from_checkpoint(&p)?),
             Openable::PlyFolder(p) => self.show_model(LoadedModel::from_ply_folder(&p)?),
             Openable::Ply(p) => self.show_model(LoadedModel::from_ply_file(&p)?),
-            Openable::Video(p) => {
-                let stage1 = Stage1Spec {
-                    generate: VideoToMatrix {
-                        decode: crate::video::DecodeOptions {
-                            key_frames: self.options.key_frames,
-                            ..Default::default()
-                        },
-                        ..Default::default()
-                    },
-                    refine: self.options.refine,
-                };
-                self.start(Input::Video(p), stage1);
-            }
+            Openable::Video(p) => self.start(Input::Video(p), video_stage1(&self.options)),
             Openable::Dataset(p) => self.start(Input::Dataset(p), Stage1Spec::default()),
         }
         Ok(())
@@ -183,26 +205,18 @@ impl App {
     /// Starts the job for `input` (stage 1 as `stage1` says for a video, then training) in a fresh
     /// work folder, where the matrix and the model stay.
     fn start(&mut self, input: Input, stage1: Stage1Spec) {
-        /// How often the viewport gets the model as it trains.
-        const SNAPSHOT_EVERY: Duration = Duration::from_millis(1500);
         self.stop_job();
         self.key_frames.clear();
+        self.preview.clear();
+        self.job_started = Some(Instant::now());
         self.matrix.clear();
         self.matrix_times.clear();
         self.matrix_confidence.clear();
         self.curve.clear();
         self.train_stats = None;
         self.generation = None;
-        let settings = TrainConfig { iterations: self.options.train_iterations, ..Default::default() };
-        let train = TrainSpec { snapshot_every: Some(SNAPSHOT_EVERY), ..TrainSpec::new(TrainStart::fresh(settings)) };
-        let job = JobSpec {
-            out: work_dir_for(input.path()),
-            input,
-            stage1,
-            train: Some(train),
-            resolution: None,
-            export: Default::default(),
-        };
+        let out = work_dir_for(input.path());
+        let job = job_spec(&self.options, input, stage1, out);
         let worker = Worker::start(self.gpu.clone(), job);
         self.status = worker.description.clone();
         self.worker = Some(worker);
@@ -323,8 +337,9 @@ impl App {
         while let Ok(msg) = w.rx.try_recv() {
             match msg {
                 WorkerMsg::Event(event) => self.apply_event(event, ctx),
-                WorkerMsg::Thumbnails { done, total, views } => {
+                WorkerMsg::Thumbnails { done, total, views, rig_views } => {
                     self.generation = Some((done, total));
+                    self.preview.set_generated(done - 1, total, rig_views);
                     if let Some(ctx) = ctx {
                         let thumbs = views
                             .iter()
@@ -354,12 +369,14 @@ impl App {
             Event::StageStarted { what, .. } | Event::Info(what) | Event::Warning(what) => self.status = what,
             Event::Progress { done, total, what, .. } => self.status = format!("{what}: {done}/{total}"),
             Event::KeyFrames(frames) => {
+                self.preview.set_clip(frames.clone());
                 if let Some(ctx) = ctx {
                     self.key_frames =
                         frames.iter().enumerate().map(|(i, f)| texture(ctx, &format!("key{i}"), f)).collect();
                 }
             }
             Event::Dataset(ds) => {
+                self.preview.set_matrix(ds.clone());
                 if let Some(ctx) = ctx {
                     self.set_matrix(ctx, &ds);
                 }
@@ -375,7 +392,7 @@ impl App {
     }
 
     /// The job's last word in the status line (where its model is kept), and its model shown.
-    fn finish(&mut self, report: JobReport) {
+    fn finish(&mut self, mut report: JobReport) {
         if let Some(t) = &report.train {
             let verb = if t.interrupted { "stopped" } else { "trained" };
             let saved = t.checkpoint.as_ref().map(|p| format!("; saved {}", p.display())).unwrap_or_default();
@@ -385,9 +402,12 @@ impl App {
             self.status = "cancelled".into();
         }
         // A training job showed its model in its last snapshot.
-        if let (Some(ck), None) = (report.checkpoint, &report.train) {
+        if report.train.is_none()
+            && let Some(ck) = report.checkpoint.take()
+        {
             self.show_model(LoadedModel::from_checkpoint_data(ck, "loaded".into()));
         }
+        self.last_report = Some(Box::new(report));
     }
 
     fn record(&mut self, stats: StepReport) {
@@ -511,6 +531,16 @@ impl App {
     pub fn model_version(&self) -> u64 {
         self.model_version
     }
+
+    /// Seconds since the running job (or the last one) started.
+    pub fn job_seconds(&self) -> f64 {
+        self.job_started.map_or(0.0, |t| t.elapsed().as_secs_f64())
+    }
+
+    /// True while a job runs and is not paused: the viewport then keeps to its share of the device.
+    pub fn job_is_running(&self) -> bool {
+        self.worker.as_ref().is_some_and(|w| !w.control.is_paused())
+    }
 }
 
 fn texture(ctx: &egui::Context, name: &str, img: &image::RgbaImage) -> egui::TextureHandle {
@@ -520,6 +550,13 @@ fn texture(ctx: &egui::Context, name: &str, img: &image::RgbaImage) -> egui::Tex
 
 impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+}
+
+impl App {
+    /// One frame of the whole window (eframe calls it; `bench app` drives it headless).
+    pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         if let Some(lost) = self.device_lost.lock().ok().and_then(|l| l.clone()) {
             // Nothing can render any more; say so instead of failing on every frame.

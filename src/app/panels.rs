@@ -374,13 +374,21 @@ pub fn central(app: &mut App, ui: &mut egui::Ui) {
         let size = ui.available_size();
         let (rect, response) = ui.allocate_exact_size(size, egui::Sense::click_and_drag());
         let Some(model) = &app.model else {
-            ui.painter().text(
-                rect.center(),
-                egui::Align2::CENTER_CENTER,
-                "drop a video, a frame folder, a dataset, a checkpoint or PLY frames here",
-                egui::FontId::proportional(18.0),
-                ui.visuals().weak_text_color(),
-            );
+            let seconds = app.job_seconds();
+            match app.preview.texture(ui.ctx(), seconds) {
+                Some((texture, caption)) if app.worker.is_some() => {
+                    show_stage_preview(app, ui, rect, &texture, &caption)
+                }
+                _ => {
+                    ui.painter().text(
+                        rect.center(),
+                        egui::Align2::CENTER_CENTER,
+                        "drop a video, a frame folder, a dataset, a checkpoint or PLY frames here",
+                        egui::FontId::proportional(18.0),
+                        ui.visuals().weak_text_color(),
+                    );
+                }
+            }
             return;
         };
         // Shift-drag selects; otherwise orbit with the primary button, pan with the others, wheel zooms.
@@ -417,7 +425,8 @@ pub fn central(app: &mut App, ui: &mut egui::Ui) {
         let ppp = ui.ctx().pixels_per_point();
         let pixels = ((rect.width() * ppp) as u32, (rect.height() * ppp) as u32);
         // The camera of the image as the viewport renders it (its size may be reduced on CPU drivers).
-        let shown = app.viewport.render_size(pixels);
+        let shared = app.job_is_running();
+        let shown = app.viewport.render_size(pixels, shared);
         let camera = app.orbit.camera(shown.0, shown.1);
         if selecting
             && response.drag_stopped_by(egui::PointerButton::Primary)
@@ -440,6 +449,7 @@ pub fn central(app: &mut App, ui: &mut egui::Ui) {
             time: app.timeline.time,
             size: pixels,
             background: app.background,
+            shared,
         };
         let result = app.viewport.update(ui.ctx(), model, &request);
         match result {
@@ -456,4 +466,22 @@ pub fn central(app: &mut App, ui: &mut egui::Ui) {
         }
         overlays(app, ui, rect, &camera);
     });
+}
+
+/// Before the first model: the stage-1 preview (clip, generated views, matrix), square and centred
+/// on the viewport's background, captioned.
+fn show_stage_preview(app: &App, ui: &egui::Ui, rect: egui::Rect, texture: &egui::TextureHandle, caption: &str) {
+    let [r, g, b] = app.background.map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8);
+    ui.painter().rect_filled(rect, 0.0, egui::Color32::from_rgb(r, g, b));
+    let side = rect.width().min(rect.height() - 24.0).max(16.0);
+    let square = egui::Rect::from_center_size(rect.center() - egui::vec2(0.0, 12.0), egui::vec2(side, side));
+    let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+    ui.painter().image(texture.id(), square, uv, egui::Color32::WHITE);
+    ui.painter().text(
+        rect.center_bottom() - egui::vec2(0.0, 4.0),
+        egui::Align2::CENTER_BOTTOM,
+        caption,
+        egui::FontId::proportional(14.0),
+        ui.visuals().weak_text_color(),
+    );
 }

@@ -28,7 +28,17 @@ pub struct ViewRequest {
     /// Pixels wanted (the CPU driver renders fewer and lets egui scale).
     pub size: (u32, u32),
     pub background: [f32; 3],
+    /// A job is working on the same device: render at a quarter of the pixels, and keep to
+    /// [`LIVE_SHARE`] of the time.
+    pub shared: bool,
 }
+
+/// While a job works on the device, the viewport renders at most this share of the wall time: after
+/// a frame of `d` it waits `d·(1 − share)/share` before the next (re-renders are the app's only
+/// device work beside the job's; training's step rate comes first, docs/speed.md measures it).
+pub const LIVE_SHARE: f64 = 0.1;
+/// Side scale of a shared-device render (a quarter of the pixels); idle or paused, full size.
+const LIVE_SCALE: f32 = 0.5;
 
 pub struct Viewport {
     rasterizer: Rasterizer,
@@ -40,6 +50,13 @@ pub struct Viewport {
     pub stats: RenderStats,
     /// Longest side rendered; the CPU driver gets a smaller one to stay interactive.
     pub max_side: u32,
+    /// When the last render ended, and how long it took.
+    last_render: Option<(Instant, f64)>,
+    /// Renders the pacing put off, and renders done (`bench app` reports both).
+    pub deferred: u64,
+    pub renders: u64,
+    /// Seconds spent rendering, all renders together.
+    pub render_seconds: f64,
 }
 
 impl Viewport {
@@ -53,14 +70,25 @@ impl Viewport {
             image: None,
             stats: RenderStats::default(),
             max_side,
+            last_render: None,
+            deferred: 0,
+            renders: 0,
+            render_seconds: 0.0,
         })
     }
 
-    /// The size actually rendered for a viewport of `size` pixels.
-    pub fn render_size(&self, size: (u32, u32)) -> (u32, u32) {
+    /// The size actually rendered for a viewport of `size` pixels (`shared`: while a job works).
+    pub fn render_size(&self, size: (u32, u32), shared: bool) -> (u32, u32) {
         let long = size.0.max(size.1).max(1);
-        let shrink = (self.max_side as f32 / long as f32).min(1.0);
+        let scale = if shared { LIVE_SCALE } else { 1.0 };
+        let shrink = (self.max_side as f32 / long as f32).min(1.0) * scale;
         (((size.0 as f32 * shrink) as u32).max(8), ((size.1 as f32 * shrink) as u32).max(8))
+    }
+
+    /// True while the pacing of a shared device puts a new render off.
+    fn paced(&self, shared: bool) -> bool {
+        let Some((ended, seconds)) = self.last_render else { return false };
+        shared && ended.elapsed().as_secs_f64() < seconds * (1.0 - LIVE_SHARE) / LIVE_SHARE
     }
 
     /// Renders if anything changed; returns the texture to show.
@@ -70,10 +98,14 @@ impl Viewport {
         model: &LoadedModel,
         request: &ViewRequest,
     ) -> anyhow::Result<Option<egui::TextureHandle>> {
-        let size = self.render_size(request.size);
+        let size = self.render_size(request.size, request.shared);
         let key = ViewRequest { size, ..request.clone() };
         let ViewRequest { model_version, splat_scale, time, background, .. } = key;
         if self.last.as_ref() == Some(&key) {
+            return Ok(self.texture.clone());
+        }
+        if self.texture.is_some() && self.paced(request.shared) {
+            self.deferred += 1;
             return Ok(self.texture.clone());
         }
         let start = Instant::now();
@@ -102,8 +134,12 @@ impl Viewport {
             None => self.texture = Some(ctx.load_texture("viewport", image.clone(), egui::TextureOptions::LINEAR)),
         }
         self.image = Some(image);
+        let seconds = start.elapsed().as_secs_f64();
+        self.last_render = Some((Instant::now(), seconds));
+        self.renders += 1;
+        self.render_seconds += seconds;
         self.stats = RenderStats {
-            milliseconds: start.elapsed().as_secs_f32() * 1000.0,
+            milliseconds: seconds as f32 * 1000.0,
             width: size.0,
             height: size.1,
             splats: *splats,

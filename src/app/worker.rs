@@ -2,6 +2,7 @@
 //! of one model's GPU work on one thread), sharing the app's wgpu device. Its events reach the UI as
 //! messages; the UI pauses and cancels through the job's `Control`.
 
+use crate::camera::SyncDreamerRig;
 use crate::gpu::GpuContext;
 use crate::pipeline::{Control, Event, JobReport, JobSpec};
 use crate::render::Rasterizer;
@@ -14,9 +15,9 @@ use std::sync::mpsc::{Receiver, channel};
 pub enum WorkerMsg {
     /// An event of the job.
     Event(Event),
-    /// The views of a generated key frame (the 16 rig views, then the input view; 64² thumbnails),
-    /// read back from the matrix on the worker's thread.
-    Thumbnails { done: usize, total: usize, views: Vec<RgbaImage> },
+    /// The views of a generated key frame, read back from the matrix on the worker's thread: 64²
+    /// thumbnails of the 16 rig views and the input view, and the rig views at full size.
+    Thumbnails { done: usize, total: usize, views: Vec<RgbaImage>, rig_views: Vec<RgbaImage> },
     /// The job ended: its report, or why it failed.
     Ended(Result<Box<JobReport>, String>),
 }
@@ -44,8 +45,11 @@ impl Worker {
             .spawn(move || {
                 let mut forward = |event: Event| {
                     if let Event::FrameGenerated { frame, total, matrix } = &event {
-                        let views = frame_thumbnails(matrix, *frame);
-                        let _ = tx.send(WorkerMsg::Thumbnails { done: frame + 1, total: *total, views });
+                        let full = frame_views(matrix, *frame);
+                        let views = full.iter().map(|v| image::imageops::thumbnail(v, 64, 64)).collect();
+                        let rig_views = full.into_iter().take(SyncDreamerRig::default().views as usize).collect();
+                        let msg = WorkerMsg::Thumbnails { done: frame + 1, total: *total, views, rig_views };
+                        let _ = tx.send(msg);
                     }
                     // A UI that is gone stops the job at its next check.
                     if tx.send(WorkerMsg::Event(event)).is_err() {
@@ -80,8 +84,9 @@ impl Drop for Worker {
     }
 }
 
-/// The thumbnails of one generated key frame, read back from the matrix folder as it is written.
-fn frame_thumbnails(matrix: &Path, frame: usize) -> Vec<RgbaImage> {
+/// The views of one generated key frame (rig views in order, then the input view), read back from
+/// the matrix folder as it is written.
+fn frame_views(matrix: &Path, frame: usize) -> Vec<RgbaImage> {
     let prefix = format!("f{frame:03}_");
     let mut files: Vec<PathBuf> = std::fs::read_dir(matrix.join("train"))
         .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
@@ -89,11 +94,7 @@ fn frame_thumbnails(matrix: &Path, frame: usize) -> Vec<RgbaImage> {
     files.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix)));
     // f000_v00 … f000_v15, then the input view f000_v16.
     files.sort();
-    files
-        .iter()
-        .filter_map(|p| image::open(p).ok())
-        .map(|i| image::imageops::thumbnail(&i.to_rgba8(), 64, 64))
-        .collect()
+    files.iter().filter_map(|p| image::open(p).ok()).map(|i| i.to_rgba8()).collect()
 }
 
 /// Where the app keeps a job's files (the generated matrix, the model): a fresh folder under the

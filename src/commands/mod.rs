@@ -1,6 +1,7 @@
 //! The CLI subcommands: each a thin driver of the library (`pipeline` for everything that runs
 //! stages; the rest read, render or measure).
 
+pub mod bench_app;
 pub mod bench_confidence;
 pub mod bench_generate;
 pub mod bench_interpolate;
@@ -75,37 +76,49 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
         Command::Eval { checkpoint, dataset, json, background, resolution, images } => {
             eval(&checkpoint, &dataset, &EvalArgs { resolution, background, images, json })?
         }
-        Command::Bench { what, json, iterations, steps, size, frames, scene, settings, overrides, tiny, models } => {
-            match what.as_str() {
-                "raster" if !models.is_empty() => bench_models(&models, size, settings.batch_views, json, iterations)?,
-                "raster" => bench_raster(json, iterations)?,
-                "ring" => bench_ring::bench_ring(&bench_ring::RingArgs {
-                    scene,
-                    json,
-                    size,
-                    frames,
-                    run: RunLength { iters: steps, budget: None },
-                    settings,
-                    overrides: overrides.overrides,
-                })?,
-                "view" => bench_view(json, iterations)?,
-                "generate" => bench_generate::bench_generate(&bench_generate::GenerateBenchArgs {
-                    json,
-                    iterations,
-                    frames: frames as usize,
-                    tiny,
-                })?,
-                "interpolate" => bench_interpolate::bench_interpolate(json, iterations)?,
-                "confidence" => {
-                    let settings = TrainConfig { iterations: steps.unwrap_or(2000), ..settings };
-                    let settings = crate::train::overrides::apply_overrides(&settings, &overrides.overrides)?;
-                    bench_confidence::bench_confidence(bench_confidence::AblationArgs { frames, size, json, settings })?
-                }
-                other => anyhow::bail!(
-                    "unknown benchmark `{other}` (expected raster, ring, view, interpolate, confidence or generate)"
-                ),
+        Command::Bench {
+            what,
+            json,
+            iterations,
+            steps,
+            size,
+            frames,
+            scene,
+            settings,
+            overrides,
+            tiny,
+            models,
+            budget,
+        } => match what.as_str() {
+            "raster" if !models.is_empty() => bench_models(&models, size, settings.batch_views, json, iterations)?,
+            "raster" => bench_raster(json, iterations)?,
+            "ring" => bench_ring::bench_ring(&bench_ring::RingArgs {
+                scene,
+                json,
+                size,
+                frames,
+                run: RunLength { iters: steps, budget: None },
+                settings,
+                overrides: overrides.overrides,
+            })?,
+            "view" => bench_view(json, iterations)?,
+            "generate" => bench_generate::bench_generate(&bench_generate::GenerateBenchArgs {
+                json,
+                iterations,
+                frames: frames as usize,
+                tiny,
+            })?,
+            "interpolate" => bench_interpolate::bench_interpolate(json, iterations)?,
+            "app" => bench_app::bench_app(&bench_app::AppBenchArgs { json, budget })?,
+            "confidence" => {
+                let settings = TrainConfig { iterations: steps.unwrap_or(2000), ..settings };
+                let settings = crate::train::overrides::apply_overrides(&settings, &overrides.overrides)?;
+                bench_confidence::bench_confidence(bench_confidence::AblationArgs { frames, size, json, settings })?
             }
-        }
+            other => anyhow::bail!(
+                "unknown benchmark `{other}` (expected raster, ring, view, interpolate, confidence, generate or app)"
+            ),
+        },
         Command::Weights => refine::weights()?,
         Command::Inspect { dataset, resolution } => {
             let ds = load_dataset(&dataset, LoadOptions { max_side: resolution })?;

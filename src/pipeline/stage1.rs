@@ -3,7 +3,7 @@
 
 use super::events::{Control, Event, Observer, Stage};
 use crate::generate::Stage1Progress;
-use crate::generate::from_video::{VideoToMatrix, resolve_generator, video_to_matrix};
+use crate::generate::from_video::{VideoToMatrix, decode_for_matrix, objects_to_matrix, resolve_generator};
 use crate::gpu::GpuContext;
 use crate::interpolate::{Interpolator, InterpolatorChoice, RefineOptions, RefineSummary, refine_matrix};
 use crate::render::Rasterizer;
@@ -73,7 +73,10 @@ pub fn video_to_dataset(
     observer.on_event(Event::Info(format!("stage 1 generator: {why}")));
     let mut clock = Instant::now();
     observer.on_event(Event::StageStarted { stage: Stage::Decode, what: format!("decoding {}", video.display()) });
-    let objects = video_to_matrix(rast, video, matrix, &spec.generate, control.cancel_flag(), &mut |p| match p {
+    let objects = decode_for_matrix(rast, video, &spec.generate)?;
+    // At once, so a viewer can play the clip while the matrix is made.
+    observer.on_event(Event::KeyFrames(objects.frames.clone()));
+    objects_to_matrix(rast, &objects, matrix, &spec.generate, control.cancel_flag(), &mut |p| match p {
         Stage1Progress::Decoded { frames, generator } => {
             observer.on_event(Event::StageFinished { stage: Stage::Decode, seconds: clock.elapsed().as_secs_f64() });
             clock = Instant::now();
@@ -110,7 +113,6 @@ pub fn video_to_dataset(
         }
     )));
     let key_frames = objects.frames.len();
-    observer.on_event(Event::KeyFrames(objects.frames));
     let refine = match spec.refine {
         Some(r) => refine(Some(gpu), matrix, &r, control, observer)?,
         None => None,

@@ -53,6 +53,9 @@ pub enum StopReason {
     Converged { at_step: u32, psnr: f64 },
     /// The plan was fitted to the time budget (given, or the default training time) and ran to its end.
     Budget,
+    /// The budget ran out at `at_step`, before the end of the `planned` steps (a step far slower than
+    /// those the plan was fitted to): the run is cut, not complete.
+    OutOfTime { at_step: u32, planned: u32 },
     /// The driver cancelled (Ctrl-C, Cancel).
     Cancelled,
 }
@@ -65,6 +68,9 @@ impl StopReason {
                 format!("converged at step {at_step} (held-out decision views {psnr:.2} dB), then finished")
             }
             Self::Budget => "ran the plan fitted to the time budget".into(),
+            Self::OutOfTime { at_step, planned } => {
+                format!("out of time at step {at_step} of the {planned} planned")
+            }
             Self::Cancelled => "cancelled".into(),
         }
     }
@@ -109,6 +115,30 @@ pub fn fit_to_budget(step: u32, cap: u32, remaining: Duration, seconds_left: imp
         if seconds_left(mid) <= budget { lo = mid } else { hi = mid }
     }
     lo
+}
+
+/// A refitted plan must beat the current one by this share before the run lengthens: the step time
+/// is noisy, and a plan that grows and shrinks by a few steps at every refit only stirs the
+/// learning-rate schedule.
+pub const GROW_MARGIN: f64 = 0.05;
+
+/// The plan to lay the rest of a run over, given the `current` one and the longest that fits the
+/// budget (`fitted`, within the cap). It shrinks at once; it grows only by more than [`GROW_MARGIN`]
+/// (the first estimate of a full-resolution step is a guess from the coarse ones, and the first
+/// steps carry the kernels' compilation, so early plans come out short), and never so far that a run
+/// already at full resolution would fall back into its coarse share.
+pub fn refit(current: u32, fitted: u32, step: u32, coarse_share: f64, now_coarse: bool) -> u32 {
+    if fitted <= current {
+        return fitted;
+    }
+    let ceiling = if !now_coarse && coarse_share > 0.0 {
+        // The coarse share ends at ceil(share × plan) steps; it must stay at or before `step`.
+        (step as f64 / coarse_share).floor() as u32
+    } else {
+        u32::MAX
+    };
+    let grown = fitted.min(ceiling);
+    if (grown as f64) > current as f64 * (1.0 + GROW_MARGIN) { grown } else { current }
 }
 
 /// How long a step takes at each resolution, measured as a run goes (`--coarse` steps render a
@@ -231,6 +261,29 @@ mod tests {
         assert!((clock.seconds_left(10, 1000, 0.5, 1.0) - 249.0).abs() < 1e-9);
         let fitted = fit_to_budget(10, 3000, Duration::from_secs(249), |p| clock.seconds_left(10, p, 0.5, 1.0));
         assert_eq!(fitted, 1000);
+    }
+
+    #[test]
+    fn a_refit_shrinks_at_once_grows_past_a_margin_and_never_reopens_the_coarse_share() {
+        // Shrinking: always, by any amount.
+        assert_eq!(refit(1000, 990, 300, 0.5, true), 990);
+        // Growing by less than the margin: kept as it is.
+        assert_eq!(refit(1000, 1040, 300, 0.5, true), 1000);
+        // Growing past it while coarse: the coarse share stretches with the plan, as planned.
+        assert_eq!(refit(1000, 1200, 300, 0.5, true), 1200);
+        // At full resolution from step 500 of 1000 (share 0.5): at step 560 the plan may reach 1120
+        // (coarse end 560, this very step), not more.
+        assert_eq!(refit(1000, 1300, 560, 0.5, false), 1120);
+        // Too early to grow by the margin without reopening the coarse share: the plan stays.
+        assert_eq!(refit(1000, 1300, 520, 0.5, false), 1000);
+        assert_eq!(refit(1000, 1300, 500, 0.5, false), 1000);
+        // No coarse share: the fitted plan, whatever the step.
+        assert_eq!(refit(1000, 1300, 560, 0.0, false), 1300);
+        // The ceiling keeps the invariant: no step at or after `step` is coarse under the new plan.
+        for step in 500..700 {
+            let plan = refit(1000, 2000, step, 0.5, false);
+            assert!((step as f64) >= 0.5 * plan as f64, "{step} -> {plan}");
+        }
     }
 
     #[test]

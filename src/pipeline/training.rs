@@ -4,7 +4,7 @@
 
 use super::events::{Control, CurvePoint, Event, Observer, Stage, StepReport};
 use super::plan::TrainPlan;
-use super::stopping::{PlateauWatch, StepClock, StopReason, StopRule, fit_to_budget};
+use super::stopping::{PlateauWatch, StepClock, StopReason, StopRule, fit_to_budget, refit};
 use crate::dataset::{Dataset, View};
 use crate::export::Checkpoint;
 use crate::gaussians::Gaussians4d;
@@ -300,7 +300,8 @@ pub fn train(
             break;
         }
         if spec.stop.budget.is_some_and(|b| wall.elapsed() >= b) {
-            reason = StopReason::Budget;
+            let (at_step, planned) = (trainer.iteration(), trainer.config().iterations);
+            reason = StopReason::OutOfTime { at_step, planned };
             break;
         }
         if control.is_paused() {
@@ -319,7 +320,8 @@ pub fn train(
         }
         let steps_this_run = s.iteration - first_step;
         // Fit the plan to the budget from the wall time per step so far (evaluations included), after
-        // a few steps (the first compiles kernels) and then every 50: it only ever shrinks.
+        // a few steps (the first compiles kernels) and then every 50. It shrinks at once and grows
+        // back by a margin (`stopping::refit`), but not after a plateau: its finish stays as decided.
         if let Some(budget) = spec.stop.budget
             && (steps_this_run == 10 || (steps_this_run > 10 && steps_this_run.is_multiple_of(50)))
         {
@@ -330,19 +332,26 @@ pub fn train(
             let remaining = budget.saturating_sub(wall.elapsed());
             let share = trainer.coarse_share();
             let left = |plan: u32| clock.seconds_left(s.iteration, plan, share, overhead);
-            let fitted = fit_to_budget(s.iteration, trainer.config().iterations, remaining, left);
-            if fitted < trainer.config().iterations {
-                if !budget_limited {
-                    let (coarse, full) = clock.per_step().unwrap_or_default();
-                    let coarse =
-                        if share > 0.0 { format!(" ({coarse:.2} s at half resolution)") } else { String::new() };
-                    observer.on_event(Event::Info(format!(
-                        "{full:.2} s per step{coarse}: the plan is {fitted} steps, to end within {}",
-                        super::plan::clock(budget.as_secs_f64())
-                    )));
-                }
-                trainer.replan(fitted);
-                budget_limited = true;
+            let current = trainer.config().iterations;
+            let ceiling = if matches!(reason, StopReason::Planned) { cap } else { current };
+            let fitted = fit_to_budget(s.iteration, ceiling, remaining, left);
+            let next = refit(current, fitted, s.iteration, share, trainer.is_coarse());
+            if next != current {
+                let (coarse, full) = clock.per_step().unwrap_or_default();
+                let coarse = if share > 0.0 { format!(" ({coarse:.2} s at half resolution)") } else { String::new() };
+                let verb = if !budget_limited {
+                    "is"
+                } else if next > current {
+                    "grows to"
+                } else {
+                    "shrinks to"
+                };
+                observer.on_event(Event::Info(format!(
+                    "{full:.2} s per step{coarse}: the plan {verb} {next} steps, to end within {}",
+                    super::plan::clock(budget.as_secs_f64())
+                )));
+                trainer.replan(next);
+                budget_limited = next < cap;
             }
         }
         report = StepReport {

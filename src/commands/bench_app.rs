@@ -1,0 +1,255 @@
+//! `bench app`: the desktop app on the bundled demo clip, driven headless through the library (its
+//! whole UI built every frame at ~30 frames a second in a 1280×800 window, the timeline playing and the
+//! camera turning once there is a model, so the viewport always wants a new image), timed from launch:
+//! the clip shown, the first generated views, the matrix, the first training step, the first model, a
+//! model within 1 dB of the final one on the demo's true held-out views. Then the same job without
+//! the UI, as `run` does it, for the steps per second the viewer costs.
+
+use crate::app::preview::Pick;
+use crate::app::{App, AppOptions, job_spec, video_stage1};
+use crate::dataset::{LoadOptions, View, load_dataset};
+use crate::gaussians::Gaussians4d;
+use crate::generate::demo::{demo_clip, write_truth_matrix};
+use crate::gpu::GpuContext;
+use crate::pipeline::stopping::StopRule;
+use crate::pipeline::{Control, Input, JobReport, TrainReport};
+use crate::render::Rasterizer;
+use crate::train::eval::evaluate;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// UI frames per second the bench asks for (a display's refresh, halved).
+const FRAME_RATE: f64 = 30.0;
+/// Models kept for the quality curve, at most this often (each is scored after the run).
+const KEEP_EVERY_S: f64 = 15.0;
+/// Key frames of the truth matrix (as `efficient4d demo` writes it).
+const TRUTH_FRAMES: u32 = 16;
+
+pub struct AppBenchArgs {
+    pub json: bool,
+    /// Training time budget (default: the app's, `pipeline::plan::DEFAULT_TRAIN_TIME`).
+    pub budget: Option<Duration>,
+}
+
+/// Seconds from launch to each thing the user sees.
+#[derive(Debug, Default, Serialize)]
+pub struct Milestones {
+    pub clip_shown: Option<f64>,
+    pub generated_views_shown: Option<f64>,
+    pub matrix_shown: Option<f64>,
+    pub first_step: Option<f64>,
+    pub first_model: Option<f64>,
+    /// The first kept model within 1 dB of the final one (held out; kept every 15 s).
+    pub within_1db_of_final: Option<f64>,
+    pub done: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct KeptModel {
+    pub seconds: f64,
+    pub step: u32,
+    pub splats: usize,
+    pub psnr: f64,
+}
+
+/// One job's training figures.
+#[derive(Debug, Serialize)]
+pub struct JobFigures {
+    pub steps: u32,
+    /// Seconds inside steps, and wall seconds of the training stage.
+    pub step_seconds: f64,
+    pub train_wall_seconds: f64,
+    pub steps_per_second: f64,
+    pub stop_reason: String,
+    pub stages: std::collections::BTreeMap<&'static str, f64>,
+    /// Held out on the demo's true views (all 4 test cameras × 16 times).
+    pub psnr: f64,
+    pub ssim: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AppBench {
+    pub device: String,
+    pub milestones: Milestones,
+    pub app: JobFigures,
+    pub cli: JobFigures,
+    /// In-app steps per second over the CLI's.
+    pub app_over_cli: f64,
+    pub ui_frames: u64,
+    pub mean_ui_frame_ms: f64,
+    pub viewport_renders: u64,
+    pub viewport_renders_deferred: u64,
+    /// Share of the training stage's wall time spent in viewport renders.
+    pub viewport_share_of_training: f64,
+    pub kept_models: Vec<KeptModel>,
+}
+
+pub fn bench_app(args: &AppBenchArgs) -> anyhow::Result<()> {
+    let launch = Instant::now();
+    let gpu = GpuContext::headless()?;
+    let stop = StopRule { budget: args.budget.or(StopRule::default().budget), ..StopRule::default() };
+    let options = AppOptions { stop, ..AppOptions::default() };
+    let mut app = App::new(gpu.clone(), None, options.clone())?;
+    anyhow::ensure!(app.worker.is_some(), "the demo job did not start: {:?}", app.error);
+    let ctx = egui::Context::default();
+    let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 800.0));
+    let (mut milestones, mut kept, mut frames) = (Milestones::default(), Vec::new(), 0u64);
+    let mut last_kept: Option<f64> = None;
+    let frame_time = Duration::from_secs_f64(1.0 / FRAME_RATE);
+    let mut ui_seconds = 0.0;
+    let say = |what: &str, at: f64| {
+        if !args.json {
+            println!("{at:7.1} s  {what}");
+        }
+    };
+    while app.worker.is_some() {
+        let frame_start = Instant::now();
+        let now = launch.elapsed().as_secs_f64();
+        if app.model.is_some() {
+            app.timeline.playing = true;
+            app.orbit.orbit(3.0, 0.0);
+        }
+        let _ = ctx.run_ui(egui::RawInput { screen_rect: Some(screen), ..Default::default() }, |ui| app.show(ui));
+        frames += 1;
+        ui_seconds += frame_start.elapsed().as_secs_f64();
+        let mark = |slot: &mut Option<f64>, what: &str| {
+            if slot.is_none() {
+                *slot = Some(now);
+                say(what, now);
+            }
+        };
+        if app.model.is_none() {
+            match app.preview.pick(app.job_seconds()) {
+                Some(Pick::Clip(_)) => mark(&mut milestones.clip_shown, "the input clip plays"),
+                Some(Pick::Generated(_)) => mark(&mut milestones.generated_views_shown, "generated views turn"),
+                Some(Pick::Matrix { .. }) => mark(&mut milestones.matrix_shown, "the image matrix turns"),
+                None => {}
+            }
+        }
+        if app.train_stats.is_some() {
+            mark(&mut milestones.first_step, "first training step");
+        }
+        if let (Some(model), Some(stats)) = (&app.model, app.train_stats) {
+            mark(&mut milestones.first_model, "first model");
+            if last_kept.is_none_or(|t| now - t >= KEEP_EVERY_S) {
+                last_kept = Some(now);
+                kept.push((now, stats.iteration, model.gaussians.clone()));
+            }
+        }
+        if let Some(wait) = frame_time.checked_sub(frame_start.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+    milestones.done = Some(launch.elapsed().as_secs_f64());
+    say("done", milestones.done.unwrap_or_default());
+    if let Some(e) = &app.error {
+        anyhow::bail!("the app's job failed: {e}");
+    }
+    let report = app.last_report.take().ok_or_else(|| anyhow::anyhow!("the app's job left no report"))?;
+    let final_model = app.model.as_ref().map(|m| m.gaussians.clone()).ok_or_else(|| anyhow::anyhow!("no model"))?;
+    let train_wall = report.stages.get("train").copied().unwrap_or_default();
+    let (renders, deferred, render_seconds) =
+        (app.viewport.renders, app.viewport.deferred, app.viewport.render_seconds);
+    drop(app);
+
+    // Scored on the demo's true held-out views (the inflate preview the job trained on is not the truth).
+    let rast = Arc::new(Rasterizer::new(gpu.clone())?);
+    let truth_dir = tempfile::tempdir()?;
+    write_truth_matrix(&rast, truth_dir.path(), TRUTH_FRAMES, true)?;
+    let truth = load_dataset(truth_dir.path(), LoadOptions::default())?;
+    let background = report.checkpoint.as_ref().map_or([1.0; 3], |c| c.meta.background);
+    let app_figures = figures(&rast, &report, &final_model, &truth.test, background)?;
+    let mut kept_models = Vec::new();
+    for (seconds, step, g) in &kept {
+        let psnr = evaluate(&rast, g, &truth.test, background)?.psnr;
+        kept_models.push(KeptModel { seconds: *seconds, step: *step, splats: g.len(), psnr });
+    }
+    milestones.within_1db_of_final = kept_models.iter().find(|k| k.psnr >= app_figures.psnr - 1.0).map(|k| k.seconds);
+
+    // The same job without the UI, as `run` does it (no snapshots).
+    if !args.json {
+        println!("the same job without the UI ...");
+    }
+    let work = tempfile::tempdir()?;
+    let mut spec = job_spec(&options, Input::Video(demo_clip()), video_stage1(&options), work.path().to_path_buf());
+    if let Some(t) = spec.train.as_mut() {
+        t.snapshot_every = None;
+    }
+    let cli_report = crate::pipeline::run(&gpu, &rast, &spec, &Control::default(), &mut |_| {})?;
+    let cli_model = cli_report.checkpoint.as_ref().map(|c| c.gaussians.clone()).unwrap_or_default();
+    let cli_figures = figures(&rast, &cli_report, &cli_model, &truth.test, background)?;
+
+    let out = AppBench {
+        device: gpu.describe(),
+        app_over_cli: app_figures.steps_per_second / cli_figures.steps_per_second.max(1e-9),
+        milestones,
+        app: app_figures,
+        cli: cli_figures,
+        ui_frames: frames,
+        mean_ui_frame_ms: ui_seconds * 1000.0 / frames.max(1) as f64,
+        viewport_renders: renders,
+        viewport_renders_deferred: deferred,
+        viewport_share_of_training: render_seconds / train_wall.max(1e-9),
+        kept_models,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print_summary(&out);
+    }
+    Ok(())
+}
+
+fn figures(
+    rast: &Rasterizer,
+    report: &JobReport,
+    model: &Gaussians4d,
+    truth: &[View],
+    background: [f32; 3],
+) -> anyhow::Result<JobFigures> {
+    let train: &TrainReport = report.train.as_ref().ok_or_else(|| anyhow::anyhow!("the job did not train"))?;
+    let wall = report.stages.get("train").copied().unwrap_or_default();
+    let eval = evaluate(rast, model, truth, background)?;
+    Ok(JobFigures {
+        steps: train.iters,
+        step_seconds: train.seconds,
+        train_wall_seconds: wall,
+        steps_per_second: train.iters as f64 / wall.max(1e-9),
+        stop_reason: train.stop_reason.describe(),
+        stages: report.stages.clone(),
+        psnr: eval.psnr,
+        ssim: eval.ssim,
+    })
+}
+
+fn print_summary(b: &AppBench) {
+    let m = &b.milestones;
+    let s = |v: Option<f64>| v.map_or("never".to_string(), |v| format!("{v:.1} s"));
+    println!("device: {}", b.device);
+    println!(
+        "from launch: clip {}, generated views {}, matrix {}, first step {}, first model {}, within 1 dB of the final {}, done {}",
+        s(m.clip_shown),
+        s(m.generated_views_shown),
+        s(m.matrix_shown),
+        s(m.first_step),
+        s(m.first_model),
+        s(m.within_1db_of_final),
+        s(m.done)
+    );
+    for (name, f) in [("app", &b.app), ("cli", &b.cli)] {
+        println!(
+            "{name}: {} steps in {:.0} s of training ({:.2} steps/s), {}; held out {:.2} dB / {:.4}",
+            f.steps, f.train_wall_seconds, f.steps_per_second, f.stop_reason, f.psnr, f.ssim
+        );
+    }
+    println!(
+        "app/cli steps per second {:.2}; viewport: {} renders ({} put off), {:.1} % of training's wall time; UI {:.1} ms per frame over {} frames",
+        b.app_over_cli,
+        b.viewport_renders,
+        b.viewport_renders_deferred,
+        b.viewport_share_of_training * 100.0,
+        b.mean_ui_frame_ms,
+        b.ui_frames
+    );
+}
