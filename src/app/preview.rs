@@ -73,6 +73,11 @@ impl StagePreview {
         self.matrix = (!self.matrix_frames.is_empty()).then_some(ds);
     }
 
+    /// The job's image matrix, once stage 1 has made it.
+    pub fn matrix(&self) -> Option<&Arc<Dataset>> {
+        self.matrix.as_ref()
+    }
+
     /// What to show `seconds` after the job started: the latest of matrix, generated views and clip.
     pub fn pick(&self, seconds: f64) -> Option<Pick> {
         let tick = (seconds.max(0.0) * FRAMES_PER_SECOND) as usize;
