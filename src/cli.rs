@@ -185,8 +185,21 @@ pub enum Command {
         #[arg(long)]
         resolution: Option<u32>,
     },
-    /// Show the GPU adapter and the features the rasterizer will use.
-    Gpu,
+    /// Show the GPU adapter and the features the rasterizer will use; `--check` also checks that it
+    /// computes the right thing (exits 1 when a check fails).
+    Gpu {
+        /// Run the rasterizer's forward and backward (every shader variant the device runs) against
+        /// the f64 CPU reference, the fused loss against burn's, one burn op step, and a 16-view
+        /// render against a stored image; print each error beside its tolerance.
+        #[arg(long)]
+        check: bool,
+        /// With `--check`: print the report as JSON.
+        #[arg(long, requires = "check")]
+        json: bool,
+        /// With `--check`: save the 16-view render it compared (PNG, 4 × 4 views) here.
+        #[arg(long, value_name = "PNG", requires = "check")]
+        save_render: Option<PathBuf>,
+    },
 }
 
 /// How stage 1 reads the video.

@@ -7,7 +7,8 @@
 //! - `render`: the WGSL tile rasterizer, forward and backward, and its burn op;
 //! - the stages: `generate` (stage 1: the 16-view image matrix), `interpolate` (new frames and
 //!   confidence maps), `train` (stage 2), `export` (checkpoint, PLY, turntable);
-//! - `pipeline`: one job that runs the stages for an input and reports events;
+//! - `pipeline`: one job that runs the stages for an input and reports events; `gpu_check`: the
+//!   rasterizer, loss and burn op on this device against their references (`efficient4d gpu --check`);
 //! - drivers: `cli` + `commands` (the command line) and `app` (the desktop viewer).
 
 pub mod app;
@@ -20,6 +21,7 @@ pub mod export;
 pub mod gaussians;
 pub mod generate;
 pub mod gpu;
+pub mod gpu_check;
 pub mod interpolate;
 pub mod metrics;
 pub mod pipeline;

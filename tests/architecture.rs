@@ -20,6 +20,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("interpolate", 3),
     ("train", 4),
     ("pipeline", 5),
+    ("gpu_check", 5),
     ("cli", 6),
     ("app", 6),
     ("commands", 7),

@@ -18,13 +18,7 @@ fn check(name: &str, gs: &Gaussians4d, views: &[efficient4d::render::RasterView]
         let d = diff(&img[i * w * h * 4..(i + 1) * w * h * 4], &reference);
         eprintln!("{name} view {i}: max {:.2e} mean {:.2e} over1e-3 {:.4}", d.max, d.mean, d.frac_over_1e3);
         // Splats right at the 1/255 cut-off or the saturation stop may flip between f32 and f64.
-        assert!(
-            d.mean < 1e-5 && d.frac_over_1e3 < 0.001 && d.max < 5e-3,
-            "{name} view {i}: max {} mean {} frac {}",
-            d.max,
-            d.mean,
-            d.frac_over_1e3
-        );
+        assert!(d.passes(), "{name} view {i}: max {} mean {} frac {}", d.max, d.mean, d.frac_over_1e3);
     }
     assert!(covered * 10 > w * h, "{name}: the scene covers too little of the images to test anything");
 }

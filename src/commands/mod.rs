@@ -124,11 +124,23 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
             let ds = load_dataset(&dataset, LoadOptions { max_side: resolution })?;
             print!("{}", crate::dataset::summary(&ds));
         }
-        Command::Gpu => {
+        Command::Gpu { check, json, save_render } => {
             let gpu = GpuContext::headless()?;
-            println!("{}", gpu.describe());
-            let device = gpu.burn_device()?;
-            println!("burn registered on the same device: {device:?}");
+            if !check {
+                println!("{}", gpu.describe());
+                let device = gpu.burn_device()?;
+                println!("burn registered on the same device: {device:?}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let report = crate::gpu_check::run_checks(&gpu, save_render.as_deref())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{}", report.describe());
+            }
+            if !report.passed() {
+                return Ok(ExitCode::FAILURE);
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

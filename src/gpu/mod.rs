@@ -123,15 +123,15 @@ impl GpuContext {
     /// One line for logs and the UI: adapter name, backend, driver, capabilities.
     pub fn describe(&self) -> String {
         let info = self.adapter.get_info();
+        let (lo, hi) = (info.subgroup_min_size, info.subgroup_max_size);
+        let subgroups = match (self.caps.subgroups, lo == hi) {
+            (false, _) => "no".to_string(),
+            (true, true) => format!("{lo} lanes"),
+            (true, false) => format!("{lo}-{hi} lanes"),
+        };
         format!(
-            "{} ({:?}, {:?}, driver {} {}), subgroups: {}, f32 atomics: {}",
-            info.name,
-            info.backend,
-            info.device_type,
-            info.driver,
-            info.driver_info,
-            self.caps.subgroups,
-            self.caps.float_atomics
+            "{} ({:?}, {:?}, driver {} {}), subgroups: {subgroups}, f32 atomics: {}",
+            info.name, info.backend, info.device_type, info.driver, info.driver_info, self.caps.float_atomics
         )
     }
 

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_view;
 pub mod burn_op;
+pub mod compare;
 pub mod fused_loss;
 pub mod gpu_buffers;
 pub mod profiler;

@@ -170,7 +170,7 @@ const ENTRY_POINTS: [(Stage, &str); 18] = [
 
 impl Rasterizer {
     pub fn new(gpu: Arc<GpuContext>) -> Result<Self, RasterError> {
-        let features = ShaderFeatures { subgroups: gpu.caps.subgroups, float_atomics: gpu.caps.float_atomics };
+        let features = ShaderFeatures::best_for(&gpu.caps);
         Self::with_features(gpu, features)
     }
 

@@ -33,6 +33,13 @@ pub struct ShaderFeatures {
     pub float_atomics: bool,
 }
 
+impl ShaderFeatures {
+    /// The fastest variant a device offers: every optional feature it has.
+    pub fn best_for(caps: &crate::gpu::GpuCaps) -> Self {
+        Self { subgroups: caps.subgroups, float_atomics: caps.float_atomics }
+    }
+}
+
 /// Every rasterizer stage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Stage {

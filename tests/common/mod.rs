@@ -1,13 +1,11 @@
 //! Helpers shared by the rasterizer tests.
 #![allow(dead_code)]
 
-use efficient4d::camera::{Intrinsics, SyncDreamerRig};
-use efficient4d::gaussians::Gaussians4d;
-use efficient4d::gaussians::math::ViewParams;
 use efficient4d::gaussians::random::RandomScene;
 use efficient4d::generate::render_matrix::{MatrixSpec, render_image_matrix};
 use efficient4d::gpu::GpuContext;
-use efficient4d::render::reference::{ReferenceImage, render};
+use efficient4d::render::compare;
+use efficient4d::render::reference::ReferenceImage;
 use efficient4d::render::{RasterView, Rasterizer};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -23,47 +21,17 @@ pub fn rasterizer() -> std::sync::MutexGuard<'static, Rasterizer> {
     R.get_or_init(|| Mutex::new(Rasterizer::new(gpu()).unwrap())).lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Rig view `i` at `time`, rendered at w × h with the rig's field of view (stretched to the aspect).
+/// Rig view `i` at `time`, rendered at w × h on `BG`.
 pub fn rig_view(i: u32, time: f32, w: u32, h: u32) -> RasterView {
-    let mut camera = SyncDreamerRig::default().camera(i);
-    camera.intrinsics = Intrinsics {
-        fx: 280.0 * w as f64 / 256.0,
-        fy: 280.0 * h as f64 / 256.0,
-        cx: w as f64 / 2.0,
-        cy: h as f64 / 2.0,
-        width: w,
-        height: h,
-    };
-    RasterView { camera, time, background: BG }
+    compare::rig_view(i, time, (w, h), BG)
 }
 
-pub fn reference(gs: &Gaussians4d, v: &RasterView) -> ReferenceImage {
-    let bg = BG.map(|c| c as f64);
-    render(gs, &ViewParams::new(&v.camera, v.time as f64), bg)
+pub fn reference(gs: &efficient4d::gaussians::Gaussians4d, v: &RasterView) -> ReferenceImage {
+    compare::reference_image(gs, v)
 }
 
-/// Per-channel comparison statistics of a GPU image (rgba, f32) against the reference.
-pub struct Diff {
-    pub max: f64,
-    pub mean: f64,
-    /// Fraction of values off by more than 1e-3.
-    pub frac_over_1e3: f64,
-}
-
-pub fn diff(gpu: &[f32], r: &ReferenceImage) -> Diff {
-    let (mut max, mut sum, mut over, mut n) = (0.0f64, 0.0, 0usize, 0usize);
-    for (i, px) in gpu.chunks_exact(4).enumerate() {
-        let want = [r.rgb[i][0], r.rgb[i][1], r.rgb[i][2], r.alpha[i]];
-        for c in 0..4 {
-            let e = (px[c] as f64 - want[c]).abs();
-            let e = if e.is_nan() { f64::INFINITY } else { e };
-            max = max.max(e);
-            sum += e;
-            over += (e > 1e-3) as usize;
-            n += 1;
-        }
-    }
-    Diff { max, mean: sum / n as f64, frac_over_1e3: over as f64 / n as f64 }
+pub fn diff(rendered: &[f32], r: &ReferenceImage) -> compare::ImageDiff {
+    compare::image_diff(rendered, r)
 }
 
 /// Renders a small random 4D scene into a dataset: the 16 rig views × `frames` for training, 8
