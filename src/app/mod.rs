@@ -209,6 +209,11 @@ impl App {
         self.key_frames.clear();
         self.preview.clear();
         self.job_started = Some(Instant::now());
+        // The viewport shows the new job's progress, not the last model (its first snapshot would
+        // replace that one anyway).
+        self.model = None;
+        self.history.clear();
+        self.after_model_change();
         self.matrix.clear();
         self.matrix_times.clear();
         self.matrix_confidence.clear();
