@@ -12,7 +12,7 @@ const FRAMES_PER_SECOND: f64 = 8.0;
 /// The image matrix steps through time this many times slower than it turns, so both read.
 const MATRIX_FRAME_SLOWDOWN: f64 = 4.0;
 
-/// The image picked for a moment of the preview: where it comes from and a caption.
+/// The image picked for a moment of the preview, by where it comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pick {
     /// Key frame `k` of the input clip.
