@@ -101,13 +101,29 @@ pub enum Command {
         #[arg(long, conflicts_with_all = ["init", "overrides"])]
         resume: bool,
     },
-    /// Write a PLY per frame from a checkpoint.
+    /// Export a checkpoint: a PLY per frame (a folder), one zip of them (Brush plays it), one `.splatv`
+    /// (the whole 4D model for browser viewers), or an H.264 MP4.
     Export {
         checkpoint: PathBuf,
+        /// A folder for PLY frames, else a file; `.zip`, `.splatv` and `.mp4` pick their format.
         #[arg(long)]
         out: PathBuf,
+        /// What to write (default: from --out's extension; a folder of PLYs otherwise).
+        #[arg(long, value_enum)]
+        format: Option<ExportFormat>,
+        /// PLY frames (default: one per key frame) or video frames (default: 72).
         #[arg(long)]
         frames: Option<u32>,
+        /// The video's camera: `turntable` circles the object, `camera` watches from the input view
+        /// (implies --format mp4).
+        #[arg(long, value_enum)]
+        video: Option<VideoCamera>,
+        /// Longer side of the video in pixels.
+        #[arg(long, default_value_t = 512)]
+        size: u32,
+        /// Video frame rate.
+        #[arg(long, default_value_t = 24.0)]
+        fps: f64,
     },
     /// Render the rig's views of a checkpoint at each key frame (or K evenly spaced times) to PNGs.
     Render {
@@ -244,6 +260,32 @@ pub struct RefineArgs {
     /// Confidence maps from temporal inconsistency: `ssim` (Efficient4D), `rgb`, or `none`.
     #[arg(long, value_enum, default_value_t = ConfidenceArg::Ssim)]
     pub confidence: ConfidenceArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Ply,
+    PlyZip,
+    Splatv,
+    Mp4,
+}
+
+impl ExportFormat {
+    /// The format `out` asks for by its extension (a folder of PLYs otherwise).
+    pub fn from_path(out: &std::path::Path) -> Self {
+        match out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("zip") => Self::PlyZip,
+            Some("splatv") => Self::Splatv,
+            Some("mp4") => Self::Mp4,
+            _ => Self::Ply,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VideoCamera {
+    Turntable,
+    Camera,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

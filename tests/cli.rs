@@ -137,6 +137,40 @@ fn train_export_eval_and_render_a_small_dataset() {
     for i in 0..3 {
         assert!(ply.join(format!("frame_{i:04}.ply")).exists());
     }
+    // The other exports: the format from the extension (or --format, or --video), each read back.
+    let file = |name: &str| dir.path().join(name);
+    let export = |args: &[&str]| {
+        let run = e4d(&[&["export", ckpt.to_str().unwrap()], args].concat());
+        assert!(run.status.success(), "{args:?}: {}", String::from_utf8_lossy(&run.stderr));
+    };
+    export(&["--out", file("m.zip").to_str().unwrap(), "--frames", "3"]);
+    assert_eq!(efficient4d::export::ply_zip::read_ply_zip(&file("m.zip")).unwrap().len(), 3);
+    export(&["--out", file("m.splatv").to_str().unwrap()]);
+    let splatv = efficient4d::export::splatv::read_splatv(&file("m.splatv")).unwrap();
+    assert!(!splatv.splats.is_empty() && splatv.cameras.len() == 1);
+    export(&["--out", file("frames.bin").to_str().unwrap(), "--format", "ply-zip", "--frames", "2"]);
+    assert_eq!(efficient4d::export::ply_zip::read_ply_zip(&file("frames.bin")).unwrap().len(), 2);
+    export(&["--out", file("t.mp4").to_str().unwrap(), "--frames", "5", "--size", "64"]);
+    export(&["--out", file("c.mp4").to_str().unwrap(), "--video", "camera", "--frames", "4", "--size", "48"]);
+    for (name, frames, side) in [("t.mp4", 5, 64), ("c.mp4", 4, 48)] {
+        let options = efficient4d::video::DecodeOptions { key_frames: frames, range_s: None, max_side: 4096 };
+        let video = efficient4d::video::decode(&file(name), &options).unwrap();
+        assert_eq!(video.frames.len(), frames, "{name}");
+        assert_eq!(video.frames[0].dimensions(), (side, side), "{name}");
+    }
+    let clash = e4d(&[
+        "export",
+        ckpt.to_str().unwrap(),
+        "--out",
+        file("x.zip").to_str().unwrap(),
+        "--format",
+        "splatv",
+        "--video",
+        "turntable",
+    ]);
+    assert_eq!(clash.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&clash.stderr).contains("--video makes an MP4"));
+    assert!(!file("x.zip").exists());
     let pairs = dir.path().join("pairs");
     let ev =
         e4d(&["eval", ckpt.to_str().unwrap(), data.to_str().unwrap(), "--json", "--images", pairs.to_str().unwrap()]);

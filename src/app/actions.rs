@@ -1,8 +1,10 @@
-//! What the app writes: PLY sequences, the checkpoint, a screenshot, a turntable GIF. All atomic.
+//! What the app writes: PLY sequences (a folder or one zip), a `.splatv`, the checkpoint, a screenshot,
+//! a turntable GIF, an MP4 (turntable or the current view over the clip). All atomic.
 
 use super::model::LoadedModel;
+use crate::camera::Camera;
 use crate::export::ply::{export_sequence, sequence_times};
-use crate::export::turntable::{TurntableSpec, render_turntable};
+use crate::export::turntable::{CameraPath, TurntableSpec, render_turntable};
 use crate::export::{Checkpoint, CheckpointMeta};
 use crate::render::Rasterizer;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,53 @@ pub fn export_times(model: &LoadedModel, frames: u32) -> Vec<f32> {
 
 pub fn export_ply_sequence(model: &LoadedModel, dir: &Path, frames: u32) -> anyhow::Result<Vec<PathBuf>> {
     Ok(export_sequence(&model.gaussians, &export_times(model, frames), dir, "frame")?)
+}
+
+pub fn export_ply_zip(model: &LoadedModel, path: &Path, frames: u32) -> anyhow::Result<usize> {
+    Ok(crate::export::ply_zip::write_ply_zip(path, &model.gaussians, &export_times(model, frames))?)
+}
+
+/// The whole 4D model in one `.splatv`; the browser viewer starts from `camera`.
+pub fn export_splatv(model: &LoadedModel, path: &Path, camera: &Camera) -> anyhow::Result<usize> {
+    Ok(crate::export::splatv::write_splatv(path, &model.gaussians, model.time_range, camera)?)
+}
+
+/// What an MP4 export renders.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct VideoSettings {
+    pub frames: u32,
+    /// Longer side in pixels.
+    pub size: u32,
+    pub fps: f64,
+}
+
+impl Default for VideoSettings {
+    /// 3 s at 24 fps, 512 pixels on the longer side.
+    fn default() -> Self {
+        Self { frames: 72, size: 512, fps: 24.0 }
+    }
+}
+
+/// An H.264 MP4 of the clip: the camera circles the object, or `camera` holds one camera still.
+pub fn export_mp4(
+    r: &Rasterizer,
+    model: &LoadedModel,
+    path: &Path,
+    camera: CameraPath,
+    background: [f32; 3],
+    video: VideoSettings,
+) -> anyhow::Result<()> {
+    let spec = TurntableSpec {
+        frames: video.frames,
+        size: video.size,
+        path: camera,
+        time_range: model.time_range,
+        background,
+    };
+    let frames = render_turntable(r, &model.gaussians, &spec)?;
+    let (w, h) = spec.frame_size();
+    crate::video::encode::write_mp4(path, &frames, video.fps, crate::video::encode::default_bit_rate(w, h, video.fps))?;
+    Ok(())
 }
 
 pub fn save_checkpoint(model: &LoadedModel, path: &Path) -> anyhow::Result<()> {
@@ -47,4 +96,117 @@ pub fn export_turntable(r: &Rasterizer, model: &LoadedModel, path: &Path, backgr
     let frames = render_turntable(r, &model.gaussians, &spec)?;
     crate::video::encode::write_gif(path, &frames, 24.0)?;
     Ok(())
+}
+
+/// Every export the app offers, from the File menu and the Export panel alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportKind {
+    PlyFrames,
+    PlyZip,
+    Splatv,
+    Mp4Turntable,
+    Mp4View,
+    TurntableGif,
+    Checkpoint,
+    Screenshot,
+}
+
+impl ExportKind {
+    pub const ALL: [Self; 8] = [
+        Self::PlyFrames,
+        Self::PlyZip,
+        Self::Splatv,
+        Self::Mp4Turntable,
+        Self::Mp4View,
+        Self::TurntableGif,
+        Self::Checkpoint,
+        Self::Screenshot,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::PlyFrames => "PLY frames (folder)...",
+            Self::PlyZip => "PLY frames (zip, plays in Brush)...",
+            Self::Splatv => "4D splats (.splatv, plays in splaTV)...",
+            Self::Mp4Turntable => "MP4 turntable...",
+            Self::Mp4View => "MP4 from this view...",
+            Self::TurntableGif => "Turntable GIF...",
+            Self::Checkpoint => "Save checkpoint...",
+            Self::Screenshot => "Screenshot...",
+        }
+    }
+
+    /// The file name the save dialog suggests; `None`: the export is a folder.
+    pub fn file_name(self) -> Option<&'static str> {
+        match self {
+            Self::PlyFrames => None,
+            Self::PlyZip => Some("model.zip"),
+            Self::Splatv => Some("model.splatv"),
+            Self::Mp4Turntable => Some("turntable.mp4"),
+            Self::Mp4View => Some("clip.mp4"),
+            Self::TurntableGif => Some("turntable.gif"),
+            Self::Checkpoint => Some("model.safetensors"),
+            Self::Screenshot => Some("screenshot.png"),
+        }
+    }
+}
+
+impl super::App {
+    /// Whether `kind` can be exported now (a model, or for a screenshot an image, is shown).
+    pub fn can_export(&self, kind: ExportKind) -> bool {
+        match kind {
+            ExportKind::Screenshot => self.viewport.image.is_some(),
+            _ => self.model.is_some(),
+        }
+    }
+
+    /// The viewport's camera at the shape of its last image (square before the first).
+    pub fn view_camera(&self) -> Camera {
+        let s = self.viewport.stats;
+        let (w, h) = if s.width > 0 && s.height > 0 { (s.width, s.height) } else { (512, 512) };
+        self.orbit.camera(w, h)
+    }
+
+    /// Writes `kind` to `path` (a folder for PLY frames); the outcome goes to `status` or `error`.
+    pub fn export_to(&mut self, kind: ExportKind, path: &Path) {
+        let result = self.export_result(kind, path);
+        match result {
+            Ok(what) => self.status = format!("wrote {what}{}", path.display()),
+            Err(e) => self.error = Some(format!("{}: {e:#}", path.display())),
+        }
+    }
+
+    fn export_result(&self, kind: ExportKind, path: &Path) -> anyhow::Result<String> {
+        if kind == ExportKind::Screenshot {
+            let image = self.viewport.image.as_ref().ok_or_else(|| anyhow::anyhow!("nothing rendered yet"))?;
+            save_screenshot(image, path)?;
+            return Ok(String::new());
+        }
+        let model = self.model.as_ref().ok_or_else(|| anyhow::anyhow!("no model to export yet"))?;
+        let r = self.viewport.rasterizer();
+        Ok(match kind {
+            ExportKind::PlyFrames => {
+                format!("{} PLY files to ", export_ply_sequence(model, path, self.export_frames)?.len())
+            }
+            ExportKind::PlyZip => format!("{} PLY frames into ", export_ply_zip(model, path, self.export_frames)?),
+            ExportKind::Splatv => format!("{} splats to ", export_splatv(model, path, &self.view_camera())?),
+            ExportKind::Mp4Turntable => {
+                export_mp4(r, model, path, CameraPath::Orbit { elevation_deg: 15.0 }, self.background, self.video)?;
+                String::new()
+            }
+            ExportKind::Mp4View => {
+                export_mp4(r, model, path, CameraPath::Fixed(self.view_camera()), self.background, self.video)?;
+                String::new()
+            }
+            ExportKind::TurntableGif => {
+                export_turntable(r, model, path, self.background)?;
+                String::new()
+            }
+            ExportKind::Checkpoint => {
+                save_checkpoint(model, path)?;
+                String::new()
+            }
+            ExportKind::Screenshot => unreachable!("handled above"),
+        })
+    }
 }

@@ -1,6 +1,7 @@
 //! The desktop app (eframe on the wgpu renderer, one device shared with burn and our rasterizer):
 //! open or drop a video, a frame folder, a dataset, a checkpoint or PLY frames; watch stage 1 and
-//! training live; scrub time, orbit; export PLY frames, a checkpoint, a screenshot or a turntable GIF.
+//! training live; scrub time, orbit; export PLY frames (a folder or a zip), a `.splatv`, an MP4 or GIF,
+//! a checkpoint or a screenshot.
 
 pub mod actions;
 pub mod edit;
@@ -90,6 +91,9 @@ pub struct App {
     options: AppOptions,
     pub viewport: Viewport,
     pub orbit: OrbitCamera,
+    /// Fly mode (drag looks around, WASD/QE move at `fly_speed` world units per second) or orbit.
+    pub fly: bool,
+    pub fly_speed: f64,
     pub timeline: Timeline,
     pub model: Option<LoadedModel>,
     model_version: u64,
@@ -117,6 +121,8 @@ pub struct App {
     pub train_stats: Option<StepReport>,
     pub curve: Vec<CurvePoint>,
     pub export_frames: u32,
+    /// Frames, size and rate of MP4 exports.
+    pub video: actions::VideoSettings,
     pub history: edit::History,
     /// The crop box (min, max corners in world units) while it is shown.
     pub crop_box: Option<([f32; 3], [f32; 3])>,
@@ -142,6 +148,8 @@ impl App {
             gpu,
             options,
             orbit: OrbitCamera::default(),
+            fly: false,
+            fly_speed: 0.5,
             timeline: Timeline::default(),
             model: None,
             model_version: 0,
@@ -161,6 +169,7 @@ impl App {
             train_stats: None,
             curve: Vec::new(),
             export_frames: 0,
+            video: Default::default(),
             history: edit::History::default(),
             crop_box: None,
             selection: Vec::new(),
@@ -196,6 +205,8 @@ impl App {
             Openable::Checkpoint(p) => self.show_model(LoadedModel::from_checkpoint(&p)?),
             Openable::PlyFolder(p) => self.show_model(LoadedModel::from_ply_folder(&p)?),
             Openable::Ply(p) => self.show_model(LoadedModel::from_ply_file(&p)?),
+            Openable::PlyZip(p) => self.show_model(LoadedModel::from_ply_zip(&p)?),
+            Openable::Splatv(p) => self.show_model(LoadedModel::from_splatv(&p)?),
             Openable::Video(p) => self.start(Input::Video(p), video_stage1(&self.options)),
             Openable::Dataset(p) => self.start(Input::Dataset(p), Stage1Spec::default()),
         }

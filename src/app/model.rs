@@ -1,8 +1,10 @@
-//! What the viewer shows: a 4D model from a checkpoint, a PLY sequence (a flipbook of 3D frames, each
-//! frame's splats given a short time support) or a single PLY (static).
+//! What the viewer shows: a 4D model from a checkpoint or a `.splatv`, a PLY sequence in a folder or a
+//! zip (a flipbook of 3D frames, each frame's splats given a short time support) or one PLY (static).
 
 use crate::export::Checkpoint;
 use crate::export::ply::{Splat3d, read_ply};
+use crate::export::ply_zip::read_ply_zip;
+use crate::export::splatv::read_splatv;
 use crate::gaussians::Gaussians4d;
 use crate::gaussians::math::factor_rotation4;
 use glam::{DMat4, DQuat};
@@ -43,29 +45,58 @@ impl LoadedModel {
             .collect();
         files.sort();
         anyhow::ensure!(!files.is_empty(), "{}: no .ply files in this folder", dir.display());
-        let n = files.len();
+        let frames =
+            files.iter().map(|f| Ok((f.display().to_string(), read_ply(f)?))).collect::<anyhow::Result<Vec<_>>>()?;
+        Self::flipbook(frames, dir)
+    }
+
+    /// A zip of `*.ply` frames (sorted by name), as Brush reads an animation, as a flipbook.
+    pub fn from_ply_zip(path: &Path) -> anyhow::Result<Self> {
+        let frames = read_ply_zip(path)?.into_iter().map(|f| (f.name, (f.splats, f.sh_degree))).collect();
+        Self::flipbook(frames, path)
+    }
+
+    /// Frames (name, splats, SH degree) spread over t ∈ [0, 1], each visible around its own time.
+    fn flipbook(frames: Vec<(String, (Vec<Splat3d>, u32))>, source: &Path) -> anyhow::Result<Self> {
+        let n = frames.len();
         let times: Vec<f32> = (0..n).map(|i| if n > 1 { i as f32 / (n - 1) as f32 } else { 0.0 }).collect();
         // Each frame is visible around its own time only: σ_t of a third of the frame spacing.
         let sigma_t = if n > 1 { 1.0 / (n - 1) as f32 / 3.0 } else { 1e3 };
         let mut g = Gaussians4d::default();
-        for (i, file) in files.iter().enumerate() {
-            let (splats, degree) = read_ply(file)?;
+        for (i, (name, (splats, degree))) in frames.iter().enumerate() {
             if i == 0 {
-                g.sh_degree = degree;
+                g.sh_degree = *degree;
             }
-            anyhow::ensure!(
-                degree == g.sh_degree,
-                "{}: SH degree {degree} differs from the first frame's",
-                file.display()
-            );
-            append_splats(&mut g, &splats, times[i], sigma_t);
+            anyhow::ensure!(degree == &g.sh_degree, "{name}: SH degree {degree} differs from the first frame's");
+            append_splats(&mut g, splats, times[i], sigma_t);
         }
         Ok(Self {
             gaussians: g,
             time_range: (0.0, 1.0),
             key_times: times,
             background: [1.0; 3],
-            source: dir.display().to_string(),
+            source: source.display().to_string(),
+        })
+    }
+
+    /// A `.splatv` (ours exactly; another tool's with its linear motion only, said in the log).
+    pub fn from_splatv(path: &Path) -> anyhow::Result<Self> {
+        let file = read_splatv(path)?;
+        let (gaussians, approximated) = file.to_gaussians4d();
+        anyhow::ensure!(!gaussians.is_empty(), "{}: no visible splats", path.display());
+        if approximated > 0 {
+            log::warn!(
+                "{}: {approximated} splats accelerate or turn; only their linear motion is shown",
+                path.display()
+            );
+        }
+        let (t0, t1) = file.time_range;
+        Ok(Self {
+            gaussians,
+            time_range: file.time_range,
+            key_times: (0..=8).map(|i| t0 + (t1 - t0) * i as f32 / 8.0).collect(),
+            background: [1.0; 3],
+            source: path.display().to_string(),
         })
     }
 

@@ -14,6 +14,10 @@ pub enum Openable {
     PlyFolder(PathBuf),
     /// One PLY: view it (static).
     Ply(PathBuf),
+    /// A zip of per-frame PLYs (Brush's animation form): view it as a flipbook.
+    PlyZip(PathBuf),
+    /// A splaTV `.splatv` file: view it as a 4D model.
+    Splatv(PathBuf),
 }
 
 const VIDEO_EXTENSIONS: [&str; 9] = ["mp4", "mov", "m4v", "gif", "webm", "mkv", "avi", "3gp", "mpg"];
@@ -52,12 +56,14 @@ pub fn classify(path: &Path) -> Result<Openable, String> {
     match ext.as_str() {
         "safetensors" => Ok(Openable::Checkpoint(path.into())),
         "ply" => Ok(Openable::Ply(path.into())),
+        "zip" => Ok(Openable::PlyZip(path.into())),
+        "splatv" => Ok(Openable::Splatv(path.into())),
         "json" if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("transforms_")) => {
             Ok(Openable::Dataset(path.parent().unwrap_or(Path::new(".")).into()))
         }
         e if VIDEO_EXTENSIONS.contains(&e) => Ok(Openable::Video(path.into())),
         _ => Err(format!(
-            "{}: efficient4d opens videos ({}), frame or dataset folders, checkpoints (.safetensors) and PLY files",
+            "{}: efficient4d opens videos ({}), frame or dataset folders, checkpoints (.safetensors), PLY files, zips of PLYs and .splatv files",
             path.display(),
             VIDEO_EXTENSIONS.join(", ")
         )),

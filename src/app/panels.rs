@@ -22,31 +22,7 @@ pub fn menu_bar(app: &mut App, ui: &mut egui::Ui) {
                     app.open(&crate::generate::demo::demo_clip());
                 }
                 ui.separator();
-                let has_model = app.model.is_some();
-                if ui.add_enabled(has_model, egui::Button::new("Export PLY frames...")).clicked()
-                    && let Some(dir) = rfd::FileDialog::new().pick_folder()
-                {
-                    export_ply(app, &dir);
-                }
-                if ui.add_enabled(has_model, egui::Button::new("Save checkpoint...")).clicked()
-                    && let Some(p) = rfd::FileDialog::new().set_file_name("model.safetensors").save_file()
-                {
-                    report(app, app.model.as_ref().map(|m| actions::save_checkpoint(m, &p)), "saved", &p);
-                }
-                if ui.add_enabled(app.viewport.image.is_some(), egui::Button::new("Screenshot...")).clicked()
-                    && let Some(p) = rfd::FileDialog::new().set_file_name("screenshot.png").save_file()
-                {
-                    report(app, app.viewport.image.as_ref().map(|i| actions::save_screenshot(i, &p)), "saved", &p);
-                }
-                if ui.add_enabled(has_model, egui::Button::new("Turntable GIF...")).clicked()
-                    && let Some(p) = rfd::FileDialog::new().set_file_name("turntable.gif").save_file()
-                {
-                    let result = app
-                        .model
-                        .as_ref()
-                        .map(|m| actions::export_turntable(app.viewport.rasterizer(), m, &p, app.background));
-                    report(app, result, "wrote", &p);
-                }
+                export_buttons(app, ui);
             });
             ui.menu_button("View", |ui| {
                 if ui.button("Reset camera").clicked() {
@@ -69,19 +45,18 @@ pub fn menu_bar(app: &mut App, ui: &mut egui::Ui) {
     });
 }
 
-fn report(app: &mut App, result: Option<anyhow::Result<()>>, verb: &str, path: &std::path::Path) {
-    match result {
-        Some(Ok(())) => app.status = format!("{verb} {}", path.display()),
-        Some(Err(e)) => app.error = Some(format!("{}: {e:#}", path.display())),
-        None => {}
-    }
-}
-
-fn export_ply(app: &mut App, dir: &std::path::Path) {
-    if let Some(m) = &app.model {
-        match actions::export_ply_sequence(m, dir, app.export_frames) {
-            Ok(files) => app.status = format!("wrote {} PLY files to {}", files.len(), dir.display()),
-            Err(e) => app.error = Some(format!("{}: {e:#}", dir.display())),
+/// One button per export; each asks where (a file, or a folder for PLY frames) and writes there.
+fn export_buttons(app: &mut App, ui: &mut egui::Ui) {
+    for kind in actions::ExportKind::ALL {
+        if !ui.add_enabled(app.can_export(kind), egui::Button::new(kind.label())).clicked() {
+            continue;
+        }
+        let picked = match kind.file_name() {
+            Some(name) => rfd::FileDialog::new().set_file_name(name).save_file(),
+            None => rfd::FileDialog::new().pick_folder(),
+        };
+        if let Some(path) = picked {
+            app.export_to(kind, &path);
         }
     }
 }
@@ -241,25 +216,33 @@ pub fn right_panel(app: &mut App, ui: &mut egui::Ui) {
                 app.snap_to_rig(None);
             }
         });
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut app.fly, false, "orbit")
+                .on_hover_text("drag: orbit; right drag: pan; wheel: zoom");
+            ui.selectable_value(&mut app.fly, true, "fly")
+                .on_hover_text("drag: look around; W/A/S/D: move; Q/E: down/up; wheel: speed");
+            if app.fly {
+                ui.label(format!("{:.2} units/s", app.fly_speed));
+            }
+        });
+        // Figures only once an image exists (before, there is nothing to measure).
         let s = app.viewport.stats;
-        ui.label(format!(
-            "{} x {}   {:.1} ms ({:.0} fps)\n{} splats, {} visible",
-            s.width,
-            s.height,
-            s.milliseconds,
-            1000.0 / s.milliseconds.max(1e-3),
-            s.splats,
-            s.visible
-        ));
+        if s.width > 0 {
+            ui.label(format!(
+                "{} x {}   {:.1} ms ({:.0} fps)\n{} splats, {} visible",
+                s.width,
+                s.height,
+                s.milliseconds,
+                1000.0 / s.milliseconds.max(1e-3),
+                s.splats,
+                s.visible
+            ));
+        }
         ui.separator();
         ui.heading("Export");
         ui.add(egui::DragValue::new(&mut app.export_frames).range(0..=1000).prefix("PLY frames: "))
             .on_hover_text("0: one per key frame");
-        if ui.add_enabled(app.model.is_some(), egui::Button::new("PLY frames...")).clicked()
-            && let Some(dir) = rfd::FileDialog::new().pick_folder()
-        {
-            export_ply(app, &dir);
-        }
+        export_buttons(app, ui);
         edit_section(app, ui);
         if let Some(m) = &app.model {
             ui.separator();
@@ -361,6 +344,25 @@ fn overlays(app: &App, ui: &egui::Ui, rect: egui::Rect, camera: &crate::camera::
     }
 }
 
+/// Fly mode's keys: W/S forward and back, A/D left and right, E/Q up and down (world Z), scaled by
+/// the frame time; while one is held the app keeps repainting.
+fn fly_keys(camera: &mut crate::camera::orbit::OrbitCamera, speed: f64, ui: &egui::Ui) {
+    if ui.ctx().egui_wants_keyboard_input() {
+        return;
+    }
+    let (axes, dt) = ui.input(|i| {
+        let axis = |plus: egui::Key, minus: egui::Key| i.key_down(plus) as i32 as f64 - i.key_down(minus) as i32 as f64;
+        let axes =
+            [axis(egui::Key::W, egui::Key::S), axis(egui::Key::D, egui::Key::A), axis(egui::Key::E, egui::Key::Q)];
+        (axes, i.stable_dt.min(0.1) as f64)
+    });
+    if axes != [0.0; 3] {
+        let step = speed * dt;
+        camera.fly(axes[0] * step, axes[1] * step, axes[2] * step);
+        ui.ctx().request_repaint();
+    }
+}
+
 pub fn central(app: &mut App, ui: &mut egui::Ui) {
     egui::CentralPanel::default().show(ui, |ui| {
         if let Some(e) = app.error.clone() {
@@ -407,7 +409,11 @@ pub fn central(app: &mut App, ui: &mut egui::Ui) {
                 );
             }
         } else if response.dragged_by(egui::PointerButton::Primary) {
-            app.orbit.orbit(delta.x, delta.y);
+            if app.fly {
+                app.orbit.look(delta.x, delta.y);
+            } else {
+                app.orbit.orbit(delta.x, delta.y);
+            }
         } else if response.dragged_by(egui::PointerButton::Secondary)
             || response.dragged_by(egui::PointerButton::Middle)
         {
@@ -418,9 +424,14 @@ pub fn central(app: &mut App, ui: &mut egui::Ui) {
         }
         if response.hovered() {
             let scroll = ui.input(|i| i.smooth_scroll_delta.y);
-            if scroll != 0.0 {
+            if scroll != 0.0 && app.fly {
+                app.fly_speed = (app.fly_speed * (scroll as f64 * 0.002).exp()).clamp(0.01, 20.0);
+            } else if scroll != 0.0 {
                 app.orbit.zoom(scroll);
             }
+        }
+        if app.fly {
+            fly_keys(&mut app.orbit, app.fly_speed, ui);
         }
         let ppp = ui.ctx().pixels_per_point();
         let pixels = ((rect.width() * ppp) as u32, (rect.height() * ppp) as u32);

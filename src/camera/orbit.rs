@@ -1,5 +1,7 @@
-//! The viewport's orbit camera: drag to orbit, right/middle drag to pan, wheel to zoom, snap to the rig's
-//! views and the input view. World Z is up, as in the rig.
+//! The viewport's camera: orbit (drag to orbit, right/middle drag to pan, wheel to zoom) or fly (drag
+//! to look around, WASD/QE to move); snaps to the rig's views and the input view. World Z is up, as in
+//! the rig. Both modes move the same state (a target and the eye's direction and distance from it),
+//! so switching keeps the view.
 
 use crate::camera::{Camera, Intrinsics, SyncDreamerRig};
 use glam::DVec3;
@@ -70,6 +72,29 @@ impl OrbitCamera {
         self.target += (-right * dx as f64 + up * dy as f64) * per_point;
     }
 
+    /// Unit vector from the eye to the target.
+    pub fn forward(&self) -> DVec3 {
+        (self.target - self.eye()).normalize()
+    }
+
+    /// Fly mode: turn the view about the eye by a drag of (dx, dy) points (the eye stays put).
+    pub fn look(&mut self, dx: f32, dy: f32) {
+        let eye = self.eye();
+        // The angles place the eye as seen from the target; a view turning right (clockwise from
+        // above, Z up) is the eye's azimuth turning clockwise too, i.e. decreasing.
+        self.azimuth_deg = (self.azimuth_deg - dx as f64 * 0.2).rem_euclid(360.0);
+        self.elevation_deg = (self.elevation_deg + dy as f64 * 0.2).clamp(-89.0, 89.0);
+        self.target = eye - self.distance * (self.eye() - self.target).normalize();
+    }
+
+    /// Fly mode: move eye and target together by `forward` along the view, `right` across it and `up`
+    /// along world Z (world units).
+    pub fn fly(&mut self, forward: f64, right: f64, up: f64) {
+        let f = self.forward();
+        let r = f.cross(DVec3::Z).normalize();
+        self.target += f * forward + r * right + DVec3::Z * up;
+    }
+
     /// Zoom by wheel `scroll` points (positive: closer).
     pub fn zoom(&mut self, scroll: f32) {
         self.distance = (self.distance * (-scroll as f64 * 0.002).exp()).clamp(0.05, 50.0);
@@ -104,5 +129,26 @@ mod tests {
         let before = c.target;
         c.pan(100.0, 0.0, 500.0);
         assert!((c.target - before).length() > 0.0 && c.target.is_finite());
+    }
+
+    #[test]
+    fn flying_looks_about_the_eye_and_moves_along_the_view() {
+        let mut c = OrbitCamera::default();
+        let eye = c.eye();
+        let right_before = c.forward().cross(DVec3::Z).normalize();
+        c.look(50.0, 0.0);
+        assert!((c.eye() - eye).length() < 1e-9, "looking must not move the eye");
+        // Dragging right turns the view right.
+        assert!(c.forward().dot(right_before) > 0.1, "forward {:?}", c.forward());
+        let down_before = c.forward().z;
+        c.look(0.0, 40.0);
+        assert!(c.forward().z < down_before, "dragging down looks down");
+        let (eye, f) = (c.eye(), c.forward());
+        c.fly(0.3, 0.0, 0.0);
+        assert!((c.eye() - (eye + f * 0.3)).length() < 1e-9);
+        c.fly(0.0, 0.0, -0.2);
+        assert!((c.eye().z - (eye.z + f.z * 0.3 - 0.2)).abs() < 1e-9);
+        c.fly(0.0, 0.1, 0.0);
+        assert!((c.forward() - f).length() < 1e-9, "moving does not turn");
     }
 }

@@ -10,7 +10,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod refine;
 
-use crate::cli::{Cli, Command, Overrides, RunLength};
+use crate::cli::{Cli, Command, ExportFormat, Overrides, RunLength, VideoCamera};
 use crate::dataset::{LoadOptions, Split, load_dataset};
 use crate::export::Checkpoint;
 use crate::export::ply::export_sequence;
@@ -18,6 +18,7 @@ use crate::gpu::GpuContext;
 use crate::pipeline::{Control, Input, JobSpec, TrainReport, TrainSpec, TrainStart};
 use crate::render::Rasterizer;
 use crate::train::TrainConfig;
+use crate::video::encode::default_bit_rate;
 use anyhow::Context;
 use image::ImageEncoder;
 use progress::Progress;
@@ -71,7 +72,16 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
             spec.profile = profile;
             train(dataset, out, spec, resolution, json)?
         }
-        Command::Export { checkpoint, out, frames } => export(&checkpoint, &out, frames)?,
+        Command::Export { checkpoint, out, format, frames, video, size, fps } => {
+            let format = match (format, video) {
+                (Some(f), Some(_)) if f != ExportFormat::Mp4 => anyhow::bail!("--video makes an MP4, not {f:?}"),
+                (Some(f), _) => f,
+                (None, Some(_)) => ExportFormat::Mp4,
+                (None, None) => ExportFormat::from_path(&out),
+            };
+            let video = VideoExport { camera: video.unwrap_or(VideoCamera::Turntable), frames, size, fps };
+            export(&checkpoint, &out, format, frames, &video)?
+        }
         Command::Render { checkpoint, out, frames, size } => render(&checkpoint, &out, frames, size)?,
         Command::Eval { checkpoint, dataset, json, background, resolution, images } => {
             eval(&checkpoint, &dataset, &EvalArgs { resolution, background, images, json })?
@@ -294,12 +304,63 @@ pub fn export_times(meta: &crate::export::CheckpointMeta, frames: Option<u32>) -
     crate::export::ply::sequence_times((meta.time_range[0], meta.time_range[1]), &meta.frame_times, frames)
 }
 
-pub fn export(checkpoint: &Path, out: &Path, frames: Option<u32>) -> anyhow::Result<()> {
+/// What an MP4 export shows.
+pub struct VideoExport {
+    pub camera: VideoCamera,
+    pub frames: Option<u32>,
+    pub size: u32,
+    pub fps: f64,
+}
+
+pub fn export(
+    checkpoint: &Path,
+    out: &Path,
+    format: ExportFormat,
+    frames: Option<u32>,
+    video: &VideoExport,
+) -> anyhow::Result<()> {
     let ck = Checkpoint::load(checkpoint)?;
-    let times = export_times(&ck.meta, frames);
-    let paths = export_sequence(&ck.gaussians, &times, out, "frame")
-        .with_context(|| format!("writing PLY files to {}", out.display()))?;
-    println!("wrote {} PLY files to {}", paths.len(), out.display());
+    let time_range = (ck.meta.time_range[0], ck.meta.time_range[1]);
+    let rig = ck.meta.rig.clone().unwrap_or_default();
+    match format {
+        ExportFormat::Ply => {
+            let paths = export_sequence(&ck.gaussians, &export_times(&ck.meta, frames), out, "frame")
+                .with_context(|| format!("writing PLY files to {}", out.display()))?;
+            println!("wrote {} PLY files to {}", paths.len(), out.display());
+        }
+        ExportFormat::PlyZip => {
+            let n = crate::export::ply_zip::write_ply_zip(out, &ck.gaussians, &export_times(&ck.meta, frames))
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!("wrote {n} PLY frames into {}", out.display());
+        }
+        ExportFormat::Splatv => {
+            let camera = crate::camera::input_view_camera(&rig);
+            let n = crate::export::splatv::write_splatv(out, &ck.gaussians, time_range, &camera)
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!("wrote {n} splats to {} (splaTV layout; time 0..1 is {time_range:?})", out.display());
+        }
+        ExportFormat::Mp4 => {
+            use crate::export::turntable::{CameraPath, TurntableSpec, render_turntable};
+            anyhow::ensure!((16..=4096).contains(&video.size), "--size must be in 16..=4096");
+            anyhow::ensure!(video.fps > 0.0 && video.fps <= 240.0, "--fps must be in (0, 240]");
+            let path = match video.camera {
+                VideoCamera::Turntable => CameraPath::Orbit { elevation_deg: 15.0 },
+                VideoCamera::Camera => CameraPath::Fixed(crate::camera::input_view_camera(&rig)),
+            };
+            let spec = TurntableSpec {
+                frames: video.frames.unwrap_or(72).max(1),
+                size: video.size,
+                path,
+                time_range,
+                background: ck.meta.background,
+            };
+            let rast = Rasterizer::new(GpuContext::headless()?)?;
+            let images = render_turntable(&rast, &ck.gaussians, &spec)?;
+            let (w, h) = spec.frame_size();
+            crate::video::encode::write_mp4(out, &images, video.fps, default_bit_rate(w, h, video.fps))?;
+            println!("wrote {} frames of {w}x{h} at {} fps to {}", images.len(), video.fps, out.display());
+        }
+    }
     Ok(())
 }
 

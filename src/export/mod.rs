@@ -1,7 +1,10 @@
-//! What leaves the trainer: the native checkpoint and the PLY sequence (INRIA 3DGS layout).
+//! What leaves the trainer: the native checkpoint, the PLY sequence (INRIA 3DGS layout) as files or one
+//! zip, the one-file 4D `.splatv` for browser viewers, and turntable previews.
 
 pub mod checkpoint;
 pub mod ply;
+pub mod ply_zip;
+pub mod splatv;
 
 pub use checkpoint::{Checkpoint, CheckpointMeta};
 pub mod turntable;

@@ -18,6 +18,11 @@ fn property_names(rest: usize) -> Vec<String> {
 
 /// Writes one PLY (binary little endian), atomically.
 pub fn write_ply(path: &Path, splats: &[Splat3d], sh_degree: u32) -> std::io::Result<()> {
+    write_atomically_with(path, |w| write_ply_to(w, splats, sh_degree))
+}
+
+/// Writes one PLY (binary little endian) into any writer (a file, a zip entry).
+pub fn write_ply_to(w: &mut impl Write, splats: &[Splat3d], sh_degree: u32) -> std::io::Result<()> {
     let rest = (sh_coeffs(sh_degree) - 1) * 3;
     if let Some(s) = splats.iter().find(|s| s.f_rest.len() != rest) {
         return Err(std::io::Error::other(format!(
@@ -25,25 +30,23 @@ pub fn write_ply(path: &Path, splats: &[Splat3d], sh_degree: u32) -> std::io::Re
             s.f_rest.len()
         )));
     }
-    write_atomically_with(path, |w| {
-        writeln!(w, "ply\nformat binary_little_endian 1.0\nelement vertex {}", splats.len())?;
-        for name in property_names(rest) {
-            writeln!(w, "property float {name}")?;
-        }
-        writeln!(w, "end_header")?;
-        for s in splats {
-            let mut row: Vec<f32> = Vec::with_capacity(17 + rest);
-            row.extend(s.position);
-            row.extend([0.0; 3]);
-            row.extend(s.f_dc);
-            row.extend(&s.f_rest);
-            row.push(s.opacity_logit);
-            row.extend(s.log_scale);
-            row.extend(s.rotation);
-            w.write_all(bytemuck::cast_slice(&row))?;
-        }
-        Ok(())
-    })
+    writeln!(w, "ply\nformat binary_little_endian 1.0\nelement vertex {}", splats.len())?;
+    for name in property_names(rest) {
+        writeln!(w, "property float {name}")?;
+    }
+    writeln!(w, "end_header")?;
+    for s in splats {
+        let mut row: Vec<f32> = Vec::with_capacity(17 + rest);
+        row.extend(s.position);
+        row.extend([0.0; 3]);
+        row.extend(s.f_dc);
+        row.extend(&s.f_rest);
+        row.push(s.opacity_logit);
+        row.extend(s.log_scale);
+        row.extend(s.rotation);
+        w.write_all(bytemuck::cast_slice(&row))?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,8 +59,14 @@ pub struct PlyError {
 /// Reads a 3DGS PLY: properties found by name, normals optional, SH degree 0..=3 from the f_rest
 /// count. Returns the splats and the SH degree.
 pub fn read_ply(path: &Path) -> Result<(Vec<Splat3d>, u32), PlyError> {
-    let err = |message: String| PlyError { path: path.display().to_string(), message };
-    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| PlyError { path: path.display().to_string(), message: e.to_string() })?;
+    parse_ply(&bytes, &path.display().to_string())
+}
+
+/// Parses a 3DGS PLY's bytes; `name` (a path or a zip entry) goes into errors.
+pub fn parse_ply(bytes: &[u8], name: &str) -> Result<(Vec<Splat3d>, u32), PlyError> {
+    let err = |message: String| PlyError { path: name.to_string(), message };
     let end = bytes
         .windows(11)
         .position(|w| w == b"end_header\n")
