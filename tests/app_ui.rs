@@ -40,7 +40,7 @@ fn harness(input: Option<PathBuf>, options: AppOptions) -> Harness<'static, App>
     Harness::builder()
         .with_size(egui::vec2(WIDTH, 700.0))
         .wgpu_setup(setup)
-        .build_eframe(move |_cc| App::new(gpu, input, options).unwrap())
+        .build_eframe(move |cc| App::for_window(cc, gpu, input, options).unwrap())
 }
 
 #[derive(Debug)]
@@ -62,7 +62,8 @@ fn drop_file(h: &mut Harness<'static, App>, path: &Path) {
 }
 
 fn viewport_pixels(h: &Harness<'static, App>) -> Vec<u8> {
-    h.state().viewport.image.as_ref().expect("the viewport rendered").as_raw().to_vec()
+    let image = h.state().viewport.read_image().unwrap().expect("the viewport rendered");
+    image.as_raw().to_vec()
 }
 
 #[test]
@@ -176,11 +177,37 @@ fn every_export_writes_a_file_that_reads_back() {
         assert_eq!(probe.frames, 6, "{name}: frames in the container");
     }
     assert_eq!(Checkpoint::load(&at("model.safetensors")).unwrap().gaussians, model.gaussians);
-    assert_eq!(
-        image::open(at("screenshot.png")).unwrap().width() as usize,
-        app.viewport.image.as_ref().unwrap().size[0]
-    );
+    let shot = image::open(at("screenshot.png")).unwrap().to_rgba8();
+    assert_eq!(shot.as_raw(), app.viewport.read_image().unwrap().unwrap().as_raw(), "the screenshot is the frame");
     assert!(std::fs::metadata(at("turntable.gif")).unwrap().len() > 1000);
+}
+
+#[test]
+fn the_viewport_frame_stays_on_the_gpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(Some(common::flipbook_checkpoint(dir.path())), options());
+    h.run_steps(3);
+    assert!(h.state().viewport.is_zero_copy(), "the window's egui renderer is attached");
+    let before = h.state().viewport.rasterizer().readback_bytes();
+    let renders = h.state().viewport.renders;
+    for _ in 0..5 {
+        h.state_mut().orbit.orbit(15.0, 0.0);
+        h.run_steps(1);
+    }
+    let frames = h.state().viewport.renders - renders;
+    let read = h.state().viewport.rasterizer().readback_bytes() - before;
+    let s = h.state().viewport.stats;
+    assert_eq!(frames, 5, "every orbit step renders");
+    // Only the forward pass's 8-byte splat counts come back (one chunk per frame here); an image
+    // would be width × height × 16 bytes per frame.
+    assert!(read <= 8 * frames, "{read} bytes read back over {frames} frames of {}x{}", s.width, s.height);
+    // What egui draws is exactly the frame (the read-back path's image), to within rounding.
+    let presented = h.state().viewport.read_presented().unwrap().expect("a presented texture");
+    let frame = h.state().viewport.read_image().unwrap().unwrap();
+    assert_eq!(presented.len(), frame.as_raw().len());
+    let off = presented.iter().zip(frame.as_raw()).filter(|(a, b)| a.abs_diff(**b) > 1).count();
+    assert_eq!(off, 0, "{off} values differ by more than one level");
+    assert!(presented.chunks(4).any(|p| p[0] < 200), "the model is in the presented image");
 }
 
 #[test]

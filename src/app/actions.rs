@@ -155,7 +155,7 @@ impl super::App {
     /// Whether `kind` can be exported now (a model, or for a screenshot an image, is shown).
     pub fn can_export(&self, kind: ExportKind) -> bool {
         match kind {
-            ExportKind::Screenshot => self.viewport.image.is_some(),
+            ExportKind::Screenshot => self.viewport.has_image(),
             _ => self.model.is_some(),
         }
     }
@@ -178,8 +178,8 @@ impl super::App {
 
     fn export_result(&self, kind: ExportKind, path: &Path) -> anyhow::Result<String> {
         if kind == ExportKind::Screenshot {
-            let image = self.viewport.image.as_ref().ok_or_else(|| anyhow::anyhow!("nothing rendered yet"))?;
-            save_screenshot(image, path)?;
+            let image = self.viewport.read_image()?.ok_or_else(|| anyhow::anyhow!("nothing rendered yet"))?;
+            save_screenshot(&image, path)?;
             return Ok(String::new());
         }
         let model = self.model.as_ref().ok_or_else(|| anyhow::anyhow!("no model to export yet"))?;

@@ -136,6 +136,13 @@ pub struct App {
 
 impl App {
     pub fn new(gpu: Arc<GpuContext>, input: Option<PathBuf>, options: AppOptions) -> anyhow::Result<Self> {
+        let mut app = Self::build(gpu, options)?;
+        app.open_initial(input);
+        Ok(app)
+    }
+
+    /// The app with nothing opened yet.
+    fn build(gpu: Arc<GpuContext>, options: AppOptions) -> anyhow::Result<Self> {
         let device_lost = Arc::new(std::sync::Mutex::new(None));
         let lost = device_lost.clone();
         gpu.device.set_device_lost_callback(move |reason, message| {
@@ -143,7 +150,7 @@ impl App {
                 *l = Some(format!("{reason:?}: {message}"));
             }
         });
-        let mut app = Self {
+        Ok(Self {
             viewport: Viewport::new(gpu.clone())?,
             gpu,
             options,
@@ -175,16 +182,37 @@ impl App {
             selection: Vec::new(),
             last_report: None,
             device_lost,
-        };
+        })
+    }
+
+    /// Opens what the app was started with: `input`, or the demo clip when there is none (if asked).
+    fn open_initial(&mut self, input: Option<PathBuf>) {
         match input {
-            Some(path) => app.open(&path),
-            None if app.options.open_demo => {
-                let demo = crate::generate::demo::demo_clip();
-                app.open(&demo)
-            }
+            Some(path) => self.open(&path),
+            None if self.options.open_demo => self.open(&crate::generate::demo::demo_clip()),
             None => {}
         }
+    }
+
+    /// The app in eframe's window: like [`App::new`], drawing the viewport through the window's
+    /// egui-wgpu renderer when there is one (zero-copy).
+    pub fn for_window(
+        cc: &eframe::CreationContext<'_>,
+        gpu: Arc<GpuContext>,
+        input: Option<PathBuf>,
+        options: AppOptions,
+    ) -> anyhow::Result<Self> {
+        let mut app = Self::build(gpu, options)?;
+        if let Some(state) = &cc.wgpu_render_state {
+            app.attach_egui_renderer(state.renderer.clone());
+        }
+        app.open_initial(input);
         Ok(app)
+    }
+
+    /// Draw the viewport through the window's egui-wgpu renderer (same device): no frame is read back.
+    pub fn attach_egui_renderer(&mut self, renderer: viewport::EguiRenderer) {
+        self.viewport.attach_egui_renderer(renderer);
     }
 
     /// Opens anything the app understands; a wrong file sets `error`, never panics.
@@ -613,7 +641,9 @@ pub fn run(input: Option<PathBuf>) -> anyhow::Result<()> {
     eframe::run_native(
         "efficient4d",
         options,
-        Box::new(move |_cc| Ok(Box::new(App::new(gpu, input, AppOptions::default()).map_err(|e| e.to_string())?))),
+        Box::new(move |cc| {
+            Ok(Box::new(App::for_window(cc, gpu, input, AppOptions::default()).map_err(|e| e.to_string())?))
+        }),
     )
     .map_err(|e| anyhow::anyhow!("the window could not open: {e}"))
 }

@@ -466,7 +466,7 @@ pub fn central(app: &mut App, ui: &mut egui::Ui) {
         match result {
             Ok(Some(texture)) => {
                 ui.painter().image(
-                    texture.id(),
+                    texture,
                     rect,
                     egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
                     egui::Color32::WHITE,

@@ -99,6 +99,9 @@ pub fn bench_app(args: &AppBenchArgs) -> anyhow::Result<()> {
     let stop = StopRule { budget: args.budget.or(StopRule::default().budget), ..StopRule::default() };
     let options = AppOptions { stop, ..AppOptions::default() };
     let mut app = App::new(gpu.clone(), None, options.clone())?;
+    // The window's renderer, headless: the viewport takes the same zero-copy path as in the window.
+    let renderer = egui_wgpu::Renderer::new(&gpu.device, crate::render::present::FORMAT, Default::default());
+    app.attach_egui_renderer(std::sync::Arc::new(egui::mutex::RwLock::new(renderer)));
     anyhow::ensure!(app.worker.is_some(), "the demo job did not start: {:?}", app.error);
     let ctx = egui::Context::default();
     let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 800.0));

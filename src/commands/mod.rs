@@ -489,24 +489,29 @@ fn bench_models(models: &[PathBuf], size: u32, batch: usize, json: bool, iterati
     Ok(())
 }
 
-/// `bench view`: the viewer's frame time (render + read back) at 512² and 1080p for 50k and 200k splats.
+/// `bench view`: the viewer's frame time, zero-copy and with a read-back, at 512² and 1080p for 50k
+/// and 200k splats.
 pub fn bench_view(json: bool, iterations: usize) -> anyhow::Result<()> {
     let gpu = GpuContext::headless()?;
     let r = Rasterizer::new(gpu)?;
     if !json {
         println!("device: {}", r.gpu().describe());
-        println!("{:>9} {:>11} {:>10} {:>10} {:>8}", "gaussians", "size", "render ms", "frame ms", "fps");
+        println!(
+            "{:>9} {:>11} {:>10} {:>14} {:>14} {:>8}",
+            "gaussians", "size", "render ms", "zero-copy ms", "read-back ms", "fps"
+        );
     }
     // A viewer frame is one image: time a few more of them than the batch benchmark does.
     let frames = iterations.max(1) * 4;
     let report = crate::render::bench_view::bench_view(&r, frames, |row| {
         if !json {
             println!(
-                "{:>9} {:>11} {:>10.1} {:>10.1} {:>8.1}",
+                "{:>9} {:>11} {:>10.1} {:>14.1} {:>14.1} {:>8.1}",
                 row.gaussians,
                 format!("{}x{}", row.width, row.height),
                 row.render_ms,
-                row.frame_ms,
+                row.zero_copy_frame_ms,
+                row.readback_frame_ms,
                 row.fps
             );
         }

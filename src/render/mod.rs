@@ -6,6 +6,7 @@ pub mod burn_op;
 pub mod compare;
 pub mod fused_loss;
 pub mod gpu_buffers;
+pub mod present;
 pub mod profiler;
 pub mod raster;
 pub mod reference;

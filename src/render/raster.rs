@@ -145,6 +145,8 @@ pub struct Rasterizer {
     pub max_chunk_pairs: u64,
     /// Times every pass when profiling is on ([`Rasterizer::with_profiling`]).
     profiler: Option<StageProfiler>,
+    /// Bytes mapped back to the CPU so far (the viewport's frame path must stay near zero).
+    readback_bytes: std::sync::atomic::AtomicU64,
 }
 
 const ENTRY_POINTS: [(Stage, &str); 18] = [
@@ -211,7 +213,14 @@ impl Rasterizer {
             });
             pipelines.insert((stage, entry), Pipeline { pipeline, layout: layout.clone() });
         }
-        Ok(Self { gpu, features, pipelines, max_chunk_pairs: 1 << 22, profiler: None })
+        Ok(Self {
+            gpu,
+            features,
+            pipelines,
+            max_chunk_pairs: 1 << 22,
+            profiler: None,
+            readback_bytes: Default::default(),
+        })
     }
 
     /// Turns on per-stage GPU timing (when the device has timestamp queries; else an error).
@@ -518,6 +527,8 @@ impl Rasterizer {
         }
         enc.copy_buffer_to_buffer(&counters, 0, &staging, 0, 8);
         self.gpu.queue.submit([enc.finish()]);
+        // The one read-back of a forward pass: 8 bytes of counts, to size the sort buffers.
+        self.count_readback(8);
         let counts: Vec<u32> =
             bytemuck::cast_slice(&gb::map_and_read(d, &staging, 8).map_err(RasterError::Gpu)?).to_vec();
         let (visible, pairs) = (counts[0], counts[1]);
@@ -702,8 +713,18 @@ impl Rasterizer {
         Ok(())
     }
 
+    fn count_readback(&self, bytes: u64) {
+        self.readback_bytes.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Bytes this rasterizer has mapped back to the CPU since it was made.
+    pub fn readback_bytes(&self) -> u64 {
+        self.readback_bytes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Reads the rendered images: views × height × width × (r, g, b, alpha).
     pub fn read_color(&self, r: &Rendered) -> Result<Vec<f32>, RasterError> {
+        self.count_readback((r.views * r.width * r.height * 16) as u64);
         gb::read_f32(self.device(), &self.gpu.queue, &r.color, (r.views * r.width * r.height * 4) as usize)
             .map_err(RasterError::Gpu)
     }
@@ -712,12 +733,14 @@ impl Rasterizer {
     /// the list ended): views × height × width. The work of both raster kernels grows with it.
     pub fn read_walked(&self, r: &Rendered) -> Result<Vec<u32>, RasterError> {
         let bytes = (r.views * r.width * r.height) as u64 * 4;
+        self.count_readback(bytes);
         let raw = gb::read_range(self.device(), &self.gpu.queue, &r.last, 0, bytes).map_err(RasterError::Gpu)?;
         Ok(bytemuck::pod_collect_to_vec(&raw))
     }
 
     pub fn read_depth(&self, r: &Rendered) -> Result<Vec<f32>, RasterError> {
         let depth = GpuSlice::whole(r.depth.clone());
+        self.count_readback((r.views * r.width * r.height * 4) as u64);
         gb::read_f32(self.device(), &self.gpu.queue, &depth, (r.views * r.width * r.height) as usize)
             .map_err(RasterError::Gpu)
     }
@@ -726,6 +749,7 @@ impl Rasterizer {
     pub fn download(&self, b: &GaussianBuffers) -> Result<Gaussians4d, RasterError> {
         let n = b.count as usize;
         let read = |buf: &GpuSlice, count: usize| {
+            self.count_readback(count as u64 * 4);
             gb::read_f32(self.device(), &self.gpu.queue, buf, count).map_err(RasterError::Gpu)
         };
         Ok(Gaussians4d {

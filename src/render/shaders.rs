@@ -156,13 +156,19 @@ pub fn layout_entries(module: &naga::Module) -> Vec<wgpu::BindGroupLayoutEntry> 
 pub(crate) fn wgsl_struct_layout(stage: Stage, name: &str) -> (Vec<(u32, u32)>, u32) {
     let f = ShaderFeatures { subgroups: false, float_atomics: false };
     let module = parse_and_validate(stage, f).unwrap_or_else(|e| panic!("{e}"));
+    struct_layout_in(&module, name)
+}
+
+/// [`wgsl_struct_layout`] of a struct in any parsed module.
+#[cfg(test)]
+pub(crate) fn struct_layout_in(module: &naga::Module, name: &str) -> (Vec<(u32, u32)>, u32) {
     let mut layouter = naga::proc::Layouter::default();
     layouter.update(module.to_ctx()).expect("layout");
     let (handle, ty) = module
         .types
         .iter()
         .find(|(_, t)| t.name.as_deref() == Some(name))
-        .unwrap_or_else(|| panic!("{stage:?} has no struct {name}"));
+        .unwrap_or_else(|| panic!("no struct {name} in the module"));
     let naga::TypeInner::Struct { members, span } = &ty.inner else { panic!("{name} is not a struct") };
     let fields = members.iter().map(|m| (m.offset, layouter[m.ty].size)).collect();
     assert_eq!(layouter[handle].size, *span);
