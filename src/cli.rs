@@ -183,6 +183,9 @@ pub enum Command {
         /// `generate`: the golden tiny model's sizes instead of the published ones (checks the harness).
         #[arg(long)]
         tiny: bool,
+        /// `generate`: SyncDreamer-T's precision (`auto`: f16 on a GPU with `shader-f16`).
+        #[arg(long, value_enum, default_value_t = crate::generate::syncdreamer::Precision::Auto)]
+        precision: crate::generate::syncdreamer::Precision,
         /// `raster`: time these trained models (checkpoints) as training renders them — the rig's 16
         /// views over the clip, `--batch` views at a time, at `--size` — instead of random clouds, with
         /// how deep each pixel walks its tile's list (repeatable).
@@ -235,6 +238,10 @@ pub struct Stage1Args {
     /// preview), `inflate` (weights-free preview) or `syncdreamer-t` (the paper's).
     #[arg(long, value_enum, default_value_t = crate::generate::from_video::GeneratorChoice::Auto)]
     pub generator: crate::generate::from_video::GeneratorChoice,
+    /// SyncDreamer-T's precision: `auto` (f16 on a GPU with `shader-f16`, else f32), `f32` or `f16`
+    /// (linear and convolution layers in half precision; norms, softmax and sampling in f32).
+    #[arg(long, value_enum, default_value_t = crate::generate::syncdreamer::Precision::Auto)]
+    pub precision: crate::generate::syncdreamer::Precision,
     /// SyncDreamer-T's DDIM steps (must divide 1000).
     #[arg(long, default_value_t = 50)]
     pub ddim_steps: usize,

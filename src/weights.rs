@@ -156,6 +156,10 @@ pub struct TensorTable<'a> {
     path: &'a Path,
     model: &'static str,
     device: &'a burn::tensor::Device,
+    /// Hand out the weights of matmul-class layers (≥ 2-D `*.weight`) in f16 ([`Self::half_weights`]).
+    half_weights: bool,
+    /// Bytes of the tensors handed out so far, in their dtypes (what the model's weights occupy).
+    bytes_handed_out: std::cell::Cell<u64>,
 }
 
 enum Source<'a> {
@@ -181,7 +185,7 @@ impl<'a> TensorTable<'a> {
         device: &'a burn::tensor::Device,
     ) -> Self {
         let tensors = state.iter().filter_map(|(k, v)| names(k).map(|n| (n, v))).collect();
-        Self { source: Source::State(tensors), path, model, device }
+        Self { source: Source::State(tensors), path, model, device, half_weights: false, bytes_handed_out: Default::default() }
     }
 
     /// Like [`Self::new`] but owning the tensors: each is moved to the device when asked for, once.
@@ -191,7 +195,7 @@ impl<'a> TensorTable<'a> {
         model: &'static str,
         device: &'a burn::tensor::Device,
     ) -> Self {
-        Self { source: Source::Owned(std::cell::RefCell::new(state)), path, model, device }
+        Self { source: Source::Owned(std::cell::RefCell::new(state)), path, model, device, half_weights: false, bytes_handed_out: Default::default() }
     }
 
     /// Seeded random weights of whatever shapes the model asks for, except `fixed` (e.g. camera buffers).
@@ -202,14 +206,22 @@ impl<'a> TensorTable<'a> {
         device: &'a burn::tensor::Device,
     ) -> Self {
         let rng = Box::new(std::cell::RefCell::new(rand::SeedableRng::seed_from_u64(seed)));
-        Self { source: Source::Random { rng, fixed }, path: Path::new("(random weights)"), model, device }
+        Self { source: Source::Random { rng, fixed }, path: Path::new("(random weights)"), model, device, half_weights: false, bytes_handed_out: Default::default() }
     }
 
     /// A table that records every request and hands out empty tensors: load a model with it to list
     /// the names and shapes it needs ([`Self::requests`]); never run that model.
     pub fn recorder(model: &'static str, device: &'a burn::tensor::Device) -> Self {
         let requests = std::cell::RefCell::new(Vec::new());
-        Self { source: Source::Record(requests), path: Path::new("(dry run)"), model, device }
+        Self { source: Source::Record(requests), path: Path::new("(dry run)"), model, device, half_weights: false, bytes_handed_out: Default::default() }
+    }
+
+    /// From now on, the weights of linear and convolution layers (tensors named `*.weight` with two
+    /// dimensions or more) come out in f16, as PyTorch's autocast feeds them to its f16 kernels; norm
+    /// scales, biases, embeddings and buffers stay f32.
+    pub fn half_weights(mut self) -> Self {
+        self.half_weights = true;
+        self
     }
 
     /// What a recorder was asked for, in order.
@@ -232,8 +244,21 @@ impl<'a> TensorTable<'a> {
         WeightsError::Mismatch { path: self.path.to_path_buf(), model: self.model, message }
     }
 
-    /// Tensor `name`, which must have exactly `shape`.
+    /// Tensor `name`, which must have exactly `shape` (in f16 for matmul weights of a half-precision table).
     pub fn get<const D: usize>(&self, name: &str, shape: [usize; D]) -> Result<burn::tensor::Tensor<D>, WeightsError> {
+        let t = self.get_f32(name, shape)?;
+        let half = self.half_weights && D >= 2 && name.ends_with(".weight") && !matches!(self.source, Source::Record(_));
+        let elements = shape.iter().product::<usize>() as u64;
+        self.bytes_handed_out.set(self.bytes_handed_out.get() + elements * if half { 2 } else { 4 });
+        Ok(if half { t.cast(burn::tensor::DType::F16) } else { t })
+    }
+
+    /// Bytes of every tensor handed out so far, in the dtype it was handed out in.
+    pub fn bytes_handed_out(&self) -> u64 {
+        self.bytes_handed_out.get()
+    }
+
+    fn get_f32<const D: usize>(&self, name: &str, shape: [usize; D]) -> Result<burn::tensor::Tensor<D>, WeightsError> {
         use burn::tensor::{Tensor, TensorData};
         let check = |t: &NamedTensor| {
             if t.shape != shape {

@@ -525,3 +525,75 @@ fn the_model_loads_from_an_owned_state_dict_taking_each_tensor_once() {
     let again = table.get::<1>("cc_projection.bias", [64]).expect_err("taken").to_string();
     assert!(again.contains("missing tensor cc_projection.bias"), "{again}");
 }
+
+/// Largest |got − want| relative to max |want|.
+fn relative_error<const D: usize>(got: Tensor<D>, want: &NamedTensor) -> f32 {
+    let got: Vec<f32> = got.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+    let scale = want.values.iter().map(|v| v.abs()).fold(0.0f32, f32::max).max(1e-12);
+    max_diff(&got, &want.values) / scale
+}
+
+/// The tiny model with its linear and convolution layers in f16 (`--precision f16`) against the
+/// reference, which ran in f32: the UNet's three guidance branches, the spatial volume and the VAE
+/// decode. Run on `device` (f16 needs `shader-f16` on wgpu, or the CPU backend's f16).
+fn half_precision_errors(device: &Device) -> Vec<(&'static str, f32)> {
+    let [a, b, c, d] = golden_files_a_to_d();
+    let path = golden("tiny_syncdreamer.ckpt");
+    let table = TensorTable::new(checkpoint(), |k| Some(k.to_string()), &path, "SyncDreamer (tiny)", device);
+    let model = SyncDreamerT::load(&table.half_weights(), SyncDreamerConfig::tiny(), device).unwrap();
+    let on = |t: &NamedTensor, shape: [usize; 5]| Tensor::<5>::from_data(TensorData::new(t.values.clone(), shape), device);
+    let prepared = Prepared {
+        clip: Tensor::<3>::from_data(TensorData::new(a["clip_embedding"].values.clone(), [1, 1, 64]), device),
+        input_latents: Tensor::<4>::from_data(
+            TensorData::new(b["scaled_latent_x_input"].values.clone(), b["scaled_latent_x_input"].shape.clone()),
+            device,
+        ),
+        elevations: vec![0.0],
+    };
+    let x = on(&c["x_target_noisy"], [1, 16, 4, 32, 32]);
+    let volume = model.spatial_volumes(&x, 481, &[0.0]);
+    let mut errors = vec![("spatial volume", relative_error(volume.clone(), &c["spatial_volume"]))];
+    for (guidance, name) in [(Guidance::None, "eps_branch_a_all_conditions"), (Guidance::EFFICIENT4D, "eps_dg_combined")] {
+        let options = SampleOptions { guidance, view_batch: 16, ..SampleOptions::default() };
+        let golden_volume = on(&c["spatial_volume"], c["spatial_volume"].shape.clone().try_into().unwrap());
+        errors.push((name, relative_error(model.predict_eps(&x, 481, &golden_volume, &prepared, &options), &d[name])));
+    }
+    errors
+}
+
+#[test]
+fn half_precision_stays_within_f16_tolerance_of_the_reference() {
+    let errors = half_precision_errors(&Device::flex());
+    for (what, err) in &errors {
+        eprintln!("f16 {what}: max error {err:.2e} of max |ref|");
+    }
+    // f16 keeps 11 significant bits (a rounding of ≤ 4.9e-4 relative) at every layer input and
+    // weight; through the tiny UNet's ~40 layers that compounds to a few 1e-3.
+    for (what, err) in errors {
+        assert!(err < 1e-2, "{what}: {err:.3e}");
+    }
+}
+
+#[test]
+fn half_precision_is_chosen_only_on_gpus_that_have_it() {
+    use efficient4d::generate::syncdreamer::Precision;
+    let gpu = efficient4d::gpu::GpuContext::shared().unwrap();
+    // No GPU, or a CPU driver (the networks then run on the CPU backend, where f16 measured 1.5x
+    // slower than f32): f32 unless asked.
+    assert!(!Precision::Auto.half_on(None));
+    if gpu.is_cpu_driver() {
+        assert!(!Precision::Auto.half_on(Some(&gpu)));
+    } else {
+        assert_eq!(Precision::Auto.half_on(Some(&gpu)), gpu.caps.shader_f16);
+    }
+    assert!(Precision::F16.half_on(None) && !Precision::F32.half_on(Some(&gpu)));
+    // A half-precision table hands out linear / convolution weights in f16, everything else in f32.
+    let path = golden("tiny_syncdreamer.ckpt");
+    let device = Device::flex();
+    let table = TensorTable::new(checkpoint(), |k| Some(k.to_string()), &path, "SyncDreamer (tiny)", &device)
+        .half_weights();
+    let linear = table.get::<2>("cc_projection.weight", [64, 68]).unwrap();
+    let bias = table.get::<1>("cc_projection.bias", [64]).unwrap();
+    assert_eq!((linear.dtype(), bias.dtype()), (burn::tensor::DType::F16, burn::tensor::DType::F32));
+    assert_eq!(table.bytes_handed_out(), 64 * 68 * 2 + 64 * 4);
+}

@@ -21,6 +21,7 @@ pub struct GenerateBenchArgs {
     pub frames: usize,
     /// The golden tiny model's sizes instead of the published ones (a quick check of the harness).
     pub tiny: bool,
+    pub precision: crate::generate::syncdreamer::Precision,
 }
 
 /// Mean seconds of `f` over `iterations` runs after one warm-up; `f` must read its result back.
@@ -54,10 +55,14 @@ pub fn bench_generate(args: &GenerateBenchArgs) -> anyhow::Result<()> {
     ));
     let built = Instant::now();
     let rig = rig_buffers(&SyncDreamerRig::default());
+    let half = args.precision.half_on(gpu.as_deref().filter(|g| !g.is_cpu_driver()));
     let table = TensorTable::random(7, &rig, "SyncDreamer-T (random)", &device);
+    let table = if half { table.half_weights() } else { table };
     let model = SyncDreamerT::load(&table, config.clone(), &device)?;
+    let weights_mb = table.bytes_handed_out() as f64 / (1 << 20) as f64;
+    let precision = if half { "f16" } else { "f32" };
     let build_seconds = built.elapsed().as_secs_f64();
-    say(&format!("built in {build_seconds:.1} s"));
+    say(&format!("built in {build_seconds:.1} s: {precision}, weights {weights_mb:.0} MiB"));
 
     let views = config.views;
     let normal = Distribution::Normal(0.0, 1.0);
@@ -120,7 +125,8 @@ pub fn bench_generate(args: &GenerateBenchArgs) -> anyhow::Result<()> {
         let report = serde_json::json!({
             "device": device_name,
             "model": if args.tiny { "tiny" } else { "full" },
-            "precision": "f32",
+            "precision": precision,
+            "weights_mb": weights_mb,
             "views": views,
             "latent": LATENT,
             "build_seconds": build_seconds,

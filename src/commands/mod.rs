@@ -97,6 +97,7 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
             settings,
             overrides,
             tiny,
+            precision,
             models,
             budget,
         } => match what.as_str() {
@@ -117,6 +118,7 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
                 iterations,
                 frames: frames as usize,
                 tiny,
+                precision,
             })?,
             "interpolate" => bench_interpolate::bench_interpolate(json, iterations)?,
             "app" => bench_app::bench_app(&bench_app::AppBenchArgs { json, budget })?,

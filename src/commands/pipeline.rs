@@ -23,6 +23,7 @@ fn stage1_spec(args: &Stage1Args) -> anyhow::Result<Stage1Spec> {
     let mut generate = VideoToMatrix {
         decode: DecodeOptions { key_frames: args.frames, range_s, ..Default::default() },
         generator: args.generator,
+        precision: args.precision,
         ddim_steps: args.ddim_steps,
         seed: args.seed,
         view_batch: args.view_batch,

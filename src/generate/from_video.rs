@@ -32,6 +32,8 @@ pub struct VideoToMatrix {
     pub preprocess: PreprocessOptions,
     pub inflate: InflateOptions,
     pub generator: GeneratorChoice,
+    /// SyncDreamer-T's precision (f16 on GPUs that have it, by default).
+    pub precision: super::syncdreamer::Precision,
     /// SyncDreamer-T's DDIM steps (50 in the paper).
     pub ddim_steps: usize,
     pub seed: u64,
@@ -46,6 +48,7 @@ impl Default for VideoToMatrix {
             preprocess: PreprocessOptions::default(),
             inflate: InflateOptions::default(),
             generator: GeneratorChoice::Auto,
+            precision: Default::default(),
             ddim_steps: 50,
             seed: 0,
             view_batch: 16,
@@ -118,7 +121,10 @@ pub fn make_generator<'a>(
                 view_batch: options.view_batch,
                 ..Default::default()
             };
-            Box::new(SyncDreamerGenerator { model: load_syncdreamer(&weights, &device)?, sample, seed: options.seed })
+            let half = options.precision.half_on(Some(r.gpu()));
+            let model = load_syncdreamer(&weights, &device, half)?;
+            log::info!("SyncDreamer-T in {}", if half { "f16 (linear and convolution layers)" } else { "f32" });
+            Box::new(SyncDreamerGenerator { model, sample, seed: options.seed })
         }
     })
 }

@@ -14,6 +14,8 @@ pub struct GpuCaps {
     /// `atomicAdd` on `atomic<f32>` is available; otherwise kernels use a compare-and-swap loop.
     pub float_atomics: bool,
     pub timestamp_queries: bool,
+    /// WGSL `f16` (`shader-f16`): what a half-precision generator would need.
+    pub shader_f16: bool,
     /// Largest storage buffer binding, in bytes.
     pub max_storage_binding: u64,
 }
@@ -92,6 +94,7 @@ impl GpuContext {
             subgroups: features.contains(wgpu::Features::SUBGROUP),
             float_atomics: features.contains(wgpu::Features::SHADER_FLOAT32_ATOMIC),
             timestamp_queries: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+            shader_f16: features.contains(wgpu::Features::SHADER_F16),
             max_storage_binding: device.limits().max_storage_buffer_binding_size,
         };
         Self { instance, adapter, device, queue, caps, burn: OnceLock::new() }
@@ -130,8 +133,14 @@ impl GpuContext {
             (true, false) => format!("{lo}-{hi} lanes"),
         };
         format!(
-            "{} ({:?}, {:?}, driver {} {}), subgroups: {subgroups}, f32 atomics: {}",
-            info.name, info.backend, info.device_type, info.driver, info.driver_info, self.caps.float_atomics
+            "{} ({:?}, {:?}, driver {} {}), subgroups: {subgroups}, f32 atomics: {}, shader-f16: {}",
+            info.name,
+            info.backend,
+            info.device_type,
+            info.driver,
+            info.driver_info,
+            self.caps.float_atomics,
+            self.caps.shader_f16
         )
     }
 

@@ -4,7 +4,7 @@
 //! the class token after `ln_post`, times `proj`, is the one context token.
 
 use super::config::{CLIP_MEAN, CLIP_STD, ClipConfig};
-use super::layers::{LayerNorm, linear, quick_gelu, resize_bicubic_aligned};
+use super::layers::{LayerNorm, as_f32, as_weight_dtype, linear, quick_gelu, resize_bicubic_aligned};
 use crate::weights::{TensorTable, WeightsError};
 use burn::tensor::activation::softmax;
 use burn::tensor::module::conv2d;
@@ -120,8 +120,9 @@ impl ClipImageEncoder {
     pub fn trace(&self, image: Tensor<4>) -> ClipTrace {
         let preprocessed = self.preprocess(image);
         let p = self.config.patch;
+        let patches_in = as_weight_dtype(preprocessed.clone(), &self.conv1);
         let patch_embed =
-            conv2d(preprocessed.clone(), self.conv1.clone(), None, ConvOptions::new([p, p], [0, 0], [1, 1], 1));
+            as_f32(conv2d(patches_in, self.conv1.clone(), None, ConvOptions::new([p, p], [0, 0], [1, 1], 1)));
         let [n, w, gh, gw] = patch_embed.dims();
         let patches = patch_embed.clone().reshape([n, w, gh * gw]).swap_dims(1, 2);
         let cls = self.class_embedding.clone().reshape([1, 1, w]).expand([n, 1, w]);

@@ -4,7 +4,7 @@
 //! projections; softmax over depth; out: 1×1 conv → GN → ReLU → 3×3 conv → GN → ReLU → 3×3 conv,
 //! plus the input.
 
-use super::layers::{Conv2d, GroupNorm, silu};
+use super::layers::{Conv2d, GroupNorm, as_f32, as_weight_dtype, silu};
 use crate::weights::{TensorTable, WeightsError};
 use burn::tensor::Tensor;
 use burn::tensor::activation::{relu, softmax};
@@ -19,7 +19,7 @@ fn norm(t: &TensorTable, name: &str, channels: usize) -> Result<GroupNorm, Weigh
 }
 
 fn conv1x1x1(x: Tensor<5>, weight: &Tensor<5>) -> Tensor<5> {
-    conv3d(x, weight.clone(), None, ConvOptions::new([1; 3], [0; 3], [1; 3], 1))
+    as_f32(conv3d(as_weight_dtype(x, weight), weight.clone(), None, ConvOptions::new([1; 3], [0; 3], [1; 3], 1)))
 }
 
 pub struct DepthTransformer {

@@ -1,13 +1,33 @@
 //! The building blocks shared by SyncDreamer's networks, as plain burn tensor functions.
 
-use burn::tensor::Tensor;
+use burn::tensor::{DType, Tensor};
 
-/// `x @ weightᵀ + bias` over the last dimension (PyTorch `nn.Linear` layout: weight [out, in]).
+/// `x` in the dtype of a layer's weight: f16 for a half-precision model (autocast's f16 kernels),
+/// unchanged otherwise.
+pub fn as_weight_dtype<const D: usize, const W: usize>(x: Tensor<D>, weight: &Tensor<W>) -> Tensor<D> {
+    let dtype = weight.dtype();
+    if x.dtype() == dtype { x } else { x.cast(dtype) }
+}
+
+/// Back to f32 after a layer that ran in f16: norms, softmax, residual sums and the DDIM arithmetic
+/// stay in f32, as under autocast.
+pub fn as_f32<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if x.dtype() == DType::F32 { x } else { x.cast(DType::F32) }
+}
+
+/// A bias in the dtype its layer runs in.
+pub fn bias_like<const W: usize>(bias: Option<&Tensor<1>>, weight: &Tensor<W>) -> Option<Tensor<1>> {
+    bias.map(|b| as_weight_dtype(b.clone(), weight))
+}
+
+/// `x @ weightᵀ + bias` over the last dimension (PyTorch `nn.Linear` layout: weight [out, in]); in
+/// the weight's dtype, returned in f32.
 pub fn linear<const D: usize>(x: Tensor<D>, weight: &Tensor<2>, bias: Option<&Tensor<1>>) -> Tensor<D> {
     let dims = x.dims();
     let (fan_in, fan_out) = (dims[D - 1], weight.dims()[0]);
     let rows = x.shape().num_elements() / fan_in;
-    let mut y = x.reshape([rows, fan_in]).matmul(weight.clone().transpose());
+    let x = as_weight_dtype(x.reshape([rows, fan_in]), weight);
+    let mut y = as_f32(x.matmul(weight.clone().transpose()));
     if let Some(b) = bias {
         y = y + b.clone().unsqueeze::<2>();
     }
@@ -131,7 +151,8 @@ impl Conv2d {
 
     pub fn forward_with(&self, x: Tensor<4>, stride: usize, padding: usize) -> Tensor<4> {
         let options = burn::tensor::ops::ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1);
-        burn::tensor::module::conv2d(x, self.weight.clone(), self.bias.clone(), options)
+        let (x, bias) = (as_weight_dtype(x, &self.weight), bias_like(self.bias.as_ref(), &self.weight));
+        as_f32(burn::tensor::module::conv2d(x, self.weight.clone(), bias, options))
     }
 }
 

@@ -21,10 +21,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Reads the published `syncdreamer-pretrain.ckpt` (or the same tensors as safetensors) and builds
-/// the full-size model on `device`.
-pub fn load_syncdreamer(path: &Path, device: &Device) -> Result<SyncDreamerT, WeightsError> {
+/// the full-size model on `device`, its linear and convolution layers in f16 when `half`.
+pub fn load_syncdreamer(path: &Path, device: &Device, half: bool) -> Result<SyncDreamerT, WeightsError> {
     let state = read_any(path, Some("state_dict"))?;
     let table = TensorTable::consuming(state, path, MODEL_NAME, device);
+    let table = if half { table.half_weights() } else { table };
     SyncDreamerT::load(&table, SyncDreamerConfig::full(), device)
 }
 

@@ -29,3 +29,27 @@ pub use config::SyncDreamerConfig;
 
 /// How weight errors name the model.
 pub const MODEL_NAME: &str = "SyncDreamer-T";
+
+/// Numeric precision of SyncDreamer-T's matmul-class layers (linear, convolutions).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Precision {
+    /// f16 on a GPU whose adapter has `shader-f16`, else f32.
+    #[default]
+    Auto,
+    F32,
+    /// Weights of linear and convolution layers and their inputs in f16, as PyTorch's autocast runs
+    /// them; norms, softmax, attention products, residual sums and the DDIM arithmetic in f32.
+    F16,
+}
+
+impl Precision {
+    /// Whether to run in half precision on `gpu` (`None`: the CPU backend, which stays f32).
+    pub fn half_on(self, gpu: Option<&crate::gpu::GpuContext>) -> bool {
+        match self {
+            Self::F32 => false,
+            Self::F16 => true,
+            // On a CPU driver the networks run on burn's CPU backend (`gpu::network_device`): f32.
+            Self::Auto => gpu.is_some_and(|g| !g.is_cpu_driver() && g.caps.shader_f16),
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! embedding (and, in the frustum net, of the viewpoint), then GroupNorm(8) → SiLU → a 3³ convolution,
 //! strided to go down or transposed (×2) to come back up.
 
-use super::layers::{GroupNorm, silu};
+use super::layers::{GroupNorm, as_f32, as_weight_dtype, bias_like, silu};
 use crate::weights::{TensorTable, WeightsError};
 use burn::tensor::Tensor;
 use burn::tensor::module::{conv_transpose3d, conv3d};
@@ -32,7 +32,8 @@ impl EmbeddingProjection {
     }
 
     fn forward(&self, e: Tensor<5>) -> Tensor<5> {
-        conv3d(e, self.weight.clone(), Some(self.bias.clone()), ConvOptions::new([1; 3], [0; 3], [1; 3], 1))
+        let (e, bias) = (as_weight_dtype(e, &self.weight), bias_like(Some(&self.bias), &self.weight));
+        as_f32(conv3d(e, self.weight.clone(), bias, ConvOptions::new([1; 3], [0; 3], [1; 3], 1)))
     }
 }
 
@@ -77,14 +78,14 @@ impl VolumeBlock {
         if let (Some(projection), Some(v)) = (&self.view, view) {
             x = x + projection.forward(v.clone());
         }
-        let h = silu(self.norm.forward(x));
-        let (weight, bias) = (self.weight.clone(), Some(self.bias.clone()));
-        match self.resample {
+        let h = as_weight_dtype(silu(self.norm.forward(x)), &self.weight);
+        let (weight, bias) = (self.weight.clone(), bias_like(Some(&self.bias), &self.weight));
+        as_f32(match self.resample {
             Resample::Down(stride) => conv3d(h, weight, bias, ConvOptions::new([stride; 3], [1; 3], [1; 3], 1)),
             Resample::Up => {
                 conv_transpose3d(h, weight, bias, ConvTransposeOptions::new([2; 3], [1; 3], [1; 3], [1; 3], 1))
             }
-        }
+        })
     }
 }
 
@@ -109,6 +110,7 @@ impl Conv3d {
     }
 
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        conv3d(x, self.weight.clone(), Some(self.bias.clone()), ConvOptions::new([1; 3], [1; 3], [1; 3], 1))
+        let (x, bias) = (as_weight_dtype(x, &self.weight), bias_like(Some(&self.bias), &self.weight));
+        as_f32(conv3d(x, self.weight.clone(), bias, ConvOptions::new([1; 3], [1; 3], [1; 3], 1)))
     }
 }
