@@ -185,7 +185,11 @@ impl<'a> TensorTable<'a> {
         device: &'a burn::tensor::Device,
     ) -> Self {
         let tensors = state.iter().filter_map(|(k, v)| names(k).map(|n| (n, v))).collect();
-        Self { source: Source::State(tensors), path, model, device, half_weights: false, bytes_handed_out: Default::default() }
+        Self::with_source(Source::State(tensors), path, model, device)
+    }
+
+    fn with_source(source: Source<'a>, path: &'a Path, model: &'static str, device: &'a burn::tensor::Device) -> Self {
+        Self { source, path, model, device, half_weights: false, bytes_handed_out: Default::default() }
     }
 
     /// Like [`Self::new`] but owning the tensors: each is moved to the device when asked for, once.
@@ -195,7 +199,7 @@ impl<'a> TensorTable<'a> {
         model: &'static str,
         device: &'a burn::tensor::Device,
     ) -> Self {
-        Self { source: Source::Owned(std::cell::RefCell::new(state)), path, model, device, half_weights: false, bytes_handed_out: Default::default() }
+        Self::with_source(Source::Owned(std::cell::RefCell::new(state)), path, model, device)
     }
 
     /// Seeded random weights of whatever shapes the model asks for, except `fixed` (e.g. camera buffers).
@@ -206,14 +210,14 @@ impl<'a> TensorTable<'a> {
         device: &'a burn::tensor::Device,
     ) -> Self {
         let rng = Box::new(std::cell::RefCell::new(rand::SeedableRng::seed_from_u64(seed)));
-        Self { source: Source::Random { rng, fixed }, path: Path::new("(random weights)"), model, device, half_weights: false, bytes_handed_out: Default::default() }
+        Self::with_source(Source::Random { rng, fixed }, Path::new("(random weights)"), model, device)
     }
 
     /// A table that records every request and hands out empty tensors: load a model with it to list
     /// the names and shapes it needs ([`Self::requests`]); never run that model.
     pub fn recorder(model: &'static str, device: &'a burn::tensor::Device) -> Self {
         let requests = std::cell::RefCell::new(Vec::new());
-        Self { source: Source::Record(requests), path: Path::new("(dry run)"), model, device, half_weights: false, bytes_handed_out: Default::default() }
+        Self::with_source(Source::Record(requests), Path::new("(dry run)"), model, device)
     }
 
     /// From now on, the weights of linear and convolution layers (tensors named `*.weight` with two
@@ -247,7 +251,8 @@ impl<'a> TensorTable<'a> {
     /// Tensor `name`, which must have exactly `shape` (in f16 for matmul weights of a half-precision table).
     pub fn get<const D: usize>(&self, name: &str, shape: [usize; D]) -> Result<burn::tensor::Tensor<D>, WeightsError> {
         let t = self.get_f32(name, shape)?;
-        let half = self.half_weights && D >= 2 && name.ends_with(".weight") && !matches!(self.source, Source::Record(_));
+        let half =
+            self.half_weights && D >= 2 && name.ends_with(".weight") && !matches!(self.source, Source::Record(_));
         let elements = shape.iter().product::<usize>() as u64;
         self.bytes_handed_out.set(self.bytes_handed_out.get() + elements * if half { 2 } else { 4 });
         Ok(if half { t.cast(burn::tensor::DType::F16) } else { t })

@@ -541,7 +541,8 @@ fn half_precision_errors(device: &Device) -> Vec<(&'static str, f32)> {
     let path = golden("tiny_syncdreamer.ckpt");
     let table = TensorTable::new(checkpoint(), |k| Some(k.to_string()), &path, "SyncDreamer (tiny)", device);
     let model = SyncDreamerT::load(&table.half_weights(), SyncDreamerConfig::tiny(), device).unwrap();
-    let on = |t: &NamedTensor, shape: [usize; 5]| Tensor::<5>::from_data(TensorData::new(t.values.clone(), shape), device);
+    let on =
+        |t: &NamedTensor, shape: [usize; 5]| Tensor::<5>::from_data(TensorData::new(t.values.clone(), shape), device);
     let prepared = Prepared {
         clip: Tensor::<3>::from_data(TensorData::new(a["clip_embedding"].values.clone(), [1, 1, 64]), device),
         input_latents: Tensor::<4>::from_data(
@@ -553,7 +554,9 @@ fn half_precision_errors(device: &Device) -> Vec<(&'static str, f32)> {
     let x = on(&c["x_target_noisy"], [1, 16, 4, 32, 32]);
     let volume = model.spatial_volumes(&x, 481, &[0.0]);
     let mut errors = vec![("spatial volume", relative_error(volume.clone(), &c["spatial_volume"]))];
-    for (guidance, name) in [(Guidance::None, "eps_branch_a_all_conditions"), (Guidance::EFFICIENT4D, "eps_dg_combined")] {
+    for (guidance, name) in
+        [(Guidance::None, "eps_branch_a_all_conditions"), (Guidance::EFFICIENT4D, "eps_dg_combined")]
+    {
         let options = SampleOptions { guidance, view_batch: 16, ..SampleOptions::default() };
         let golden_volume = on(&c["spatial_volume"], c["spatial_volume"].shape.clone().try_into().unwrap());
         errors.push((name, relative_error(model.predict_eps(&x, 481, &golden_volume, &prepared, &options), &d[name])));
@@ -590,8 +593,8 @@ fn half_precision_is_chosen_only_on_gpus_that_have_it() {
     // A half-precision table hands out linear / convolution weights in f16, everything else in f32.
     let path = golden("tiny_syncdreamer.ckpt");
     let device = Device::flex();
-    let table = TensorTable::new(checkpoint(), |k| Some(k.to_string()), &path, "SyncDreamer (tiny)", &device)
-        .half_weights();
+    let table =
+        TensorTable::new(checkpoint(), |k| Some(k.to_string()), &path, "SyncDreamer (tiny)", &device).half_weights();
     let linear = table.get::<2>("cc_projection.weight", [64, 68]).unwrap();
     let bias = table.get::<1>("cc_projection.bias", [64]).unwrap();
     assert_eq!((linear.dtype(), bias.dtype()), (burn::tensor::DType::F16, burn::tensor::DType::F32));

@@ -56,6 +56,10 @@ pub fn bench_generate(args: &GenerateBenchArgs) -> anyhow::Result<()> {
     let built = Instant::now();
     let rig = rig_buffers(&SyncDreamerRig::default());
     let half = args.precision.half_on(gpu.as_deref().filter(|g| !g.is_cpu_driver()));
+    anyhow::ensure!(
+        !half || device.supports_dtype(burn::tensor::FloatDType::F16),
+        "{device_name} does not compute in f16; use --precision f32"
+    );
     let table = TensorTable::random(7, &rig, "SyncDreamer-T (random)", &device);
     let table = if half { table.half_weights() } else { table };
     let model = SyncDreamerT::load(&table, config.clone(), &device)?;
@@ -116,6 +120,15 @@ pub fn bench_generate(args: &GenerateBenchArgs) -> anyhow::Result<()> {
     let per_step_frame = volume_seconds + frustum_seconds + branches * unet_seconds;
     let projected = args.frames as f64 * (steps as f64 * per_step_frame + decode_seconds);
     let peak = peak_rss_mb();
+    // The device allocator's view (GPU backends): the most bytes its pools ever held, and what it
+    // holds now (weights included). `None` where the backend does not report them.
+    let mb = |b: u64| b as f64 / (1 << 20) as f64;
+    let pool_peak_mb =
+        device.memory_pool_report().map(|pools| mb(pools.iter().map(|p| p.page_size * p.pages_peak).sum()));
+    let reserved_mb = device.memory_pool_usage().map(|u| mb(u.bytes_reserved));
+    if let (Some(peak), Some(reserved)) = (pool_peak_mb, reserved_mb) {
+        say(&format!("device memory: pools peaked at {peak:.0} MiB, {reserved:.0} MiB reserved at the end"));
+    }
     say(&format!(
         "projected Efficient4D run ({} frames x {steps} steps x {branches} branches): {:.1} min; peak RSS {peak:.0} MiB",
         args.frames,
@@ -136,6 +149,8 @@ pub fn bench_generate(args: &GenerateBenchArgs) -> anyhow::Result<()> {
             "decode_seconds": decode_seconds,
             "projected": {"frames": args.frames, "steps": steps, "branches": branches, "seconds": projected},
             "peak_rss_mb": peak,
+            "device_pool_peak_mb": pool_peak_mb,
+            "device_reserved_mb": reserved_mb,
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
     }

@@ -122,6 +122,9 @@ pub fn make_generator<'a>(
                 ..Default::default()
             };
             let half = options.precision.half_on(Some(r.gpu()));
+            if half && !device.supports_dtype(burn::tensor::FloatDType::F16) {
+                return Err(PipelineError::Options("this device does not compute in f16: use --precision f32".into()));
+            }
             let model = load_syncdreamer(&weights, &device, half)?;
             log::info!("SyncDreamer-T in {}", if half { "f16 (linear and convolution layers)" } else { "f32" });
             Box::new(SyncDreamerGenerator { model, sample, seed: options.seed })
