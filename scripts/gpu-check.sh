@@ -52,5 +52,5 @@ step bench_ring 90 bench ring --steps 300 --json
 # SyncDreamer-T at full size with random weights: auto (f16 where the adapter has shader-f16), then f32.
 step bench_generate 80 bench generate --json
 step bench_generate_f32 60 bench generate --precision f32 --json
-step run_demo 120 run --out /tmp/gpu-demo --budget 75s --json
+step run_demo 120 run --out /tmp/gpu-demo --budget 60s --json
 say "total $(( $(date +%s) - start )) s"
