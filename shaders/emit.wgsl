@@ -15,6 +15,10 @@
 struct EmitParams {
     visible: u32,
     groups_x: u32,
+    // Slots in the pair buffers: pairs past it are dropped (the farthest splats' first; only a
+    // GPU-driven pass, sized by a budget rather than the exact count, can run out).
+    capacity: u32,
+    pad: u32,
 }
 @group(0) @binding(9) var<uniform> params: EmitParams;
 
@@ -44,7 +48,7 @@ fn emit(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var ty = bounds.y; ty < bounds.w; ty++) {
         for (var tx = bounds.x; tx < bounds.z; tx++) {
             let rect = tile_pixel_rect(tx, ty);
-            if slot < end && ellipse_touches_rect(mean, conic_radius.xyz, power_limit, rect.xy, rect.zw) {
+            if slot < end && slot < params.capacity && ellipse_touches_rect(mean, conic_radius.xyz, power_limit, rect.xy, rect.zw) {
                 tile_keys[slot] = view * tiles_per_view + ty * globals.tiles_x + tx;
                 tile_values[slot] = i;
                 slot++;

@@ -12,7 +12,7 @@ use crate::render::compare::{
     ImageDiff, group_errors, image_diff, reference_gradients, reference_image, rig_view, test_pixel_grads,
 };
 use crate::render::shaders::ShaderFeatures;
-use crate::render::{RasterView, Rasterizer};
+use crate::render::{Counting, RasterView, Rasterizer};
 use anyhow::Context;
 use serde::Serialize;
 use std::path::Path;
@@ -157,6 +157,34 @@ fn forward_check(
             worst.frac_over_1e3 * 100.0,
             ImageDiff::FRAC_OVER_1E3 * 100.0
         ),
+    })
+}
+
+/// The viewer's forward pass (counts kept on the GPU, sorts dispatched indirectly) against the
+/// read-back one: the same kernels on the same data, so the images must be bit-identical. A scene
+/// with over 2^17 tile pairs makes the sorts' scans take several levels.
+fn gpu_counted_check(rast: &Rasterizer, scenes: &[(&str, Gaussians4d, Vec<RasterView>)]) -> anyhow::Result<Check> {
+    let big = RandomScene { count: 20_000, seed: 22, ..Default::default() }.build();
+    let big_views = [(1, 0.2), (6, 0.6)].iter().map(|&(v, t)| rig_view(v, t, (256, 256), BG)).collect();
+    let (mut worst, mut worst_at, mut pairs) = (0.0f64, String::from("-"), 0u64);
+    for (name, gs, views) in scenes.iter().map(|(n, g, v)| (*n, g, v)).chain([("20k splats at 256²", &big, &big_views)])
+    {
+        let params = rast.upload(gs)?;
+        let read_back = rast.forward(&params, views, false)?;
+        let on_gpu = rast.forward_with(&params, views, false, None, Counting::OnGpu)?;
+        pairs = pairs.max(read_back.tile_pairs.unwrap_or(0));
+        let (a, b) = (rast.read_color(&read_back)?, rast.read_color(&on_gpu)?);
+        let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs() as f64).fold(0.0, f64::max);
+        if diff > worst || worst_at == "-" && diff > 0.0 {
+            (worst, worst_at) = (diff, name.to_string());
+        }
+    }
+    Ok(Check {
+        name: "viewer pass (counts on the GPU) vs read-back pass".into(),
+        error: worst,
+        tolerance: 0.0,
+        passed: worst == 0.0,
+        detail: format!("bit-identical expected; worst at {worst_at}; up to {pairs} tile pairs"),
     })
 }
 
@@ -385,6 +413,7 @@ pub fn run_checks(gpu: &Arc<GpuContext>, save_render: Option<&Path>) -> anyhow::
         checks.push(backward_check(&rast, &name, &backward, &want)?);
     }
     let rast = Arc::new(Rasterizer::new(gpu.clone())?);
+    checks.push(gpu_counted_check(&rast, &scenes)?);
     checks.push(fused_loss_check(gpu, &rast)?);
     checks.push(burn_op_check(gpu, &rast)?);
     checks.push(stored_render_check(&rast, save_render)?);

@@ -10,7 +10,7 @@ fn every_check_passes_on_this_device() {
     assert!(report.passed(), "{}", report.describe());
     // Both passes in every shader variant the device runs, then the loss, the op and the stored render.
     let variants = efficient4d::gpu_check::shader_variants(&common::gpu()).len();
-    assert_eq!(report.checks.len(), 2 * variants + 3);
+    assert_eq!(report.checks.len(), 2 * variants + 4);
     assert!(report.checks.iter().all(|c| c.error.is_finite() && c.error <= c.tolerance), "{report:?}");
 }
 
@@ -26,7 +26,7 @@ fn the_cli_check_passes_with_4_lane_subgroups_too() {
     let text = String::from_utf8_lossy(&out.stdout);
     eprintln!("{text}");
     assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("all 11 checks passed") || !text.contains("llvmpipe"), "{text}");
+    assert!(text.contains("all 12 checks passed") || !text.contains("llvmpipe"), "{text}");
     if text.contains("llvmpipe") {
         assert!(text.lines().next().unwrap().contains("subgroups: 4 lanes"), "{text}");
     }

@@ -4,6 +4,7 @@ mod common;
 use common::*;
 use efficient4d::gaussians::Gaussians4d;
 use efficient4d::gaussians::random::RandomScene;
+use efficient4d::render::{Counting, RasterView};
 
 fn check(name: &str, gs: &Gaussians4d, views: &[efficient4d::render::RasterView]) {
     let r = rasterizer();
@@ -161,4 +162,81 @@ fn chunked_batches_match_one_batch() {
     r.max_chunk_pairs = saved;
     let chunked = r.read_color(&chunked.unwrap()).unwrap();
     assert!(whole.iter().zip(&chunked).all(|(x, y)| x.to_bits() == y.to_bits()));
+}
+
+/// Renders `views` both ways; the GPU-counted pass must give the same bits, map nothing, and
+/// have counted what the read-back pass read.
+fn same_with_counts_on_gpu(r: &efficient4d::render::Rasterizer, gs: &Gaussians4d, views: &[RasterView]) {
+    let p = r.upload(gs).unwrap();
+    let read_back = r.forward(&p, views, true).unwrap();
+    let before = r.readback_bytes();
+    let on_gpu = r.forward_with(&p, views, true, None, Counting::OnGpu).unwrap();
+    gpu().device.poll(wgpu::PollType::Wait { submission_index: None, timeout: None }).unwrap();
+    assert_eq!(r.readback_bytes(), before, "a GPU-counted forward pass mapped a buffer");
+    assert_eq!(on_gpu.visible_splats, None, "counts kept on the GPU cannot be reported");
+    let counts = r.read_counts(&on_gpu).unwrap();
+    let visible: u64 = counts.iter().map(|c| c.visible as u64).sum();
+    let pairs: u64 = counts.iter().map(|c| c.pairs as u64).sum();
+    assert_eq!((Some(visible), Some(pairs)), (read_back.visible_splats, read_back.tile_pairs));
+    assert!(counts.iter().all(|c| c.pairs <= c.pair_capacity), "{counts:?}");
+    let a = r.read_color(&read_back).unwrap();
+    let b = r.read_color(&on_gpu).unwrap();
+    assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "colour differs");
+    let a = r.read_depth(&read_back).unwrap();
+    let b = r.read_depth(&on_gpu).unwrap();
+    assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "depth differs");
+    // Its pair buffers are the next GPU-counted pass's: no gradients from it.
+    let d_color = r.upload_pixel_grads(&vec![0.0; a.len() * 4]);
+    assert!(r.backward(&p, &on_gpu, &d_color).is_err());
+}
+
+#[test]
+fn counts_kept_on_the_gpu_give_the_read_back_image_and_map_nothing() {
+    let mut r = rasterizer();
+    let small = RandomScene { count: 1500, seed: 21, ..Default::default() }.build();
+    let views: Vec<_> = [(0, 0.1), (3, 0.5), (9, 0.93)].iter().map(|&(v, t)| rig_view(v, t, 45, 37)).collect();
+    same_with_counts_on_gpu(&r, &small, &views);
+    // Over 2^17 pairs: the sorts' histogram scans take more than one level.
+    let big = RandomScene { count: 20_000, seed: 22, ..Default::default() }.build();
+    let views: Vec<_> = [(1, 0.2), (6, 0.6)].iter().map(|&(v, t)| rig_view(v, t, 256, 256)).collect();
+    let pairs = r.forward(&r.upload(&big).unwrap(), &views, false).unwrap().tile_pairs.unwrap();
+    assert!(pairs > 1 << 17, "only {pairs} pairs");
+    same_with_counts_on_gpu(&r, &big, &views);
+    // Nothing visible: every splat is far out of its time.
+    let views: Vec<_> = [(2, 40.0), (5, -40.0)].iter().map(|&(v, t)| rig_view(v, t, 40, 40)).collect();
+    same_with_counts_on_gpu(&r, &small, &views);
+    same_with_counts_on_gpu(&r, &Gaussians4d::default(), &views);
+    // Several chunks, each with its own counts.
+    let saved = r.max_chunk_pairs;
+    r.max_chunk_pairs = 2 * 1500;
+    let views: Vec<_> = (0..5).map(|v| rig_view(v * 3, 0.2 * v as f32, 33, 31)).collect();
+    same_with_counts_on_gpu(&r, &small, &views);
+    r.max_chunk_pairs = saved;
+}
+
+#[test]
+fn an_exhausted_pair_budget_drops_splats_and_nothing_else() {
+    let mut r = rasterizer();
+    let gs = RandomScene { count: 3000, seed: 23, ..Default::default() }.build();
+    let views = [rig_view(4, 0.4, 64, 64)];
+    let p = r.upload(&gs).unwrap();
+    let full_out = r.forward(&p, &views, false).unwrap();
+    let needed = full_out.tile_pairs.unwrap();
+    let full = r.read_color(&full_out).unwrap();
+    let saved = r.pair_budget;
+    r.pair_budget = needed / 2;
+    let cut = r.forward_with(&p, &views, false, None, Counting::OnGpu);
+    r.pair_budget = saved;
+    let cut = cut.unwrap();
+    let counts = r.read_counts(&cut).unwrap();
+    assert_eq!(counts[0].pair_capacity as u64, needed / 2);
+    assert_eq!(counts[0].pairs as u64, needed, "the projection still counts every pair");
+    let img = r.read_color(&cut).unwrap();
+    assert!(img.iter().all(|v| v.is_finite()));
+    // Fewer splats over a pixel can only let more background through.
+    let alpha = |c: &[f32]| c.chunks_exact(4).map(|p| p[3]).collect::<Vec<_>>();
+    let (a_full, a_cut) = (alpha(&full), alpha(&img));
+    assert!(a_full.iter().zip(&a_cut).all(|(f, c)| *c <= f + 1e-5), "a dropped pair added coverage");
+    let changed = a_full.iter().zip(&a_cut).filter(|(f, c)| (*f - *c).abs() > 1e-3).count();
+    assert!(changed > 0, "half the pairs dropped and no pixel changed");
 }

@@ -229,13 +229,12 @@ pub fn right_panel(app: &mut App, ui: &mut egui::Ui) {
         let s = app.viewport.stats;
         if s.width > 0 {
             ui.label(format!(
-                "{} x {}   {:.1} ms ({:.0} fps)\n{} splats, {} visible",
+                "{} x {}   {:.1} ms ({:.0} fps)\n{} splats",
                 s.width,
                 s.height,
                 s.milliseconds,
                 1000.0 / s.milliseconds.max(1e-3),
-                s.splats,
-                s.visible
+                s.splats
             ));
         }
         ui.separator();

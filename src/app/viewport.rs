@@ -8,7 +8,7 @@ use super::model::LoadedModel;
 use crate::camera::orbit::OrbitCamera;
 use crate::gpu::GpuContext;
 use crate::render::present::{PresentTarget, Presenter};
-use crate::render::{GaussianBuffers, RasterView, Rasterizer, Rendered};
+use crate::render::{Counting, GaussianBuffers, RasterView, Rasterizer, Rendered};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,7 +18,6 @@ pub struct RenderStats {
     pub width: u32,
     pub height: u32,
     pub splats: usize,
-    pub visible: u64,
 }
 
 /// Everything a viewport image depends on besides the model's splats.
@@ -155,7 +154,8 @@ impl Viewport {
         let (_, _, buffers, splats) = self.uploaded.as_ref().expect("uploaded above");
         let splats = *splats;
         let view = RasterView { camera: key.camera.camera(size.0, size.1), time, background };
-        let rendered = self.rasterizer.forward(buffers, &[view], false)?;
+        // Counted on the GPU: the frame path maps nothing (the sorts are dispatched indirectly).
+        let rendered = self.rasterizer.forward_with(buffers, &[view], false, None, Counting::OnGpu)?;
         match &mut self.native {
             Some(native) => {
                 let device = &self.rasterizer.gpu().device;
@@ -195,13 +195,7 @@ impl Viewport {
         self.last_render = Some((Instant::now(), seconds));
         self.renders += 1;
         self.render_seconds += seconds;
-        self.stats = RenderStats {
-            milliseconds: seconds as f32 * 1000.0,
-            width: size.0,
-            height: size.1,
-            splats,
-            visible: rendered.visible_splats,
-        };
+        self.stats = RenderStats { milliseconds: seconds as f32 * 1000.0, width: size.0, height: size.1, splats };
         self.last_rendered = Some(rendered);
         self.last = Some(key);
         Ok(self.shown())

@@ -499,8 +499,8 @@ pub fn bench_view(json: bool, iterations: usize) -> anyhow::Result<()> {
     if !json {
         println!("device: {}", r.gpu().describe());
         println!(
-            "{:>9} {:>11} {:>10} {:>14} {:>14} {:>8}",
-            "gaussians", "size", "render ms", "zero-copy ms", "read-back ms", "fps"
+            "{:>9} {:>11} {:>10} {:>14} {:>14} {:>8} {:>12} {:>12}",
+            "gaussians", "size", "render ms", "zero-copy ms", "read-back ms", "fps", "pairs", "pair slots"
         );
     }
     // A viewer frame is one image: time a few more of them than the batch benchmark does.
@@ -508,13 +508,15 @@ pub fn bench_view(json: bool, iterations: usize) -> anyhow::Result<()> {
     let report = crate::render::bench_view::bench_view(&r, frames, |row| {
         if !json {
             println!(
-                "{:>9} {:>11} {:>10.1} {:>14.1} {:>14.1} {:>8.1}",
+                "{:>9} {:>11} {:>10.1} {:>14.1} {:>14.1} {:>8.1} {:>12} {:>12}",
                 row.gaussians,
                 format!("{}x{}", row.width, row.height),
                 row.render_ms,
                 row.zero_copy_frame_ms,
                 row.readback_frame_ms,
-                row.fps
+                row.fps,
+                row.tile_pairs,
+                row.pair_capacity
             );
         }
     })?;

@@ -112,8 +112,8 @@ pub fn bench_case(
             fwd += forward;
             both += forward_backward;
         }
-        visible = out.visible_splats;
-        pairs = out.tile_pairs;
+        visible = out.visible_splats.expect("a read-back pass counts");
+        pairs = out.tile_pairs.expect("a read-back pass counts");
         bytes = out.gpu_bytes() + g.0.gpu_bytes();
     }
     let per = 1e3 / (iterations * views_per_batch) as f64;
@@ -201,8 +201,8 @@ pub fn bench_model(
                 continue;
             }
             // The first (warm-up) pass also measures the workload.
-            visible += out.visible_splats;
-            pairs += out.tile_pairs;
+            visible += out.visible_splats.expect("a read-back pass counts");
+            pairs += out.tile_pairs.expect("a read-back pass counts");
             let walked = r.read_walked(&out)?;
             let color = r.read_color(&out)?;
             covered += color.chunks_exact(4).filter(|p| p[3] > 0.5).count() as u64;

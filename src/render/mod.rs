@@ -6,13 +6,16 @@ pub mod burn_op;
 pub mod compare;
 pub mod fused_loss;
 pub mod gpu_buffers;
+mod gpu_sizes;
 pub mod present;
 pub mod profiler;
 pub mod raster;
 pub mod reference;
 pub mod shaders;
 
-pub use raster::{GaussianBuffers, GradientBuffers, RasterError, RasterView, Rasterizer, Rendered};
+pub use raster::{
+    ChunkCounts, Counting, GaussianBuffers, GradientBuffers, RasterError, RasterView, Rasterizer, Rendered,
+};
 
 /// A rendered colour buffer (r, g, b, alpha in f32, already over the view's background) as opaque
 /// RGBA8: what screens, PNGs and GIFs get.

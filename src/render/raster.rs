@@ -2,12 +2,14 @@
 //! one go) and backward, on the shared wgpu device.
 //!
 //! Forward, per chunk of views (chunks keep every binding under the device's size limit):
-//! project → scan visibility → compact → [one readback of the visible / pair counts] → radix sort by
+//! project → scan visibility → compact → [the visible / pair counts: read back, or kept on the GPU
+//! for indirect dispatch (`Counting`)] → radix sort by
 //! depth → gather + scan tile counts → emit (tile, splat) pairs → stable radix sort by tile →
 //! tile ranges → rasterize. Backward: rasterize_backward (per-splat 2D gradients, atomics) →
 //! project_backward (per Gaussian, summed over the chunk's views, deterministic).
 
 use super::gpu_buffers::{self as gb, GpuSlice, grid, storage, uniform};
+use super::gpu_sizes::{Count, Groups, Layout, Sizes};
 use super::profiler::{StageProfiler, StageTime};
 use super::shaders::{ShaderFeatures, Stage, layout_entries, parse_and_validate};
 use crate::camera::Camera;
@@ -71,15 +73,6 @@ struct CountParams {
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct SortParams {
-    n: u32,
-    shift: u32,
-    num_blocks: u32,
-    groups_x: u32,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct RasterParams {
     total_views: u32,
     write_depth: u32,
@@ -109,8 +102,13 @@ struct ChunkState {
     proj: [wgpu::Buffer; 3],
     ranges: wgpu::Buffer,
     tile_values: wgpu::Buffer,
+    /// Visible splats and (tile, splat) pairs: exact when read back, else their bounds.
     visible: u32,
     pairs: u32,
+    /// Slots of the pair buffers (pairs past it were dropped).
+    pair_capacity: u32,
+    /// [visible, pairs] as the projection counted them, on the GPU.
+    counters: wgpu::Buffer,
 }
 
 /// The output of a forward pass: images of every view (rgb + alpha, optional depth) and the state
@@ -127,9 +125,30 @@ pub struct Rendered {
     last: wgpu::Buffer,
     view_buffer: wgpu::Buffer,
     chunks: Vec<ChunkState>,
-    /// Visible (view, Gaussian) pairs and (tile, splat) pairs over all chunks.
-    pub visible_splats: u64,
-    pub tile_pairs: u64,
+    /// Visible (view, Gaussian) pairs and (tile, splat) pairs over all chunks (known on the host
+    /// only when counted by a read-back: see [`Counting`]).
+    pub visible_splats: Option<u64>,
+    pub tile_pairs: Option<u64>,
+}
+
+/// Where a forward pass gets the visible and (tile, splat) pair counts that size its sorts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counting {
+    /// Read back (8 bytes per chunk of views): buffers sized exactly, counts reported. Training.
+    ReadBack,
+    /// Kept on the GPU (its passes dispatched indirectly): nothing is mapped, buffers are sized by
+    /// bounds, and pairs beyond the rasterizer's pair budget are dropped, farthest splats first.
+    /// The viewer's frame path; such a pass cannot be differentiated (its pair buffers are reused).
+    OnGpu,
+}
+
+/// One chunk's counts as the projection made them, read back on request ([`Rasterizer::read_counts`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkCounts {
+    pub visible: u32,
+    pub pairs: u32,
+    /// Pair slots the chunk had: `pairs` above it means some were dropped.
+    pub pair_capacity: u32,
 }
 
 struct Pipeline {
@@ -145,11 +164,23 @@ pub struct Rasterizer {
     pub max_chunk_pairs: u64,
     /// Times every pass when profiling is on ([`Rasterizer::with_profiling`]).
     profiler: Option<StageProfiler>,
-    /// Bytes mapped back to the CPU so far (the viewport's frame path must stay near zero).
+    /// Bytes mapped back to the CPU so far (the viewport's frame path must stay at zero).
     readback_bytes: std::sync::atomic::AtomicU64,
+    /// Most (tile, splat) pairs per chunk a [`Counting::OnGpu`] pass makes room for.
+    pub pair_budget: u64,
+    /// The pair buffers (keys and values, twice) of [`Counting::OnGpu`] passes, kept between
+    /// frames: sized by a bound rather than the count, making them anew each frame would cost more
+    /// than the frame (wgpu zeroes new buffers).
+    pair_scratch: std::sync::Mutex<Option<PairScratch>>,
 }
 
-const ENTRY_POINTS: [(Stage, &str); 18] = [
+struct PairScratch {
+    capacity: u32,
+    keys: [wgpu::Buffer; 2],
+    values: [wgpu::Buffer; 2],
+}
+
+const ENTRY_POINTS: [(Stage, &str); 19] = [
     (Stage::Project, "main"),
     (Stage::Scan, "scan_blocks"),
     (Stage::Scan, "add_offsets"),
@@ -168,6 +199,7 @@ const ENTRY_POINTS: [(Stage, &str); 18] = [
     (Stage::Loss, "ssim_terms"),
     (Stage::Loss, "gradient"),
     (Stage::Loss, "reduce"),
+    (Stage::Sizes, "main"),
 ];
 
 impl Rasterizer {
@@ -213,6 +245,7 @@ impl Rasterizer {
             });
             pipelines.insert((stage, entry), Pipeline { pipeline, layout: layout.clone() });
         }
+        let pair_budget = default_pair_budget(&gpu.caps);
         Ok(Self {
             gpu,
             features,
@@ -220,6 +253,8 @@ impl Rasterizer {
             max_chunk_pairs: 1 << 22,
             profiler: None,
             readback_bytes: Default::default(),
+            pair_budget,
+            pair_scratch: Default::default(),
         })
     }
 
@@ -258,7 +293,7 @@ impl Rasterizer {
         stage: Stage,
         entry: &'static str,
         buffers: &[(u32, wgpu::BindingResource)],
-        groups: (u32, u32, u32),
+        groups: impl Into<Groups>,
     ) {
         let p = &self.pipelines[&(stage, entry)];
         let entries: Vec<wgpu::BindGroupEntry> =
@@ -272,7 +307,10 @@ impl Rasterizer {
         let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(entry), timestamp_writes });
         pass.set_pipeline(&p.pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(groups.0, groups.1, groups.2);
+        match groups.into() {
+            Groups::Direct(x, y, z) => pass.dispatch_workgroups(x, y, z),
+            Groups::Indirect(buffer, offset) => pass.dispatch_workgroups_indirect(&buffer, offset),
+        }
     }
 
     /// Uploads CPU Gaussians.
@@ -293,30 +331,21 @@ impl Rasterizer {
     }
 
     /// Exclusive prefix sum of `n` u32 in `data`, in place.
-    fn encode_scan(&self, enc: &mut wgpu::CommandEncoder, data: &wgpu::Buffer, n: u32) {
-        if n == 0 {
+    fn encode_scan(&self, enc: &mut wgpu::CommandEncoder, sizes: &mut Sizes, data: &wgpu::Buffer, n: Count) {
+        if n.max() == 0 {
             return;
         }
-        let blocks = n.div_ceil(1024);
-        let (gx, gy) = grid(blocks);
-        let params = uniform(self.device(), "scan", &CountParams { n, groups_x: gx });
+        let blocks = n.max().div_ceil(1024);
+        let (params, groups) = sizes.pass(n, 1024, Layout::Count);
         let sums = storage(self.device(), "block sums", blocks as u64 * 4);
-        self.dispatch(
-            enc,
-            Stage::Scan,
-            "scan_blocks",
-            &[(0, params.as_entire_binding()), (1, data.as_entire_binding()), (2, sums.as_entire_binding())],
-            (gx, gy, 1),
-        );
+        let bind = [(0, params.binding()), (1, data.as_entire_binding()), (2, sums.as_entire_binding())];
+        self.dispatch(enc, Stage::Scan, "scan_blocks", &bind, groups.clone());
+        // A GPU-resident count may need fewer levels than its bound: a one-block level scans to 0
+        // and adds nothing, so recursing to the bound's depth stays exact.
         if blocks > 1 {
-            self.encode_scan(enc, &sums, blocks);
-            self.dispatch(
-                enc,
-                Stage::Scan,
-                "add_offsets",
-                &[(0, params.as_entire_binding()), (1, data.as_entire_binding()), (2, sums.as_entire_binding())],
-                (gx, gy, 1),
-            );
+            let block_count = sizes.derive(n, 1024, 1);
+            self.encode_scan(enc, sizes, &sums, block_count);
+            self.dispatch(enc, Stage::Scan, "add_offsets", &bind, groups);
         }
     }
 
@@ -325,33 +354,33 @@ impl Rasterizer {
     fn encode_sort(
         &self,
         enc: &mut wgpu::CommandEncoder,
+        sizes: &mut Sizes,
         keys: [&wgpu::Buffer; 2],
         values: [&wgpu::Buffer; 2],
-        n: u32,
+        n: Count,
         bits: u32,
     ) -> usize {
         let mut current = 0;
-        if n <= 1 {
+        if n.max() <= 1 {
             return current;
         }
-        let blocks = n.div_ceil(2048);
-        let (gx, gy) = grid(blocks);
+        let blocks = n.max().div_ceil(2048);
         let hist = storage(self.device(), "histograms", blocks as u64 * 16 * 4);
+        let hist_count = sizes.derive(n, 2048, 16);
         for pass in 0..bits.div_ceil(4) {
-            let params =
-                uniform(self.device(), "sort", &SortParams { n, shift: pass * 4, num_blocks: blocks, groups_x: gx });
+            let (params, groups) = sizes.pass(n, 2048, Layout::Sort { shift: pass * 4 });
             let (src, dst) = (current, 1 - current);
             let bind = [
-                (0, params.as_entire_binding()),
+                (0, params.binding()),
                 (1, keys[src].as_entire_binding()),
                 (2, values[src].as_entire_binding()),
                 (3, keys[dst].as_entire_binding()),
                 (4, values[dst].as_entire_binding()),
                 (5, hist.as_entire_binding()),
             ];
-            self.dispatch(enc, Stage::RadixSort, "count", &bind, (gx, gy, 1));
-            self.encode_scan(enc, &hist, blocks * 16);
-            self.dispatch(enc, Stage::RadixSort, "scatter", &bind, (gx, gy, 1));
+            self.dispatch(enc, Stage::RadixSort, "count", &bind, groups.clone());
+            self.encode_scan(enc, sizes, &hist, hist_count);
+            self.dispatch(enc, Stage::RadixSort, "scatter", &bind, groups);
             current = dst;
         }
         current
@@ -382,6 +411,18 @@ impl Rasterizer {
         views: &[RasterView],
         write_depth: bool,
         color_out: Option<GpuSlice>,
+    ) -> Result<Rendered, RasterError> {
+        self.forward_with(params, views, write_depth, color_out, Counting::ReadBack)
+    }
+
+    /// The general forward pass: [`Rasterizer::forward_into`] with a choice of [`Counting`].
+    pub fn forward_with(
+        &self,
+        params: &GaussianBuffers,
+        views: &[RasterView],
+        write_depth: bool,
+        color_out: Option<GpuSlice>,
+        counting: Counting,
     ) -> Result<Rendered, RasterError> {
         let first = views.first().ok_or_else(|| RasterError::Input("no views to render".into()))?;
         let (width, height) = (first.camera.intrinsics.width, first.camera.intrinsics.height);
@@ -440,8 +481,8 @@ impl Rasterizer {
                 &globals,
                 &view_buffer,
                 (&color, [&depth, &final_t, &last]),
-                views.len() as u32,
-                write_depth,
+                &RasterParams { total_views: views.len() as u32, write_depth: write_depth as u32 },
+                counting,
             )?;
             visible_total += chunk.visible as u64;
             pairs_total += chunk.pairs as u64;
@@ -458,8 +499,8 @@ impl Rasterizer {
             last,
             view_buffer,
             chunks,
-            visible_splats: visible_total,
-            tile_pairs: pairs_total,
+            visible_splats: (counting == Counting::ReadBack).then_some(visible_total),
+            tile_pairs: (counting == Counting::ReadBack).then_some(pairs_total),
         })
     }
 
@@ -469,8 +510,8 @@ impl Rasterizer {
         globals: &GlobalsGpu,
         view_buffer: &wgpu::Buffer,
         outputs: (&GpuSlice, [&wgpu::Buffer; 3]),
-        total_views: u32,
-        write_depth: bool,
+        raster: &RasterParams,
+        counting: Counting,
     ) -> Result<ChunkState, RasterError> {
         let d = self.device();
         let total = globals.num_gaussians * globals.num_views;
@@ -483,18 +524,12 @@ impl Rasterizer {
         let tile_counts = storage(d, "tile counts", total as u64 * 4);
         let positions = storage(d, "visible positions", total as u64 * 4);
         let counters = storage(d, "counters", 8);
-        let staging = d.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("counters readback"),
-            size: 8,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
         let depth_keys = [storage(d, "depth keys", total as u64 * 4), storage(d, "depth keys 2", total as u64 * 4)];
         let depth_values =
             [storage(d, "depth values", total as u64 * 4), storage(d, "depth values 2", total as u64 * 4)];
 
         // Part 1: project, compact, count.
-        let mut enc = d.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("project") });
+        let mut project = d.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("project") });
         if total > 0 {
             let (gx, gy) = grid(total.div_ceil(256));
             let mut bind = vec![(0, globals_buf.as_entire_binding()), (1, view_buffer.as_entire_binding())];
@@ -507,11 +542,11 @@ impl Rasterizer {
                 (12, positions.as_entire_binding()),
                 (13, counters.as_entire_binding()),
             ]);
-            self.dispatch(&mut enc, Stage::Project, "main", &bind, (gx, gy, 1));
-            self.encode_scan(&mut enc, &positions, total);
+            self.dispatch(&mut project, Stage::Project, "main", &bind, (gx, gy, 1));
+            self.encode_scan(&mut project, &mut Sizes::host(d), &positions, Count::Host(total));
             let cp = uniform(d, "compact", &CountParams { n: total, groups_x: gx });
             self.dispatch(
-                &mut enc,
+                &mut project,
                 Stage::Compact,
                 "main",
                 &[
@@ -525,37 +560,58 @@ impl Rasterizer {
                 (gx, gy, 1),
             );
         }
-        enc.copy_buffer_to_buffer(&counters, 0, &staging, 0, 8);
-        self.gpu.queue.submit([enc.finish()]);
-        // The one read-back of a forward pass: 8 bytes of counts, to size the sort buffers.
-        self.count_readback(8);
-        let counts: Vec<u32> =
-            bytemuck::cast_slice(&gb::map_and_read(d, &staging, 8).map_err(RasterError::Gpu)?).to_vec();
-        let (visible, pairs) = (counts[0], counts[1]);
-        if pairs as u64 * 4 > self.gpu.caps.max_storage_binding {
-            return Err(RasterError::TooLarge(format!(
-                "{pairs} tile/splat pairs exceed the device's binding limit; render fewer views at once or lower the resolution"
-            )));
-        }
+        let tiles_per_chunk = globals.tiles_x * globals.tiles_y * globals.num_views;
+        // Part 1 waits for the size program when the counts stay on the GPU.
+        let mut pending = Some(project);
+        // The counts that size part 2: read back, or left on the GPU with buffers at their bounds.
+        let (mut sizes, visible, pairs, pair_capacity) = match counting {
+            Counting::ReadBack => {
+                let staging = d.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("counters readback"),
+                    size: 8,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                let mut project = pending.take().expect("part 1 is pending");
+                project.copy_buffer_to_buffer(&counters, 0, &staging, 0, 8);
+                self.gpu.queue.submit([project.finish()]);
+                self.count_readback(8);
+                let counts: Vec<u32> =
+                    bytemuck::cast_slice(&gb::map_and_read(d, &staging, 8).map_err(RasterError::Gpu)?).to_vec();
+                let (visible, pairs) = (counts[0], counts[1]);
+                if pairs as u64 * 4 > self.gpu.caps.max_storage_binding {
+                    return Err(RasterError::TooLarge(format!(
+                        "{pairs} tile/splat pairs exceed the device's binding limit; render fewer views at once or lower the resolution"
+                    )));
+                }
+                (Sizes::host(d), Count::Host(visible), Count::Host(pairs), pairs)
+            }
+            Counting::OnGpu => {
+                let bound = total as u64 * (globals.tiles_x * globals.tiles_y) as u64;
+                let capacity = bound.min(self.pair_budget).min(u32::MAX as u64) as u32;
+                let mut sizes = Sizes::device(d);
+                let visible = sizes.counter(0, total);
+                let pairs = sizes.counter(1, capacity);
+                (sizes, visible, pairs, capacity)
+            }
+        };
 
         // Part 2: sort by depth, emit pairs, sort by tile, find ranges, rasterize.
         let mut enc = d.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rasterize") });
         let sorted = self.encode_sort(
             &mut enc,
+            &mut sizes,
             [&depth_keys[0], &depth_keys[1]],
             [&depth_values[0], &depth_values[1]],
             visible,
             32,
         );
-        let tiles_per_chunk = globals.tiles_x * globals.tiles_y * globals.num_views;
-        let tile_keys = [storage(d, "tile keys", pairs as u64 * 4), storage(d, "tile keys 2", pairs as u64 * 4)];
-        let tile_values = [storage(d, "tile values", pairs as u64 * 4), storage(d, "tile values 2", pairs as u64 * 4)];
+        let (tile_keys, tile_values) = self.pair_buffers(pairs.max(), counting);
         let ranges = storage(d, "tile ranges", tiles_per_chunk as u64 * 8);
         let mut final_values = 0;
-        if visible > 0 {
-            let counts_in_order = storage(d, "counts in depth order", visible as u64 * 4);
-            let (gx, gy) = grid(visible.div_ceil(256));
-            let ep = uniform(d, "emit", &CountParams { n: visible, groups_x: gx });
+        if visible.max() > 0 {
+            let counts_in_order = storage(d, "counts in depth order", visible.max() as u64 * 4);
+            let (ep, groups) = sizes.pass(visible, 256, Layout::Emit { capacity: pair_capacity });
             let bind = [
                 (0, globals_buf.as_entire_binding()),
                 (1, depth_values[sorted].as_entire_binding()),
@@ -566,34 +622,30 @@ impl Rasterizer {
                 (6, proj[2].as_entire_binding()),
                 (7, tile_keys[0].as_entire_binding()),
                 (8, tile_values[0].as_entire_binding()),
-                (9, ep.as_entire_binding()),
+                (9, ep.binding()),
             ];
-            self.dispatch(&mut enc, Stage::Emit, "gather_counts", &bind, (gx, gy, 1));
-            self.encode_scan(&mut enc, &counts_in_order, visible);
-            self.dispatch(&mut enc, Stage::Emit, "emit", &bind, (gx, gy, 1));
+            self.dispatch(&mut enc, Stage::Emit, "gather_counts", &bind, groups.clone());
+            self.encode_scan(&mut enc, &mut sizes, &counts_in_order, visible);
+            self.dispatch(&mut enc, Stage::Emit, "emit", &bind, groups);
             let tile_bits = 32 - (tiles_per_chunk.max(2) - 1).leading_zeros();
             final_values = self.encode_sort(
                 &mut enc,
+                &mut sizes,
                 [&tile_keys[0], &tile_keys[1]],
                 [&tile_values[0], &tile_values[1]],
                 pairs,
                 tile_bits,
             );
-            let (gx, gy) = grid(pairs.div_ceil(256));
-            let rp = uniform(d, "ranges", &CountParams { n: pairs, groups_x: gx });
+            let (rp, groups) = sizes.pass(pairs, 256, Layout::Count);
             self.dispatch(
                 &mut enc,
                 Stage::TileRanges,
                 "main",
-                &[
-                    (0, rp.as_entire_binding()),
-                    (1, tile_keys[final_values].as_entire_binding()),
-                    (2, ranges.as_entire_binding()),
-                ],
-                (gx, gy, 1),
+                &[(0, rp.binding()), (1, tile_keys[final_values].as_entire_binding()), (2, ranges.as_entire_binding())],
+                groups,
             );
         }
-        let raster_params = uniform(d, "raster", &RasterParams { total_views, write_depth: write_depth as u32 });
+        let raster_params = uniform(d, "raster", raster);
         let (color, [depth, final_t, last]) = outputs;
         self.dispatch(
             &mut enc,
@@ -615,7 +667,13 @@ impl Rasterizer {
             ],
             (globals.tiles_x, globals.tiles_y, globals.num_views),
         );
-        self.gpu.queue.submit([enc.finish()]);
+        match pending {
+            Some(mut project) => {
+                sizes.encode_program(self, &mut project, &counters);
+                self.gpu.queue.submit([project.finish(), enc.finish()])
+            }
+            None => self.gpu.queue.submit([enc.finish()]),
+        };
         let [tv0, tv1] = tile_values;
         Ok(ChunkState {
             views: globals.num_views,
@@ -623,9 +681,35 @@ impl Rasterizer {
             proj,
             ranges,
             tile_values: if final_values == 0 { tv0 } else { tv1 },
-            visible,
-            pairs,
+            visible: visible.max(),
+            pairs: pairs.max(),
+            pair_capacity,
+            counters,
         })
+    }
+
+    /// Room for `pairs` (tile, splat) pairs: new buffers for a read-back pass (its `Rendered` keeps
+    /// them for the backward pass), the kept ones for a GPU-counted pass (grown when too small).
+    fn pair_buffers(&self, pairs: u32, counting: Counting) -> ([wgpu::Buffer; 2], [wgpu::Buffer; 2]) {
+        let d = self.device();
+        let make = |capacity: u32| {
+            let bytes = capacity as u64 * 4;
+            PairScratch {
+                capacity,
+                keys: [storage(d, "tile keys", bytes), storage(d, "tile keys 2", bytes)],
+                values: [storage(d, "tile values", bytes), storage(d, "tile values 2", bytes)],
+            }
+        };
+        if counting == Counting::ReadBack {
+            let PairScratch { keys, values, .. } = make(pairs);
+            return (keys, values);
+        }
+        let mut kept = self.pair_scratch.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.as_ref().is_none_or(|k| k.capacity < pairs) {
+            *kept = Some(make(pairs));
+        }
+        let k = kept.as_ref().expect("made above");
+        (k.keys.clone(), k.values.clone())
     }
 
     /// Gradients of every parameter given dL/d(r, g, b, alpha) per pixel of `rendered`
@@ -662,6 +746,13 @@ impl Rasterizer {
         d_color: &GpuSlice,
         grads: &GaussianBuffers,
     ) -> Result<(), RasterError> {
+        if rendered.visible_splats.is_none() {
+            // Its pair buffers are reused by the next such pass.
+            return Err(RasterError::Input(
+                "a forward pass with counts on the GPU is for display; render with Counting::ReadBack to differentiate"
+                    .into(),
+            ));
+        }
         let d = self.device();
         let pixels = rendered.views as u64 * rendered.width as u64 * rendered.height as u64;
         if d_color.size < pixels * 16 {
@@ -738,6 +829,20 @@ impl Rasterizer {
         Ok(bytemuck::pod_collect_to_vec(&raw))
     }
 
+    /// Each chunk's counts as the projection made them (a read-back: tests and benchmarks).
+    pub fn read_counts(&self, r: &Rendered) -> Result<Vec<ChunkCounts>, RasterError> {
+        r.chunks
+            .iter()
+            .map(|c| {
+                self.count_readback(8);
+                let raw =
+                    gb::read_range(self.device(), &self.gpu.queue, &c.counters, 0, 8).map_err(RasterError::Gpu)?;
+                let counts: Vec<u32> = bytemuck::pod_collect_to_vec(&raw);
+                Ok(ChunkCounts { visible: counts[0], pairs: counts[1], pair_capacity: c.pair_capacity })
+            })
+            .collect()
+    }
+
     pub fn read_depth(&self, r: &Rendered) -> Result<Vec<f32>, RasterError> {
         let depth = GpuSlice::whole(r.depth.clone());
         self.count_readback((r.views * r.width * r.height * 4) as u64);
@@ -798,6 +903,12 @@ impl GaussianBuffers {
     }
 }
 
+/// Pair slots a [`Counting::OnGpu`] pass reserves per chunk: 16 bytes each (keys and values, twice),
+/// so 2^24 pairs take 256 MiB, and never more than one binding holds.
+fn default_pair_budget(caps: &crate::gpu::GpuCaps) -> u64 {
+    (caps.max_storage_binding / 4).min(1 << 24)
+}
+
 fn view_to_gpu(v: &RasterView) -> ViewGpu {
     let k = v.camera.intrinsics;
     let pos = v.camera.position();
@@ -832,17 +943,15 @@ mod uniform_layouts {
         let view = rust_layout!(ViewGpu { world_to_camera, position_time, intrinsics, background });
         assert_eq!(view, wgsl_struct_layout(Stage::Project, "View"));
         let count = rust_layout!(CountParams { n, groups_x });
-        let users = [
-            (Stage::Scan, "ScanParams"),
-            (Stage::Compact, "CompactParams"),
-            (Stage::Emit, "EmitParams"),
-            (Stage::TileRanges, "RangeParams"),
-        ];
+        let users =
+            [(Stage::Scan, "ScanParams"), (Stage::Compact, "CompactParams"), (Stage::TileRanges, "RangeParams")];
         for (stage, name) in users {
             assert_eq!(count, wgsl_struct_layout(stage, name), "{name}");
         }
-        let sort = rust_layout!(SortParams { n, shift, num_blocks, groups_x });
-        assert_eq!(sort, wgsl_struct_layout(Stage::RadixSort, "SortParams"));
+        // Parameter blocks written as words by `gpu_sizes`: four u32 in declaration order.
+        let words = (vec![(0, 4), (4, 4), (8, 4), (12, 4)], 16);
+        assert_eq!(words, wgsl_struct_layout(Stage::RadixSort, "SortParams"));
+        assert_eq!(words, wgsl_struct_layout(Stage::Emit, "EmitParams"));
         let raster = rust_layout!(RasterParams { total_views, write_depth });
         assert_eq!(raster, wgsl_struct_layout(Stage::Rasterize, "RasterParams"));
     }

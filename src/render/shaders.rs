@@ -25,6 +25,7 @@ const VOTE_SUBGROUP: &str = include_str!("../../shaders/vote_subgroup.wgsl");
 const VOTE_PLAIN: &str = include_str!("../../shaders/vote_plain.wgsl");
 const PROJECT_BACKWARD: &str = include_str!("../../shaders/project_backward.wgsl");
 const LOSS: &str = include_str!("../../shaders/loss.wgsl");
+const SIZES: &str = include_str!("../../shaders/sizes.wgsl");
 
 /// Which optional device features a shader variant uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -54,10 +55,12 @@ pub enum Stage {
     ProjectBackward,
     /// The fused training loss (not a rasterizer stage, but it shares the machinery).
     Loss,
+    /// Parameter blocks and indirect dispatches from GPU-resident counts (see `gpu_sizes`).
+    Sizes,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 10] = [
+    pub const ALL: [Stage; 11] = [
         Stage::Project,
         Stage::Scan,
         Stage::RadixSort,
@@ -68,6 +71,7 @@ impl Stage {
         Stage::RasterizeBackward,
         Stage::ProjectBackward,
         Stage::Loss,
+        Stage::Sizes,
     ];
 
     /// The assembled WGSL of this stage for the given features.
@@ -92,6 +96,7 @@ impl Stage {
             ],
             Stage::ProjectBackward => vec![COMMON, GAUSSIAN_PARAMS, PROJECT_BACKWARD],
             Stage::Loss => vec![LOSS],
+            Stage::Sizes => vec![SIZES],
         };
         let grad_atomic = if f.float_atomics { "atomic<f32>" } else { "atomic<u32>" };
         let param_access = if self == Stage::ProjectBackward { "read_write" } else { "read" };
