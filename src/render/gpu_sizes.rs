@@ -189,25 +189,33 @@ impl<'a> Sizes<'a> {
                 let gpu = self.gpu.as_mut().expect("a device count comes from Sizes::device");
                 let key = (src, per_group, layout);
                 let next = gpu.blocks.len() as u64;
-                let (offset, at) = *gpu.blocks.entry(key).or_insert((next * gpu.stride, next * 16));
-                if offset == next * gpu.stride {
-                    assert!(next < MAX_BLOCKS as u64, "a forward pass asked for over {MAX_BLOCKS} parameter blocks");
-                    let (mul, cap) = match layout {
-                        Layout::Count => (0, 0),
-                        Layout::Sort { shift } => (1, shift),
-                        Layout::Emit { capacity } => (2, capacity),
-                    };
-                    gpu.program.push(Instruction {
-                        op: OP_PARAMS,
-                        dst: (offset / 4) as u32,
-                        src,
-                        div: per_group,
-                        mul,
-                        cap,
-                        at: (at / 4) as u32,
-                        pad: 0,
-                    });
-                }
+                // A pass with the same count, grouping and layout as an earlier one shares its block.
+                let (offset, at) = match gpu.blocks.entry(key) {
+                    std::collections::hash_map::Entry::Occupied(e) => *e.get(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        assert!(
+                            next < MAX_BLOCKS as u64,
+                            "a forward pass asked for over {MAX_BLOCKS} parameter blocks"
+                        );
+                        let (offset, at) = *e.insert((next * gpu.stride, next * 16));
+                        let (mul, cap) = match layout {
+                            Layout::Count => (0, 0),
+                            Layout::Sort { shift } => (1, shift),
+                            Layout::Emit { capacity } => (2, capacity),
+                        };
+                        gpu.program.push(Instruction {
+                            op: OP_PARAMS,
+                            dst: (offset / 4) as u32,
+                            src,
+                            div: per_group,
+                            mul,
+                            cap,
+                            at: (at / 4) as u32,
+                            pad: 0,
+                        });
+                        (offset, at)
+                    }
+                };
                 (Params { buffer: gpu.params.clone(), offset }, Groups::Indirect(gpu.indirect.clone(), at))
             }
         }
