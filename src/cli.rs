@@ -194,6 +194,10 @@ pub enum Command {
         /// `app`: the training time budget of each job (default: the app's, 8m).
         #[arg(long, value_name = "DURATION", value_parser = crate::pipeline::stopping::parse_duration)]
         budget: Option<std::time::Duration>,
+        /// `app`: in a real window (needs a display; under Xvfb without one) as a user watching it sees
+        /// it, instead of headless with the timeline playing.
+        #[arg(long)]
+        window: bool,
     },
     /// Show which model weights are installed and where they are looked for.
     Weights,
@@ -354,6 +358,25 @@ pub struct RunLength {
     /// measured step time, so the schedules end with the budget (default without `--iters`: 8m).
     #[arg(long, value_name = "DURATION", value_parser = crate::pipeline::stopping::parse_duration)]
     pub budget: Option<std::time::Duration>,
+    /// Save the model and the training state this often while training, e.g. `30s` or `5m` (default:
+    /// every 2 minutes), and whenever the plan changes; `off`: only at the end. After a crash or a
+    /// kill, `--resume` goes on from the last save.
+    #[arg(long, value_name = "DURATION|off", value_parser = parse_autosave)]
+    pub autosave: Option<Autosave>,
+}
+
+/// `--autosave`: a cadence, or none.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Autosave {
+    Off,
+    Every(std::time::Duration),
+}
+
+fn parse_autosave(text: &str) -> Result<Autosave, String> {
+    if text.trim() == "off" {
+        return Ok(Autosave::Off);
+    }
+    crate::pipeline::stopping::parse_duration(text).map(Autosave::Every)
 }
 
 impl RunLength {
@@ -376,7 +399,13 @@ impl RunLength {
 
     /// Training from `start`, stopping as these flags say.
     pub fn train_spec(&self, start: TrainStart) -> TrainSpec {
-        TrainSpec { stop: self.stop_rule(), ..TrainSpec::new(start) }
+        let defaults = TrainSpec::new(start);
+        let autosave_every = match self.autosave {
+            None => defaults.autosave_every,
+            Some(Autosave::Off) => None,
+            Some(Autosave::Every(every)) => Some(every),
+        };
+        TrainSpec { stop: self.stop_rule(), autosave_every, ..defaults }
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! Modules depend downward only:
 //! - foundations: `camera`, `gpu`, `dataset` (the D-NeRF convention between the stages), `gaussians`,
-//!   `video` (decode, mask, crop), `metrics`, `weights`, `atomic_file`;
+//!   `video` (decode, mask, crop), `metrics`, `weights`, `atomic_file`, `machine` (what a benchmark
+//!   ran on, and how fast it was then);
 //! - `render`: the WGSL tile rasterizer, forward and backward, and its burn op;
 //! - the stages: `generate` (stage 1: the 16-view image matrix), `interpolate` (new frames and
 //!   confidence maps), `train` (stage 2), `export` (checkpoint, PLY, turntable);
@@ -23,6 +24,7 @@ pub mod generate;
 pub mod gpu;
 pub mod gpu_check;
 pub mod interpolate;
+pub mod machine;
 pub mod metrics;
 pub mod pipeline;
 pub mod render;

@@ -25,6 +25,8 @@ fn options() -> AppOptions {
         train_iterations: 3,
         key_frames: 2,
         refine: Some(RefineSpec { interpolator: InterpolatorChoice::Flow, options: refine }),
+        // What earlier runs on this machine left is not these tests' business (one test offers its own).
+        offer_unfinished: false,
         ..Default::default()
     }
 }
@@ -245,7 +247,7 @@ fn the_app_runs_the_pipeline_on_the_demo_clip() {
     // What the viewport showed before the first model: 0 clip, 1 generated views, 2 the matrix.
     let mut shown = Vec::new();
     while h.state().worker.is_some() {
-        assert!(start.elapsed() < Duration::from_secs(300), "the demo job did not finish: {}", h.state().status);
+        assert!(start.elapsed() < common::HANG_CEILING, "the demo job did not finish: {}", h.state().status);
         h.step();
         let app = h.state();
         if app.model.is_none() {
@@ -308,4 +310,49 @@ fn crop_and_delete_apply_at_every_time_and_undo_redo() {
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Y);
     h.run_steps(2);
     assert_eq!(h.state().model.as_ref().unwrap().gaussians, cropped);
+}
+
+#[test]
+fn the_app_offers_an_unfinished_run_and_goes_on_with_it() {
+    use efficient4d::pipeline::{Control, Event, MODEL_FILE, TrainSpec, TrainStart, training};
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    common::write_truth(&data, 32, 2);
+    // A run of 12 steps stopped after its first, as a crash after an autosave would leave it.
+    let work = root.path().join("jobs").join("data-1");
+    let control = Control::default();
+    let ds = efficient4d::dataset::load_dataset(&data, Default::default()).unwrap();
+    let gpu = common::gpu();
+    let rast = std::sync::Arc::new(efficient4d::render::Rasterizer::new(gpu.clone()).unwrap());
+    let settings = efficient4d::train::TrainConfig { iterations: 12, init_points: 300, ..Default::default() };
+    let spec = TrainSpec::forced(TrainStart::fresh(settings));
+    let stop = control.clone();
+    let mut cancel_after_first = move |e: Event| {
+        if matches!(e, Event::Step(_)) {
+            stop.cancel();
+        }
+    };
+    training::train(&gpu, &rast, &ds, &spec, Some(&work), &control, &mut cancel_after_first).unwrap();
+    efficient4d::app::unfinished::record_job(&work, &data).unwrap();
+    assert_eq!(Checkpoint::load(&work.join(MODEL_FILE)).unwrap().meta.iterations, 1);
+
+    let jobs_root = root.path().join("jobs");
+    let mut h = harness(None, AppOptions { offer_unfinished: true, jobs_root: jobs_root.clone(), ..options() });
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("step 1 of 12").is_some(), "the offer is shown");
+    h.get_by_label("Resume").click();
+    h.run_steps(2);
+    assert!(h.state().unfinished.is_none() && h.state().worker.is_some());
+    let start = Instant::now();
+    while h.state().worker.is_some() {
+        assert!(start.elapsed() < common::HANG_CEILING, "the resumed run did not finish: {}", h.state().status);
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(h.state().error.is_none(), "{:?}", h.state().error);
+    let report = h.state().last_report.as_ref().unwrap().train.clone().unwrap();
+    assert_eq!((report.resumed_from, report.iters), (Some(1), 12), "{}", h.state().status);
+    assert_eq!(Checkpoint::load(&work.join(MODEL_FILE)).unwrap().meta.iterations, 12);
+    // Finished: not offered again.
+    assert!(efficient4d::app::unfinished::newest_unfinished(&jobs_root).is_none());
 }

@@ -11,6 +11,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("gpu", 0),
     ("metrics", 0),
     ("weights", 0),
+    ("machine", 1),
     ("video", 1),
     ("dataset", 1),
     ("gaussians", 1),

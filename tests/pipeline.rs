@@ -5,8 +5,8 @@ mod common;
 use efficient4d::app::worker::{Worker, WorkerMsg};
 use efficient4d::export::Checkpoint;
 use efficient4d::pipeline::{
-    Control, Event, ExportSpec, Input, JobSpec, MODEL_FILE, Plateau, StopReason, StopRule, TrainSpec, TrainStart,
-    training,
+    Control, Event, ExportSpec, Input, JobSpec, MODEL_FILE, Plateau, RunClock, StopReason, StopRule, TrainSpec,
+    TrainStart, training,
 };
 use efficient4d::render::Rasterizer;
 use efficient4d::train::TrainConfig;
@@ -49,7 +49,7 @@ fn the_cli_and_the_app_run_the_same_job_to_the_same_checkpoint() {
     let (mut steps, mut snapshots, mut report) = (0, 0, None);
     let start = Instant::now();
     while report.is_none() {
-        assert!(start.elapsed() < Duration::from_secs(300), "the app's job did not finish");
+        assert!(start.elapsed() < common::HANG_CEILING, "the app's job did not finish");
         match worker.rx.recv_timeout(Duration::from_secs(1)) {
             Ok(WorkerMsg::Event(Event::Step(_))) => steps += 1,
             Ok(WorkerMsg::Event(Event::Snapshot { .. })) => snapshots += 1,
@@ -111,12 +111,14 @@ fn a_paused_job_waits_and_a_cancelled_one_saves_what_it_has() {
         training::train(&gpu, &rast, &ds, &spec, Some(&o), &c, &mut send).unwrap().0
     });
     // Paused: it prepares (the stage starts) but takes no step.
-    let started = rx.recv_timeout(Duration::from_secs(120)).unwrap();
+    let started = rx.recv_timeout(common::HANG_CEILING).unwrap();
     assert!(matches!(started, Event::StageStarted { .. }));
+    // Not a timing: a paused job sends nothing however long it is watched; half a second of watching
+    // is what this test can afford, and a fast or slow machine only changes how much work it skips.
     std::thread::sleep(Duration::from_millis(500));
     assert!(rx.try_recv().is_err(), "a paused job sent something");
     control.set_paused(false);
-    let first = rx.recv_timeout(Duration::from_secs(120)).unwrap();
+    let first = rx.recv_timeout(common::HANG_CEILING).unwrap();
     assert!(matches!(first, Event::Step(s) if s.iteration == 1));
     control.cancel();
     let report = job.join().unwrap();
@@ -153,21 +155,21 @@ fn a_checkpoint_job_exports_its_frames_and_turntable() {
     assert!(report.stages.contains_key("export") && report.train.is_none());
 }
 
-/// Trains the small truth matrix under `stop`, with at most `cap` steps: the report, and the number of
-/// training views in the dataset.
-fn train_until(stop: StopRule, cap: u32) -> (training::TrainReport, usize) {
+/// Trains the small truth matrix under `stop`, with at most `cap` steps, on `clock`: the report, the
+/// number of training views in the dataset and what the run said along the way (info and warnings).
+fn train_until(stop: StopRule, cap: u32, clock: RunClock) -> (training::TrainReport, usize, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     common::write_truth(dir.path(), 32, 3);
     let ds = efficient4d::dataset::load_dataset(dir.path(), Default::default()).unwrap();
     let gpu = common::gpu();
     let rast = Arc::new(Rasterizer::new(gpu.clone()).unwrap());
     let settings = TrainConfig { iterations: cap, init_points: 300, ..Default::default() };
-    let spec = TrainSpec { stop, ..TrainSpec::new(TrainStart::fresh(settings)) };
-    let mut said = String::new();
-    let mut watch = |e: Event| {
-        if let Event::StageStarted { what, .. } = e {
-            said = what;
-        }
+    let spec = TrainSpec { stop, clock, ..TrainSpec::new(TrainStart::fresh(settings)) };
+    let (mut said, mut infos) = (String::new(), Vec::new());
+    let mut watch = |e: Event| match e {
+        Event::StageStarted { what, .. } => said = what,
+        Event::Info(line) | Event::Warning(line) => infos.push(line),
+        _ => {}
     };
     let (report, _) = training::train(&gpu, &rast, &ds, &spec, None, &Control::default(), &mut watch).unwrap();
     let plan = &report.plan;
@@ -178,34 +180,108 @@ fn train_until(stop: StopRule, cap: u32) -> (training::TrainReport, usize) {
     // 32² images are too small to train coarse, and the plan says none.
     assert_eq!(plan.coarse_share, 0.0);
     assert!(!said.contains("of the steps at"), "{said}");
-    (report, ds.train.len())
+    (report, ds.train.len(), infos)
 }
 
 #[test]
 fn a_plateau_ends_the_run_after_a_short_finish() {
     // A gain no run can make: the plateau comes at the third check (step 15), then 5 more steps.
     let plateau = Plateau { every: 5, patience: 2, min_gain_db: 100.0, finish_share: 0.2 };
-    let (report, views) = train_until(StopRule { budget: None, plateau: Some(plateau) }, 1000);
+    let (report, views, _) = train_until(StopRule { budget: None, plateau: Some(plateau) }, 1000, RunClock::Wall);
     assert!(matches!(report.stop_reason, StopReason::Converged { at_step: 15, .. }), "{:?}", report.stop_reason);
     assert_eq!((report.iters, report.planned_iters), (20, 20));
     // 3 frames × 16 rig views: one in eight held out to decide.
     assert_eq!((views, report.decision_views), (48, 6));
 }
 
+/// A budget is spent in modelled time (every step 1/16 s, a binary fraction so the arithmetic is
+/// exact), so the plan is the same on any machine however fast or busy it is.
+const STEP: Duration = Duration::from_micros(62_500);
+
 #[test]
 fn a_budget_shrinks_the_plan_and_ends_the_run() {
-    let budget = Duration::from_secs(4);
-    let (report, _) = train_until(StopRule { budget: Some(budget), plateau: None }, 100_000);
-    // The fitted plan ends within the budget, or (a loaded machine slowing the last steps) the budget
-    // cuts it, and the report says where.
-    match report.stop_reason {
-        StopReason::Budget => assert_eq!(report.iters, report.planned_iters, "{report:?}"),
-        StopReason::OutOfTime { at_step, planned } => {
-            assert_eq!((at_step, planned), (report.iters, report.planned_iters), "{report:?}");
-            assert!(at_step < planned);
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(report.planned_iters < 100_000 && report.iters <= report.planned_iters, "{report:?}");
+    let rule = StopRule { budget: Some(Duration::from_secs(4)), plateau: None };
+    let (report, _, infos) = train_until(rule, 100_000, RunClock::constant(STEP));
+    // The first step compiles kernels and is not timed; steps 2-10 give 1/16 s per step. At step 10
+    // (0.625 s spent) 3.375 s remain: 54 more steps, a plan of 64, which then runs to its end.
+    assert_eq!(infos[0], "0.06 s per step: the plan is 64 steps, to end within 4 s");
+    // So short a plan is said to be short, with what would fit more: half the 4 views per step, or
+    // the budget that fits 500 steps (4 s × 500 / 64 = 31 s, said in whole minutes).
+    assert_eq!(infos.len(), 2, "{infos:?}");
+    assert!(
+        infos[1].starts_with("this machine fits only 64 training steps in 4 s (0.06 s per full step)"),
+        "{infos:?}"
+    );
+    assert!(
+        infos[1].ends_with("To train more: `--batch 2` (about 128 steps) or `--budget 1m` (500 steps)"),
+        "{infos:?}"
+    );
+    assert_eq!(report.stop_reason, StopReason::Budget, "{report:?}");
+    assert_eq!((report.iters, report.planned_iters), (64, 64));
+    assert_eq!(report.seconds, 64.0 * STEP.as_secs_f64());
     assert_eq!(report.decision_views, 0, "no plateau rule: nothing held out");
+}
+
+#[test]
+fn a_run_whose_steps_slow_down_is_cut_when_the_budget_is_spent() {
+    // Fitted to 64 steps as above; from step 21 every step takes a second: 1.25 s after step 20,
+    // 4.25 s after step 23, so the budget check before step 24 ends the run there.
+    let slowing = RunClock::Modelled(Arc::new(|step, _| if step > 20 { Duration::from_secs(1) } else { STEP }));
+    let rule = StopRule { budget: Some(Duration::from_secs(4)), plateau: None };
+    let (report, _, _) = train_until(rule, 100_000, slowing);
+    assert_eq!(report.stop_reason, StopReason::OutOfTime { at_step: 23, planned: 64 }, "{report:?}");
+    assert_eq!((report.iters, report.planned_iters), (23, 64));
+}
+
+#[test]
+fn a_killed_run_resumes_from_its_last_autosave_and_ends_where_it_would_have() {
+    const TOTAL: u32 = 400;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    common::write_truth(&data, 32, 2);
+    let out = dir.path().join("out");
+    let (data_arg, out_arg) = (data.to_str().unwrap(), out.to_str().unwrap());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_efficient4d"))
+        .args(["train", data_arg, "--out", out_arg, "--iters", &TOTAL.to_string(), "--points", "400"])
+        .args(["--autosave", "0.1s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Waits on the first save (the event a user's crash would come after), then kills at once.
+    let model = out.join(MODEL_FILE);
+    let start = Instant::now();
+    while !model.exists() {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it saved anything");
+        assert!(start.elapsed() < common::HANG_CEILING, "no autosave");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+    child.kill().unwrap(); // SIGKILL: no handler runs, nothing is flushed.
+    child.wait().unwrap();
+
+    // What the kill left: a whole model and state from the same step, mid-run.
+    let saved = Checkpoint::load(&model).unwrap();
+    let state = efficient4d::train::state::TrainState::load(&out.join(efficient4d::train::state::STATE_FILE)).unwrap();
+    assert_eq!(state.meta.step, saved.meta.iterations);
+    assert!(saved.meta.iterations >= 1 && saved.meta.iterations < TOTAL, "{}", saved.meta.iterations);
+    let settings: TrainConfig = serde_json::from_value(saved.meta.settings.clone()).unwrap();
+    assert_eq!(settings.iterations, TOTAL, "the plan is saved with the model");
+
+    // `--resume` alone goes on under the saved plan and rule (exactly TOTAL steps, no plateau, no
+    // default time budget) to where the uninterrupted run would have ended.
+    let resumed = std::process::Command::new(env!("CARGO_BIN_EXE_efficient4d"))
+        .args(["train", data_arg, "--out", out_arg, "--resume", "--json"])
+        .output()
+        .unwrap();
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    let train = &report; // the job's report carries the training report's fields
+    assert_eq!(train["resumed_from"].as_u64(), Some(saved.meta.iterations as u64), "{train}");
+    assert_eq!((train["iters"].as_u64(), train["planned_iters"].as_u64()), (Some(TOTAL as u64), Some(TOTAL as u64)));
+    assert_eq!(train["stop_reason"]["kind"], "planned", "{train}");
+    let done = Checkpoint::load(&model).unwrap();
+    assert_eq!(done.meta.iterations, TOTAL);
+    assert_eq!(done.meta.settings, saved.meta.settings, "the same settings to the end");
+    assert!(!done.gaussians.is_empty());
 }

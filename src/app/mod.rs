@@ -10,6 +10,7 @@ pub mod open;
 mod panels;
 pub mod preview;
 pub mod timeline;
+pub mod unfinished;
 pub mod viewport;
 pub mod worker;
 
@@ -43,6 +44,10 @@ pub struct AppOptions {
     pub refine: Option<RefineSpec>,
     /// When training ends early: a plateau, or the plan fitted to a time budget (as `run` does).
     pub stop: StopRule,
+    /// Where jobs keep their work folders (the matrix, the model and its autosaves).
+    pub jobs_root: PathBuf,
+    /// On launch, offer to go on with the newest run under `jobs_root` that did not finish.
+    pub offer_unfinished: bool,
 }
 
 impl Default for AppOptions {
@@ -53,6 +58,8 @@ impl Default for AppOptions {
             key_frames: 16,
             refine: Some(Default::default()),
             stop: StopRule::default(),
+            jobs_root: unfinished::jobs_root(),
+            offer_unfinished: true,
         }
     }
 }
@@ -130,6 +137,8 @@ pub struct App {
     pub selection: Vec<usize>,
     /// The last finished job's report.
     pub last_report: Option<Box<JobReport>>,
+    /// A run an earlier launch started and did not finish, offered to go on with.
+    pub unfinished: Option<unfinished::Unfinished>,
     /// Set by wgpu when the device is lost (driver reset, GPU removed).
     device_lost: Arc<std::sync::Mutex<Option<String>>>,
 }
@@ -181,12 +190,17 @@ impl App {
             crop_box: None,
             selection: Vec::new(),
             last_report: None,
+            unfinished: None,
             device_lost,
         })
     }
 
-    /// Opens what the app was started with: `input`, or the demo clip when there is none (if asked).
+    /// Opens what the app was started with: `input`, or the demo clip when there is none (if asked);
+    /// finds the newest run that did not finish, to offer it.
     fn open_initial(&mut self, input: Option<PathBuf>) {
+        if self.options.offer_unfinished {
+            self.unfinished = unfinished::newest_unfinished(&self.options.jobs_root);
+        }
         match input {
             Some(path) => self.open(&path),
             None if self.options.open_demo => self.open(&crate::generate::demo::demo_clip()),
@@ -244,6 +258,30 @@ impl App {
     /// Starts the job for `input` (stage 1 as `stage1` says for a video, then training) in a fresh
     /// work folder, where the matrix and the model stay.
     fn start(&mut self, input: Input, stage1: Stage1Spec) {
+        let out = work_dir_for(&self.options.jobs_root, input.path());
+        self.start_job(job_spec(&self.options, input, stage1, out));
+    }
+
+    /// Goes on with the unfinished run on offer from its last save, in its own work folder.
+    pub fn resume_unfinished(&mut self) {
+        let Some(run) = self.unfinished.take() else { return };
+        let mut job = job_spec(&self.options, Input::Dataset(run.dataset), Stage1Spec::default(), run.work);
+        if let Some(train) = job.train.as_mut() {
+            train.start = TrainStart::Resume { iterations: None, saved_stop_rule: true };
+        }
+        self.start_job(job);
+    }
+
+    /// Stops offering the unfinished run, now and on later launches.
+    pub fn dismiss_unfinished(&mut self) {
+        if let Some(run) = self.unfinished.take()
+            && let Err(e) = run.dismiss()
+        {
+            log::warn!("{}: {e}", run.work.display());
+        }
+    }
+
+    fn start_job(&mut self, job: JobSpec) {
         self.stop_job();
         self.key_frames.clear();
         self.preview.clear();
@@ -259,8 +297,17 @@ impl App {
         self.curve.clear();
         self.train_stats = None;
         self.generation = None;
-        let out = work_dir_for(input.path());
-        let job = job_spec(&self.options, input, stage1, out);
+        // Where training will read its dataset from, so a later launch can go on with this run.
+        if job.train.is_some() {
+            let dataset = match &job.input {
+                Input::Video(_) => job.matrix_dir(),
+                other => other.path().to_path_buf(),
+            };
+            if let Err(e) = std::fs::create_dir_all(&job.out).and_then(|()| unfinished::record_job(&job.out, &dataset))
+            {
+                log::warn!("{}: {e}", job.out.display());
+            }
+        }
         let worker = Worker::start(self.gpu.clone(), job);
         self.status = worker.description.clone();
         self.worker = Some(worker);
@@ -431,7 +478,11 @@ impl App {
                 let what = if last { "trained" } else { "training" };
                 self.show_model(LoadedModel::from_checkpoint_data(Arc::unwrap_or_clone(checkpoint), what.into()));
             }
-            Event::StageFinished { .. } | Event::FrameGenerated { .. } | Event::Evaluated(_) | Event::Done { .. } => {}
+            Event::StageFinished { .. }
+            | Event::FrameGenerated { .. }
+            | Event::Evaluated(_)
+            | Event::Saved { .. }
+            | Event::Done { .. } => {}
         }
     }
 
@@ -592,6 +643,15 @@ fn texture(ctx: &egui::Context, name: &str, img: &image::RgbaImage) -> egui::Tex
     ctx.load_texture(name, image, egui::TextureOptions::LINEAR)
 }
 
+impl App {
+    /// How often the window repaints by itself while a job runs: a few frames per second on a CPU
+    /// adapter (each frame of the whole window costs tens of milliseconds of the cores the job trains
+    /// on), a display's rate on a GPU.
+    pub fn job_repaint_pace(&self) -> Duration {
+        if self.gpu.is_cpu_driver() { Duration::from_millis(250) } else { Duration::from_millis(16) }
+    }
+}
+
 impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.show(ui);
@@ -614,8 +674,14 @@ impl App {
         self.handle_drops(&ctx);
         self.handle_keys(&ctx);
         let dt = ctx.input(|i| i.stable_dt).min(0.1);
-        if self.timeline.advance(dt) || self.worker.is_some() {
+        if self.timeline.advance(dt) {
             ctx.request_repaint();
+        } else if let Some(worker) = &self.worker {
+            // A running job wakes the window on each event; between events the window repaints at a
+            // pace the device can afford (the job's clock, the clip playing during stage 1) rather than
+            // every frame, which on a CPU adapter took a third of the job's time (docs/app.md).
+            worker.wake(&ctx);
+            ctx.request_repaint_after(self.job_repaint_pace());
         }
         panels::menu_bar(self, ui);
         panels::timeline_bar(self, ui);
@@ -625,11 +691,10 @@ impl App {
     }
 }
 
-/// Opens the window on one GPU context shared with egui and burn.
-pub fn run(input: Option<PathBuf>) -> anyhow::Result<()> {
-    let gpu = GpuContext::headless()?;
+/// A window of `size` points painted by egui-wgpu on `gpu`'s device, the one burn and the rasterizer use.
+pub fn native_options(gpu: &GpuContext, size: [f32; 2]) -> eframe::NativeOptions {
     let mut options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default().with_inner_size([1400.0, 860.0]).with_drag_and_drop(true),
+        viewport: egui::ViewportBuilder::default().with_inner_size(size).with_drag_and_drop(true),
         ..Default::default()
     };
     options.wgpu_options.wgpu_setup = egui_wgpu::WgpuSetup::Existing(egui_wgpu::WgpuSetupExisting {
@@ -638,6 +703,13 @@ pub fn run(input: Option<PathBuf>) -> anyhow::Result<()> {
         device: gpu.device.clone(),
         queue: gpu.queue.clone(),
     });
+    options
+}
+
+/// Opens the window on one GPU context shared with egui and burn.
+pub fn run(input: Option<PathBuf>) -> anyhow::Result<()> {
+    let gpu = GpuContext::headless()?;
+    let options = native_options(&gpu, [1400.0, 860.0]);
     eframe::run_native(
         "efficient4d",
         options,

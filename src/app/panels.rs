@@ -372,6 +372,17 @@ pub fn central(app: &mut App, ui: &mut egui::Ui) {
                 }
             });
         }
+        if let Some(run) = &app.unfinished {
+            let line = run.describe();
+            ui.horizontal(|ui| {
+                ui.label(line);
+                if ui.small_button("Resume").clicked() {
+                    app.resume_unfinished();
+                } else if ui.small_button("Dismiss").clicked() {
+                    app.dismiss_unfinished();
+                }
+            });
+        }
         let size = ui.available_size();
         let (rect, response) = ui.allocate_exact_size(size, egui::Sense::click_and_drag());
         let Some(model) = &app.model else {

@@ -8,8 +8,8 @@ use crate::pipeline::{Control, Event, JobReport, JobSpec};
 use crate::render::Rasterizer;
 use image::RgbaImage;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, OnceLock};
 
 /// What the worker tells the UI.
 pub enum WorkerMsg {
@@ -28,6 +28,9 @@ pub struct Worker {
     pub control: Control,
     handle: Option<std::thread::JoinHandle<()>>,
     pub description: String,
+    /// The window to wake when a message is sent (set by the first frame that sees the worker), so
+    /// the UI repaints at once on an event instead of polling every frame.
+    waker: Arc<OnceLock<egui::Context>>,
 }
 
 impl Worker {
@@ -40,6 +43,8 @@ impl Worker {
             crate::pipeline::Input::Checkpoint(p) => format!("exporting {}", p.display()),
         };
         let c = control.clone();
+        let waker = Arc::new(OnceLock::<egui::Context>::new());
+        let wake = waker.clone();
         let handle = std::thread::Builder::new()
             .name("efficient4d-worker".into())
             .spawn(move || {
@@ -55,14 +60,25 @@ impl Worker {
                     if tx.send(WorkerMsg::Event(event)).is_err() {
                         c.cancel();
                     }
+                    if let Some(ctx) = wake.get() {
+                        ctx.request_repaint();
+                    }
                 };
                 let result = Rasterizer::new(gpu.clone())
                     .map_err(anyhow::Error::from)
                     .and_then(|rast| crate::pipeline::run(&gpu, &Arc::new(rast), &job, &c, &mut forward));
                 let _ = tx.send(WorkerMsg::Ended(result.map(Box::new).map_err(|e| format!("{e:#}"))));
+                if let Some(ctx) = wake.get() {
+                    ctx.request_repaint();
+                }
             })
             .expect("spawning a thread");
-        Self { rx, control, handle: Some(handle), description }
+        Self { rx, control, handle: Some(handle), description, waker }
+    }
+
+    /// Wake `ctx`'s window whenever the job sends something (the first call counts).
+    pub fn wake(&self, ctx: &egui::Context) {
+        let _ = self.waker.set(ctx.clone());
     }
 
     pub fn is_running(&self) -> bool {
@@ -97,10 +113,10 @@ fn frame_views(matrix: &Path, frame: usize) -> Vec<RgbaImage> {
     files.iter().filter_map(|p| image::open(p).ok()).map(|i| i.to_rgba8()).collect()
 }
 
-/// Where the app keeps a job's files (the generated matrix, the model): a fresh folder under the
-/// system's temporary directory, named after the input.
-pub fn work_dir_for(input: &Path) -> PathBuf {
+/// Where the app keeps a job's files (the generated matrix, the model): a fresh folder under `root`
+/// (the system's temporary directory by default), named after the input.
+pub fn work_dir_for(root: &Path, input: &Path) -> PathBuf {
     let stem = input.file_stem().and_then(|s| s.to_str()).unwrap_or("input");
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-    std::env::temp_dir().join("efficient4d").join(format!("{stem}-{stamp}"))
+    root.join(format!("{stem}-{stamp}"))
 }

@@ -33,6 +33,8 @@ const MATRIX_STRIDE: usize = 16;
 
 pub struct AppBenchArgs {
     pub json: bool,
+    /// In a real window (eframe; needs a display, e.g. Xvfb) instead of headless.
+    pub window: bool,
     /// Training time budget (default: the app's, `pipeline::plan::DEFAULT_TRAIN_TIME`).
     pub budget: Option<Duration>,
 }
@@ -79,6 +81,8 @@ pub struct JobFigures {
 #[derive(Debug, Serialize)]
 pub struct AppBench {
     pub device: String,
+    /// In a real window (`--window`), or headless with the timeline playing and the camera turning.
+    pub window: bool,
     pub milestones: Milestones,
     pub app: JobFigures,
     pub cli: JobFigures,
@@ -93,11 +97,103 @@ pub struct AppBench {
     pub kept_models: Vec<KeptModel>,
 }
 
-pub fn bench_app(args: &AppBenchArgs) -> anyhow::Result<()> {
-    let launch = Instant::now();
-    let gpu = GpuContext::headless()?;
-    let stop = StopRule { budget: args.budget.or(StopRule::default().budget), ..StopRule::default() };
-    let options = AppOptions { stop, ..AppOptions::default() };
+/// What the frames of the app's run saw: the milestones, the models kept for the quality curve, the
+/// UI's cost.
+struct Recorder {
+    launch: Instant,
+    json: bool,
+    milestones: Milestones,
+    kept: Vec<(f64, u32, Gaussians4d)>,
+    last_kept: Option<f64>,
+    frames: u64,
+    ui_seconds: f64,
+}
+
+impl Recorder {
+    fn new(launch: Instant, json: bool) -> Self {
+        Self {
+            launch,
+            json,
+            milestones: Milestones::default(),
+            kept: Vec::new(),
+            last_kept: None,
+            frames: 0,
+            ui_seconds: 0.0,
+        }
+    }
+
+    fn say(&self, what: &str, at: f64) {
+        if !self.json {
+            println!("{at:7.1} s  {what}");
+        }
+    }
+
+    /// Notes what `app` shows after a frame that took `frame_seconds` to build.
+    fn after_frame(&mut self, app: &App, frame_seconds: f64) {
+        let now = self.launch.elapsed().as_secs_f64();
+        self.frames += 1;
+        self.ui_seconds += frame_seconds;
+        let mut marks = Vec::new();
+        if app.model.is_none() {
+            match app.preview.pick(app.job_seconds()) {
+                Some(Pick::Clip(_)) => marks.push(0),
+                Some(Pick::Generated(_)) => marks.push(1),
+                Some(Pick::Matrix { .. }) => marks.push(2),
+                None => {}
+            }
+        }
+        if app.train_stats.is_some() {
+            marks.push(3);
+        }
+        if let (Some(model), Some(stats)) = (&app.model, app.train_stats) {
+            marks.push(4);
+            if self.last_kept.is_none_or(|t| now - t >= KEEP_EVERY_S) {
+                self.last_kept = Some(now);
+                self.kept.push((now, stats.iteration, model.gaussians.clone()));
+            }
+        }
+        for mark in marks {
+            let m = &mut self.milestones;
+            let (slot, what) = match mark {
+                0 => (&mut m.clip_shown, "the input clip plays"),
+                1 => (&mut m.generated_views_shown, "generated views turn"),
+                2 => (&mut m.matrix_shown, "the image matrix turns"),
+                3 => (&mut m.first_step, "first training step"),
+                _ => (&mut m.first_model, "first model"),
+            };
+            if slot.is_none() {
+                *slot = Some(now);
+                self.say(what, now);
+            }
+        }
+    }
+}
+
+/// What the app's run left for scoring, taken from it when its job ended.
+struct Outcome {
+    report: Box<JobReport>,
+    matrix: Arc<crate::dataset::Dataset>,
+    model: Gaussians4d,
+    viewport: (u64, u64, f64),
+}
+
+impl Outcome {
+    fn take(app: &mut App) -> anyhow::Result<Self> {
+        if let Some(e) = &app.error {
+            anyhow::bail!("the app's job failed: {e}");
+        }
+        Ok(Self {
+            report: app.last_report.take().ok_or_else(|| anyhow::anyhow!("the app's job left no report"))?,
+            matrix: app.preview.matrix().ok_or_else(|| anyhow::anyhow!("the app's job made no matrix"))?.clone(),
+            model: app.model.as_ref().map(|m| m.gaussians.clone()).ok_or_else(|| anyhow::anyhow!("no model"))?,
+            viewport: (app.viewport.renders, app.viewport.deferred, app.viewport.render_seconds),
+        })
+    }
+}
+
+/// The app headless: its whole UI built at [`FRAME_RATE`], the timeline playing and the camera
+/// turning once there is a model (the viewport always wants a new image: the worst case for training).
+fn run_headless(gpu: &Arc<GpuContext>, options: &AppOptions, rec: &mut Recorder) -> anyhow::Result<Outcome> {
     let mut app = App::new(gpu.clone(), None, options.clone())?;
     // The window's renderer, headless: the viewport takes the same zero-copy path as in the window.
     let renderer = egui_wgpu::Renderer::new(&gpu.device, crate::render::present::FORMAT, Default::default());
@@ -105,66 +201,86 @@ pub fn bench_app(args: &AppBenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(app.worker.is_some(), "the demo job did not start: {:?}", app.error);
     let ctx = egui::Context::default();
     let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 800.0));
-    let (mut milestones, mut kept, mut frames) = (Milestones::default(), Vec::new(), 0u64);
-    let mut last_kept: Option<f64> = None;
     let frame_time = Duration::from_secs_f64(1.0 / FRAME_RATE);
-    let mut ui_seconds = 0.0;
-    let say = |what: &str, at: f64| {
-        if !args.json {
-            println!("{at:7.1} s  {what}");
-        }
-    };
     while app.worker.is_some() {
         let frame_start = Instant::now();
-        let now = launch.elapsed().as_secs_f64();
         if app.model.is_some() {
             app.timeline.playing = true;
             app.orbit.orbit(3.0, 0.0);
         }
         let _ = ctx.run_ui(egui::RawInput { screen_rect: Some(screen), ..Default::default() }, |ui| app.show(ui));
-        frames += 1;
-        ui_seconds += frame_start.elapsed().as_secs_f64();
-        let mark = |slot: &mut Option<f64>, what: &str| {
-            if slot.is_none() {
-                *slot = Some(now);
-                say(what, now);
-            }
-        };
-        if app.model.is_none() {
-            match app.preview.pick(app.job_seconds()) {
-                Some(Pick::Clip(_)) => mark(&mut milestones.clip_shown, "the input clip plays"),
-                Some(Pick::Generated(_)) => mark(&mut milestones.generated_views_shown, "generated views turn"),
-                Some(Pick::Matrix { .. }) => mark(&mut milestones.matrix_shown, "the image matrix turns"),
-                None => {}
-            }
-        }
-        if app.train_stats.is_some() {
-            mark(&mut milestones.first_step, "first training step");
-        }
-        if let (Some(model), Some(stats)) = (&app.model, app.train_stats) {
-            mark(&mut milestones.first_model, "first model");
-            if last_kept.is_none_or(|t| now - t >= KEEP_EVERY_S) {
-                last_kept = Some(now);
-                kept.push((now, stats.iteration, model.gaussians.clone()));
-            }
-        }
+        rec.after_frame(&app, frame_start.elapsed().as_secs_f64());
         if let Some(wait) = frame_time.checked_sub(frame_start.elapsed()) {
             std::thread::sleep(wait);
         }
     }
-    milestones.done = Some(launch.elapsed().as_secs_f64());
-    say("done", milestones.done.unwrap_or_default());
-    if let Some(e) = &app.error {
-        anyhow::bail!("the app's job failed: {e}");
+    Outcome::take(&mut app)
+}
+
+/// What the window run hands back when its job ends.
+type WindowResult = anyhow::Result<(Outcome, Recorder)>;
+
+/// The app in a real 1280×800 window (eframe, painted by egui-wgpu on the shared device), left alone
+/// as a user who launched it and watches would: it repaints at its own pace. Closes when the job ends.
+fn run_in_window(gpu: &Arc<GpuContext>, options: &AppOptions, rec: Recorder) -> anyhow::Result<(Outcome, Recorder)> {
+    struct Watched {
+        app: App,
+        rec: Option<Recorder>,
+        done: Arc<std::sync::Mutex<Option<WindowResult>>>,
     }
-    let report = app.last_report.take().ok_or_else(|| anyhow::anyhow!("the app's job left no report"))?;
-    let matrix = app.preview.matrix().ok_or_else(|| anyhow::anyhow!("the app's job made no matrix"))?;
+    impl eframe::App for Watched {
+        fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+            let start = Instant::now();
+            self.app.show(ui);
+            let Some(rec) = self.rec.as_mut() else { return };
+            rec.after_frame(&self.app, start.elapsed().as_secs_f64());
+            if self.app.worker.is_none() {
+                let rec = self.rec.take().expect("checked above");
+                let outcome = Outcome::take(&mut self.app).map(|o| (o, rec));
+                *self.done.lock().expect("not poisoned") = Some(outcome);
+                ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+        }
+    }
+    let done = Arc::new(std::sync::Mutex::new(None));
+    let slot = done.clone();
+    let (gpu, options) = (gpu.clone(), options.clone());
+    let native = crate::app::native_options(&gpu, [1280.0, 800.0]);
+    eframe::run_native(
+        "efficient4d (bench app --window)",
+        native,
+        Box::new(move |cc| {
+            let app = App::for_window(cc, gpu, None, options).map_err(|e| e.to_string())?;
+            Ok(Box::new(Watched { app, rec: Some(rec), done: slot }))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("the window could not open: {e}"))?;
+    done.lock()
+        .expect("not poisoned")
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("the window closed before the job ended"))?
+}
+
+pub fn bench_app(args: &AppBenchArgs) -> anyhow::Result<()> {
+    let launch = Instant::now();
+    let gpu = GpuContext::headless()?;
+    let stop = StopRule { budget: args.budget.or(StopRule::default().budget), ..StopRule::default() };
+    let options = AppOptions { stop, ..AppOptions::default() };
+    let (outcome, rec) = if args.window {
+        run_in_window(&gpu, &options, Recorder::new(launch, args.json))?
+    } else {
+        let mut rec = Recorder::new(launch, args.json);
+        let outcome = run_headless(&gpu, &options, &mut rec)?;
+        (outcome, rec)
+    };
+    let Recorder { mut milestones, kept, frames, ui_seconds, .. } = rec;
+    milestones.done = Some(launch.elapsed().as_secs_f64());
+    if !args.json {
+        println!("{:7.1} s  done", milestones.done.unwrap_or_default());
+    }
+    let Outcome { report, matrix, model: final_model, viewport: (renders, deferred, render_seconds) } = outcome;
     let matrix_views: Vec<View> = matrix.train.iter().step_by(MATRIX_STRIDE).cloned().collect();
-    let final_model = app.model.as_ref().map(|m| m.gaussians.clone()).ok_or_else(|| anyhow::anyhow!("no model"))?;
     let train_wall = report.stages.get("train").copied().unwrap_or_default();
-    let (renders, deferred, render_seconds) =
-        (app.viewport.renders, app.viewport.deferred, app.viewport.render_seconds);
-    drop(app);
 
     // Scored on the demo's true held-out views (the inflate preview the job trained on is not the truth).
     let rast = Arc::new(Rasterizer::new(gpu.clone())?);
@@ -197,6 +313,7 @@ pub fn bench_app(args: &AppBenchArgs) -> anyhow::Result<()> {
 
     let out = AppBench {
         device: gpu.describe(),
+        window: args.window,
         app_over_cli: app_figures.steps_per_second / cli_figures.steps_per_second.max(1e-9),
         milestones,
         app: app_figures,
@@ -208,12 +325,10 @@ pub fn bench_app(args: &AppBenchArgs) -> anyhow::Result<()> {
         viewport_share_of_training: render_seconds / train_wall.max(1e-9),
         kept_models,
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    } else {
+    if !args.json {
         print_summary(&out);
     }
-    Ok(())
+    super::finish_bench(args.json, &out)
 }
 
 /// What the final models are scored on.

@@ -148,10 +148,7 @@ pub fn bench_confidence(args: AblationArgs) -> anyhow::Result<()> {
         "mean_confidence_damaged": separation.0, "mean_confidence_clean_same_views": separation.1,
         "results": results,
     });
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    }
-    Ok(())
+    super::finish_bench(args.json, report)
 }
 
 /// Mean confidence over object pixels of the damaged views vs the same views in undamaged frames.

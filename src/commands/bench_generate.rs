@@ -9,7 +9,7 @@ use crate::generate::syncdreamer::model::{LATENT, Prepared, SampleOptions, SyncD
 use crate::generate::syncdreamer::unproject::rig_buffers;
 use crate::generate::syncdreamer::{SyncDreamerConfig, guidance::Guidance};
 use crate::gpu::GpuContext;
-use crate::render::bench::peak_rss_mb;
+use crate::machine::peak_rss_mb;
 use crate::weights::TensorTable;
 use burn::tensor::{Distribution, Tensor};
 use std::time::Instant;
@@ -134,25 +134,22 @@ pub fn bench_generate(args: &GenerateBenchArgs) -> anyhow::Result<()> {
         args.frames,
         projected / 60.0
     ));
-    if args.json {
-        let report = serde_json::json!({
-            "device": device_name,
-            "model": if args.tiny { "tiny" } else { "full" },
-            "precision": precision,
-            "weights_mb": weights_mb,
-            "views": views,
-            "latent": LATENT,
-            "build_seconds": build_seconds,
-            "spatial_volume_seconds": volume_seconds,
-            "unet_one_branch_seconds": unet_seconds,
-            "frustum_seconds": frustum_seconds,
-            "decode_seconds": decode_seconds,
-            "projected": {"frames": args.frames, "steps": steps, "branches": branches, "seconds": projected},
-            "peak_rss_mb": peak,
-            "device_pool_peak_mb": pool_peak_mb,
-            "device_reserved_mb": reserved_mb,
-        });
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    }
-    Ok(())
+    let report = serde_json::json!({
+        "device": device_name,
+        "model": if args.tiny { "tiny" } else { "full" },
+        "precision": precision,
+        "weights_mb": weights_mb,
+        "views": views,
+        "latent": LATENT,
+        "build_seconds": build_seconds,
+        "spatial_volume_seconds": volume_seconds,
+        "unet_one_branch_seconds": unet_seconds,
+        "frustum_seconds": frustum_seconds,
+        "decode_seconds": decode_seconds,
+        "projected": {"frames": args.frames, "steps": steps, "branches": branches, "seconds": projected},
+        "peak_rss_mb": peak,
+        "device_pool_peak_mb": pool_peak_mb,
+        "device_reserved_mb": reserved_mb,
+    });
+    super::finish_bench(args.json, report)
 }

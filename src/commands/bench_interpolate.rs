@@ -73,12 +73,7 @@ pub fn bench_interpolate(json: bool, iterations: usize) -> anyhow::Result<()> {
         .iter()
         .map(|r| serde_json::json!({"interpolator": r["interpolator"], "seconds_16x17_matrix": r["ms_per_frame"].as_f64().unwrap_or(0.0) * per_view * 17.0 / 1e3}))
         .collect();
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({"results": rows, "projected_refine": projected}))?
-        );
-    } else {
+    if !json {
         for p in &projected {
             println!(
                 "refine of a 16-key-frame matrix (17 views) with {}: ~{:.0} s",
@@ -87,7 +82,7 @@ pub fn bench_interpolate(json: bool, iterations: usize) -> anyhow::Result<()> {
             );
         }
     }
-    Ok(())
+    super::finish_bench(json, serde_json::json!({"results": rows, "projected_refine": projected}))
 }
 
 fn num_threads() -> usize {

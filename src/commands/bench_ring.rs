@@ -70,10 +70,8 @@ pub fn bench_ring(args: &RingArgs) -> anyhow::Result<()> {
         "psnr": report.psnr, "ssim": report.ssim, "seconds": report.seconds,
         "seconds_to_30db": to_30, "splats": report.splats, "curve": curve, "peak_rss_mb": report.peak_rss_mb,
     });
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&json)?);
-    } else if let Some(s) = to_30 {
+    if let (false, Some(s)) = (args.json, to_30) {
         println!("30 dB held out after {s:.1} s of training");
     }
-    Ok(())
+    super::finish_bench(args.json, json)
 }

@@ -60,7 +60,11 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
                     "--resume goes on under the saved settings: {} cannot be given with it",
                     given.join(", ")
                 );
-                TrainStart::Resume { iterations: run.iters }
+                // Without a new length or budget, it goes on as the saved run was to stop.
+                TrainStart::Resume {
+                    iterations: run.iters,
+                    saved_stop_rule: run.iters.is_none() && run.budget.is_none(),
+                }
             } else {
                 // With --init, the init's SH degree stands unless --sh-degree was given.
                 let sh_degree_given = given.iter().any(|f| f == "--sh-degree");
@@ -100,6 +104,7 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
             precision,
             models,
             budget,
+            window,
         } => match what.as_str() {
             "raster" if !models.is_empty() => bench_models(&models, size, settings.batch_views, json, iterations)?,
             "raster" => bench_raster(json, iterations)?,
@@ -108,7 +113,7 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
                 json,
                 size,
                 frames,
-                run: RunLength { iters: steps, budget: None },
+                run: RunLength { iters: steps, budget: None, autosave: None },
                 settings,
                 overrides: overrides.overrides,
             })?,
@@ -121,7 +126,7 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
                 precision,
             })?,
             "interpolate" => bench_interpolate::bench_interpolate(json, iterations)?,
-            "app" => bench_app::bench_app(&bench_app::AppBenchArgs { json, budget })?,
+            "app" => bench_app::bench_app(&bench_app::AppBenchArgs { json, budget, window })?,
             "confidence" => {
                 let settings = TrainConfig { iterations: steps.unwrap_or(2000), ..settings };
                 let settings = crate::train::overrides::apply_overrides(&settings, &overrides.overrides)?;
@@ -435,12 +440,10 @@ pub fn bench_raster(json: bool, iterations: usize) -> anyhow::Result<()> {
             );
         }
     })?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
+    if !json {
         println!("peak RSS: {:.0} MiB", report.peak_rss_mb);
     }
-    Ok(())
+    finish_bench(json, &report)
 }
 
 /// `bench raster --model CKPT…`: the rasterizer on trained models, with the list depths behind its time.
@@ -484,11 +487,7 @@ fn bench_models(models: &[PathBuf], size: u32, batch: usize, json: bool, iterati
         }
         rows.push(row);
     }
-    if json {
-        let report = serde_json::json!({ "device": r.gpu().describe(), "models": rows });
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    }
-    Ok(())
+    finish_bench(json, serde_json::json!({ "device": r.gpu().describe(), "models": rows }))
 }
 
 /// `bench view`: the viewer's frame time, zero-copy and with a read-back, at 512² and 1080p for 50k
@@ -520,8 +519,26 @@ pub fn bench_view(json: bool, iterations: usize) -> anyhow::Result<()> {
             );
         }
     })?;
+    finish_bench(json, &report)
+}
+
+/// Ends a benchmark's output with the machine it ran on, measured now (`machine::Fingerprint`): in
+/// the JSON under `machine` beside the figures, else as a line after them. A time from another
+/// machine compares with these after scaling by the two machines' references (docs/speed.md).
+pub(crate) fn finish_bench(json: bool, report: impl serde::Serialize) -> anyhow::Result<()> {
+    let gpu = GpuContext::shared()?;
+    let machine = crate::machine::Fingerprint::measure(&gpu).map_err(anyhow::Error::msg)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut value = serde_json::to_value(report)?;
+        match &mut value {
+            serde_json::Value::Object(fields) => {
+                fields.insert("machine".into(), serde_json::to_value(&machine)?);
+            }
+            other => value = serde_json::json!({ "report": other.take(), "machine": machine }),
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!("{}", machine.describe());
     }
     Ok(())
 }

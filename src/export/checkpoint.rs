@@ -48,17 +48,22 @@ fn f32_bytes(v: &[f32]) -> &[u8] {
     bytemuck::cast_slice(v)
 }
 
-/// Writes `views` with one JSON metadata entry under `key` as a safetensors file, atomically.
-pub(crate) fn save_tensors(
+/// `views` with one JSON metadata entry under `key` as the bytes of a safetensors file (`path`: the
+/// file they are for, named in errors).
+pub(crate) fn serialize_tensors(
     path: &Path,
     views: Vec<(&str, TensorView)>,
     key: &str,
     meta_json: String,
-) -> Result<(), CheckpointError> {
+) -> Result<Vec<u8>, CheckpointError> {
     let invalid = |message: String| CheckpointError::Invalid { path: path.display().to_string(), message };
-    let bytes = safetensors::serialize(views, Some(HashMap::from([(key.to_string(), meta_json)])))
-        .map_err(|e| invalid(e.to_string()))?;
-    write_atomically(path, &bytes).map_err(|source| CheckpointError::Io { path: path.display().to_string(), source })
+    safetensors::serialize(views, Some(HashMap::from([(key.to_string(), meta_json)])))
+        .map_err(|e| invalid(e.to_string()))
+}
+
+/// Writes `bytes` to `path` atomically.
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
+    write_atomically(path, bytes).map_err(|source| CheckpointError::Io { path: path.display().to_string(), source })
 }
 
 /// A safetensors file's bytes and its JSON metadata entry `key` (`missing` says what the file is not
@@ -92,6 +97,11 @@ pub(crate) fn read_f32_tensor(
 
 impl Checkpoint {
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
+        write_file(path, &self.to_bytes(path)?)
+    }
+
+    /// The file's bytes (`path`: where they are going, named in errors).
+    pub fn to_bytes(&self, path: &Path) -> Result<Vec<u8>, CheckpointError> {
         let g = &self.gaussians;
         g.validate().map_err(|message| CheckpointError::Invalid { path: path.display().to_string(), message })?;
         let n = g.len();
@@ -110,7 +120,7 @@ impl Checkpoint {
                 (*name, TensorView::new(Dtype::F32, shape.clone(), f32_bytes(data)).expect("shape matches data"))
             })
             .collect();
-        save_tensors(path, views, META_KEY, serde_json::to_string(&self.meta).expect("metadata serialises"))
+        serialize_tensors(path, views, META_KEY, serde_json::to_string(&self.meta).expect("metadata serialises"))
     }
 
     pub fn load(path: &Path) -> Result<Self, CheckpointError> {

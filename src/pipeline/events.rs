@@ -113,6 +113,12 @@ pub enum Event {
         step: StepReport,
         last: bool,
     },
+    /// Training saved itself at `step` (`TrainSpec::autosave_every`) to `path`, in `seconds`.
+    Saved {
+        step: u32,
+        path: PathBuf,
+        seconds: f64,
+    },
     /// The job ended; these files were written.
     Done {
         written: Vec<PathBuf>,

@@ -3,12 +3,14 @@
 //! checkpoint (export) — and reports typed events to one observer. The CLI, the app and the
 //! benchmarks are drivers of it; none of them has a stage loop of its own.
 
+pub mod clock;
 pub mod events;
 pub mod plan;
 pub mod stage1;
 pub mod stopping;
 pub mod training;
 
+pub use clock::RunClock;
 pub use events::{Control, CurvePoint, Event, Observer, Stage, StepReport};
 pub use stage1::{RefineSpec, Stage1Report, Stage1Spec};
 pub use stopping::{Plateau, StopReason, StopRule};

@@ -15,6 +15,41 @@ use std::time::Duration;
 /// (docs/speed.md).
 pub const DEFAULT_TRAIN_TIME: Duration = Duration::from_secs(8 * 60);
 
+/// A plan fitted to a budget with fewer steps than this ends undertrained: on the demo matrix, the
+/// matrix PSNR (what training fits) at 170 / 500 / 1400 steps is given in [`SHORT_PLAN_QUALITY`]
+/// (docs/speed.md, "A slow host").
+pub const FEW_STEPS: u32 = 500;
+
+/// What a short plan costs, measured (docs/speed.md): said with the warning.
+pub const SHORT_PLAN_QUALITY: &str = "SHORT_PLAN_QUALITY";
+
+/// The warning for a plan that `budget` fits to only `steps` steps of `seconds_per_step` (full
+/// resolution) with `views_per_step` views, with the cheaper settings that would fit more; `None` when
+/// the plan is long enough.
+pub fn short_plan_warning(
+    steps: u32,
+    budget: Duration,
+    seconds_per_step: f64,
+    views_per_step: usize,
+) -> Option<String> {
+    if steps >= FEW_STEPS {
+        return None;
+    }
+    let mut cheaper = Vec::new();
+    if views_per_step > 1 {
+        // A step's time is mostly its views' rendering: half the views, about twice the steps.
+        let half = views_per_step / 2;
+        cheaper.push(format!("`--batch {half}` (about {} steps)", steps as usize * views_per_step / half));
+    }
+    let minutes = (budget.as_secs_f64() * f64::from(FEW_STEPS) / f64::from(steps.max(1)) / 60.0).ceil();
+    cheaper.push(format!("`--budget {minutes}m` ({FEW_STEPS} steps)"));
+    Some(format!(
+        "this machine fits only {steps} training steps in {} ({seconds_per_step:.2} s per full step); under {FEW_STEPS} steps a run usually ends undertrained ({SHORT_PLAN_QUALITY}). To train more: {}",
+        clock(budget.as_secs_f64()),
+        cheaper.join(" or ")
+    ))
+}
+
 /// A training run's plan as it starts.
 #[derive(Clone, Debug, Serialize)]
 pub struct TrainPlan {

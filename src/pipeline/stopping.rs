@@ -3,11 +3,11 @@
 //! driver cancels. The plan shrinks to fit a budget from the measured step time, so the schedules
 //! (learning-rate decay, densification window) are laid over the steps the run will really take.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// How a run decides to stop.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StopRule {
     /// Wall time the training stage may take (steps, evaluations and snapshots together).
     pub budget: Option<Duration>,
@@ -29,7 +29,7 @@ impl Default for StopRule {
 /// so the learning rates decay as at the end of a planned run. On the ring benchmark a finish of 0.2
 /// lost 2.5 dB against a forced 3000-step run, 0.5 lost 0.7 dB, 1.0 lost 0.1 dB in 2/3 of the time
 /// (docs/training.md): the plateau comes mid-densification, and the model needs as long again to settle.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plateau {
     pub every: u32,
     pub patience: usize,

@@ -2,6 +2,7 @@
 //! `run`, the app and the benchmarks all come through here, so progress, pause, cancellation,
 //! snapshots, evaluation along the way and the summary are the same for all of them.
 
+use super::clock::RunClock;
 use super::events::{Control, CurvePoint, Event, Observer, Stage, StepReport};
 use super::plan::TrainPlan;
 use super::stopping::{PlateauWatch, StepClock, StopReason, StopRule, fit_to_budget, refit};
@@ -9,8 +10,8 @@ use crate::dataset::{Dataset, View};
 use crate::export::Checkpoint;
 use crate::gaussians::Gaussians4d;
 use crate::gpu::GpuContext;
+use crate::machine::peak_rss_mb;
 use crate::render::Rasterizer;
-use crate::render::bench::peak_rss_mb;
 use crate::render::profiler::StageTime;
 use crate::train::eval::{EvalReport, evaluate};
 use crate::train::state::{STATE_FILE, TrainState};
@@ -19,10 +20,14 @@ use anyhow::Context;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The checkpoint's file name in a run's output folder.
 pub const MODEL_FILE: &str = "model.safetensors";
+
+/// How often a run with an output folder saves itself by default. A save of the demo's model and
+/// optimiser state takes well under a second (docs/training.md), under 1 % of two minutes.
+pub const AUTOSAVE_EVERY: Duration = Duration::from_secs(120);
 
 /// How a run starts.
 #[derive(Clone, Debug)]
@@ -40,7 +45,12 @@ pub enum TrainStart {
     },
     /// Go on with the run saved in the output folder (model + training state) under its settings, to
     /// `iterations` steps in all (default: its total; a larger total stretches the schedules).
-    Resume { iterations: Option<u32> },
+    Resume {
+        iterations: Option<u32>,
+        /// Stop as the saved run was to (what was left of its budget, its plateau rule) instead of as
+        /// `TrainSpec::stop` says: a resumed run then ends where the uninterrupted one would have.
+        saved_stop_rule: bool,
+    },
 }
 
 impl TrainStart {
@@ -65,6 +75,11 @@ pub struct TrainSpec {
     pub snapshot_every: Option<Duration>,
     /// When the run ends before its planned length (a plateau, a time budget).
     pub stop: StopRule,
+    /// The time the budget, snapshots and autosaves are measured in (the wall clock but in tests).
+    pub clock: RunClock,
+    /// With an output folder: save the model and what `--resume` needs this often, and whenever the
+    /// plan changes, so a killed process loses at most this much work (`None`: at the end only).
+    pub autosave_every: Option<Duration>,
 }
 
 impl TrainSpec {
@@ -77,6 +92,8 @@ impl TrainSpec {
             profile: false,
             snapshot_every: None,
             stop: StopRule::default(),
+            clock: RunClock::Wall,
+            autosave_every: Some(AUTOSAVE_EVERY),
         }
     }
 
@@ -121,6 +138,9 @@ pub struct TrainReport {
     pub plan: TrainPlan,
     /// Seconds in training steps (evaluations along the way excluded).
     pub seconds: f64,
+    /// Saves along the way (`TrainSpec::autosave_every`, plan changes) and the wall seconds they took.
+    pub autosaves: u32,
+    pub autosave_seconds: f64,
     pub splats: usize,
     /// On the test split, when the dataset has one.
     pub psnr: Option<f64>,
@@ -196,6 +216,17 @@ fn initial_splats(path: &Path, ds: &Dataset) -> anyhow::Result<Gaussians4d> {
     Ok(crate::gaussians::lift::lift_static(&splats, degree, mid, 2.0 * span))
 }
 
+/// The rule a run stops by: `spec.stop`, or for a run resumed under its saved rule, the one saved in
+/// `out` (a run saved before the rule was recorded goes on under `spec.stop`).
+fn stop_rule(spec: &TrainSpec, out: Option<&Path>) -> anyhow::Result<StopRule> {
+    let (TrainStart::Resume { saved_stop_rule: true, .. }, Some(out)) = (&spec.start, out) else {
+        return Ok(spec.stop);
+    };
+    let path = out.join(STATE_FILE);
+    let Some(rule) = TrainState::load(&path).ok().and_then(|s| s.meta.stop_rule) else { return Ok(spec.stop) };
+    serde_json::from_value(rule).with_context(|| format!("--resume {}: the saved stop rule", path.display()))
+}
+
 /// The trainer for `start`: settings range-checked (`Trainer::new`) before anything is written.
 fn make_trainer(
     gpu: &Arc<GpuContext>,
@@ -205,7 +236,7 @@ fn make_trainer(
     out: Option<&Path>,
 ) -> anyhow::Result<Trainer> {
     match start {
-        TrainStart::Resume { iterations } => {
+        TrainStart::Resume { iterations, .. } => {
             let out = out.context("--resume needs the output folder of the run to go on with")?;
             let resume = |e: &dyn std::fmt::Display| anyhow::anyhow!("--resume {}: {e}", out.display());
             let ckpt = Checkpoint::load(&out.join(MODEL_FILE)).map_err(|e| resume(&e))?;
@@ -224,6 +255,21 @@ fn make_trainer(
             Ok(Trainer::new(gpu, rast.clone(), ds, config, init)?)
         }
     }
+}
+
+/// Saves the run as it stands in `out`: the model, and beside it what `--resume` needs to go on
+/// (Adam's moments: twice the model's size; `stop`, the rule it goes on under). Both files are written
+/// before either replaces the old one, so a process killed while saving leaves the last save whole.
+/// Returns the model's path.
+fn save_run(out: &Path, trainer: &Trainer, stop: StopRule) -> anyhow::Result<PathBuf> {
+    let (model, state) = (out.join(MODEL_FILE), out.join(STATE_FILE));
+    let model_bytes = trainer.checkpoint().to_bytes(&model)?;
+    let mut run_state = trainer.state();
+    run_state.meta.stop_rule = Some(serde_json::to_value(stop).expect("a stop rule serialises"));
+    let state_bytes = run_state.to_bytes(&state)?;
+    crate::atomic_file::write_files_atomically(&[(&state, &state_bytes), (&model, &model_bytes)])
+        .with_context(|| format!("saving the run in {}", out.display()))?;
+    Ok(model)
 }
 
 /// Adds `more` into `totals`, stage by stage.
@@ -252,8 +298,9 @@ pub fn train(
     control: &Control,
     observer: &mut dyn Observer,
 ) -> anyhow::Result<(TrainReport, Checkpoint)> {
-    let wall = Instant::now();
-    let plateau = spec.stop.plateau;
+    let mut timer = spec.clock.start();
+    let stop = stop_rule(spec, out)?;
+    let plateau = stop.plateau;
     let decision = plateau.and_then(|_| decision_views(ds));
     if plateau.is_some() && decision.is_none() {
         observer.on_event(Event::Warning(
@@ -273,7 +320,7 @@ pub fn train(
     let plan = TrainPlan::new(
         gpu,
         &trainer,
-        spec.stop.budget,
+        stop.budget,
         decision_set.len(),
         (first_image.width(), first_image.height()),
         train_ds.train.len(),
@@ -286,10 +333,11 @@ pub fn train(
         Ok(if probe.is_empty() { None } else { Some(evaluate(rast, g, &probe, background)?.psnr) })
     };
     let (mut seconds, mut curve, mut stages) = (0.0f64, Vec::new(), Vec::<StageTime>::new());
-    let mut last_snapshot: Option<Instant> = None;
+    let mut last_snapshot: Option<Duration> = None;
+    let (mut last_save, mut autosaves) = (Duration::ZERO, (0u32, 0.0f64));
     let mut report = StepReport { iterations: cap, ..Default::default() };
     let mut watch = PlateauWatch::default();
-    let (mut clock, mut timed_from) = (StepClock::default(), None::<(Instant, f64)>);
+    let (mut clock, mut timed_from) = (StepClock::default(), None::<(Duration, f64)>);
     let (mut reason, mut budget_limited) = (StopReason::Planned, false);
     loop {
         if control.is_cancelled() {
@@ -299,7 +347,7 @@ pub fn train(
         if trainer.iteration() >= trainer.config().iterations {
             break;
         }
-        if spec.stop.budget.is_some_and(|b| wall.elapsed() >= b) {
+        if stop.budget.is_some_and(|b| timer.elapsed() >= b) {
             let (at_step, planned) = (trainer.iteration(), trainer.config().iterations);
             reason = StopReason::OutOfTime { at_step, planned };
             break;
@@ -308,28 +356,27 @@ pub fn train(
             std::thread::sleep(Duration::from_millis(50));
             continue;
         }
-        let t0 = Instant::now();
         let coarse = trainer.is_coarse();
-        let s = trainer.step();
-        let step_seconds = t0.elapsed().as_secs_f64();
+        let (s, step_seconds) = timer.time_step(trainer.iteration() + 1, coarse, || trainer.step());
         seconds += step_seconds;
         // The first step compiles kernels: the clocks start after it.
         match timed_from {
             Some(_) => clock.record(coarse, step_seconds),
-            None => timed_from = Some((Instant::now(), seconds)),
+            None => timed_from = Some((timer.elapsed(), seconds)),
         }
         let steps_this_run = s.iteration - first_step;
+        let mut replanned = false;
         // Fit the plan to the budget from the wall time per step so far (evaluations included), after
         // a few steps (the first compiles kernels) and then every 50. It shrinks at once and grows
         // back by a margin (`stopping::refit`), but not after a plateau: its finish stays as decided.
-        if let Some(budget) = spec.stop.budget
+        if let Some(budget) = stop.budget
             && (steps_this_run == 10 || (steps_this_run > 10 && steps_this_run.is_multiple_of(50)))
         {
             // Wall time over step time since the first step: evaluations and snapshots.
             let overhead = timed_from
-                .map_or(1.0, |(at, before)| at.elapsed().as_secs_f64() / (seconds - before).max(1e-9))
+                .map_or(1.0, |(at, before)| (timer.elapsed() - at).as_secs_f64() / (seconds - before).max(1e-9))
                 .max(1.0);
-            let remaining = budget.saturating_sub(wall.elapsed());
+            let remaining = budget.saturating_sub(timer.elapsed());
             let share = trainer.coarse_share();
             let left = |plan: u32| clock.seconds_left(s.iteration, plan, share, overhead);
             let current = trainer.config().iterations;
@@ -350,8 +397,15 @@ pub fn train(
                     "{full:.2} s per step{coarse}: the plan {verb} {next} steps, to end within {}",
                     super::plan::clock(budget.as_secs_f64())
                 )));
+                if !budget_limited
+                    && let Some(warning) =
+                        super::plan::short_plan_warning(next, budget, full, trainer.config().batch_views)
+                {
+                    observer.on_event(Event::Warning(warning));
+                }
                 trainer.replan(next);
                 budget_limited = next < cap;
+                replanned = true;
             }
         }
         report = StepReport {
@@ -396,6 +450,7 @@ pub fn train(
                 // Finish on a plan that ends soon, so the rates decay as at the end of a planned run.
                 let finish = ((s.iteration as f64 * p.finish_share).round() as u32).max(p.every);
                 trainer.replan((s.iteration + finish).min(planned));
+                replanned = true;
                 reason = StopReason::Converged { at_step: s.iteration, psnr: watch.best() };
                 observer.on_event(Event::Info(format!(
                     "step {}: held-out decision views at {:.2} dB, less than {} dB better over the last {} checks; finishing in {} steps",
@@ -407,11 +462,23 @@ pub fn train(
                 )));
             }
         }
+        if let (Some(out), Some(every)) = (out, spec.autosave_every)
+            && s.iteration < trainer.config().iterations
+            && (replanned || timer.elapsed() - last_save >= every)
+        {
+            let saving = std::time::Instant::now();
+            let left = StopRule { budget: stop.budget.map(|b| b.saturating_sub(timer.elapsed())), ..stop };
+            let path = save_run(out, &trainer, left)?;
+            last_save = timer.elapsed();
+            let took = saving.elapsed().as_secs_f64();
+            autosaves = (autosaves.0 + 1, autosaves.1 + took);
+            observer.on_event(Event::Saved { step: s.iteration, path, seconds: took });
+        }
         if let Some(every) = spec.snapshot_every
-            && last_snapshot.is_none_or(|t| t.elapsed() >= every)
+            && last_snapshot.is_none_or(|t| timer.elapsed() - t >= every)
             && s.iteration < trainer.config().iterations
         {
-            last_snapshot = Some(Instant::now());
+            last_snapshot = Some(timer.elapsed());
             observer.on_event(Event::Snapshot {
                 checkpoint: Arc::new(trainer.checkpoint()),
                 step: report,
@@ -424,16 +491,8 @@ pub fn train(
     }
     let interrupted = matches!(reason, StopReason::Cancelled);
     let ckpt = trainer.checkpoint();
-    let saved = match out {
-        Some(out) => {
-            let path = out.join(MODEL_FILE);
-            ckpt.save(&path)?;
-            // Beside it, what `--resume` needs to go on (Adam's moments: twice the checkpoint's size).
-            trainer.state().save(&out.join(STATE_FILE))?;
-            Some(path)
-        }
-        None => None,
-    };
+    let left = StopRule { budget: stop.budget.map(|b| b.saturating_sub(timer.elapsed())), ..stop };
+    let saved = out.map(|out| save_run(out, &trainer, left)).transpose()?;
     let eval = if ds.test.is_empty() { None } else { Some(evaluate(rast, &ckpt.gaussians, &ds.test, background)?) };
     let mut train_psnr = None;
     let curve = match (eval_every, &eval) {
@@ -469,7 +528,7 @@ pub fn train(
     if spec.snapshot_every.is_some() {
         observer.on_event(Event::Snapshot { checkpoint: Arc::new(ckpt.clone()), step: report, last: true });
     }
-    observer.on_event(Event::StageFinished { stage: Stage::Train, seconds: wall.elapsed().as_secs_f64() });
+    observer.on_event(Event::StageFinished { stage: Stage::Train, seconds: timer.elapsed().as_secs_f64() });
     let report = TrainReport {
         checkpoint: saved,
         iters: trainer.iteration(),
@@ -480,6 +539,8 @@ pub fn train(
         decision_views: decision_set.len(),
         plan,
         seconds,
+        autosaves: autosaves.0,
+        autosave_seconds: autosaves.1,
         splats: trainer.splat_count(),
         psnr: eval.as_ref().map(|r| r.psnr),
         ssim: eval.as_ref().map(|r| r.ssim),

@@ -29,16 +29,6 @@ pub struct RasterBench {
     pub peak_rss_mb: f64,
 }
 
-/// Peak resident set size of this process in MiB (Linux; 0 elsewhere).
-pub fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 fn views(count: usize, size: u32) -> Vec<RasterView> {
     let rig = SyncDreamerRig::default();
     (0..count)
@@ -144,7 +134,7 @@ pub fn bench_raster(
             rows.push(row);
         }
     }
-    Ok(RasterBench { device: r.gpu().describe(), rows, peak_rss_mb: peak_rss_mb() })
+    Ok(RasterBench { device: r.gpu().describe(), rows, peak_rss_mb: crate::machine::peak_rss_mb() })
 }
 
 /// One trained model rendered as training renders it: what its images cost and why.

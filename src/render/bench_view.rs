@@ -5,10 +5,11 @@
 //! before) — at 512² and 1920×1080 for 50k and 200k splats. The camera orbits and time advances
 //! every frame, so no two frames are alike.
 
-use super::bench::{bench_scene, peak_rss_mb, wait};
+use super::bench::{bench_scene, wait};
 use super::present::Presenter;
 use super::{Counting, RasterView, Rasterizer};
 use crate::camera::orbit::OrbitCamera;
+use crate::machine::peak_rss_mb;
 use serde::Serialize;
 use std::time::Instant;
 

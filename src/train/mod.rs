@@ -769,6 +769,12 @@ impl Trainer {
         if let Some(n) = iterations {
             config.iterations = n;
         }
+        if state.meta.step != checkpoint.meta.iterations {
+            return Err(TrainError::Resume(format!(
+                "the training state is from step {}, the checkpoint from step {}: they were not saved together",
+                state.meta.step, checkpoint.meta.iterations
+            )));
+        }
         let g = checkpoint.gaussians;
         if state.meta.splats != g.len() || state.widths() != g.widths() {
             return Err(TrainError::Resume(format!(

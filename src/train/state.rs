@@ -4,7 +4,7 @@
 //! checkpoints people share stay a third of the size.
 
 use super::densify::Rows;
-use crate::export::checkpoint::{CheckpointError, load_tensors, read_f32_tensor, save_tensors};
+use crate::export::checkpoint::{CheckpointError, load_tensors, read_f32_tensor, serialize_tensors, write_file};
 use crate::gaussians::ParamGroups;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
@@ -25,6 +25,10 @@ pub struct StateMeta {
     pub splats: usize,
     /// Columns of the six parameter groups, in the order of `ParamGroups::NAMES`.
     pub widths: [usize; 6],
+    /// How the run was to stop, as the pipeline recorded it when saving (what was left of its time
+    /// budget, its plateau rule), so `--resume` goes on under the same rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_rule: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -39,7 +43,7 @@ impl TrainState {
     pub fn new(step: u32, lr_scale: f64, scene_extent: f32, widths: ParamGroups<usize>, m: Rows, v: Rows) -> Self {
         let splats = m.opacity.len() / widths.opacity.max(1);
         let widths = widths.into_array();
-        let meta = StateMeta { format_version: VERSION, step, lr_scale, scene_extent, splats, widths };
+        let meta = StateMeta { format_version: VERSION, step, lr_scale, scene_extent, splats, widths, stop_rule: None };
         Self { meta, m, v }
     }
 
@@ -49,6 +53,11 @@ impl TrainState {
     }
 
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
+        write_file(path, &self.to_bytes(path)?)
+    }
+
+    /// The file's bytes (`path`: where they are going, named in errors).
+    pub fn to_bytes(&self, path: &Path) -> Result<Vec<u8>, CheckpointError> {
         let invalid = |message: String| CheckpointError::Invalid { path: path.display().to_string(), message };
         // Stored by the group's position in `ParamGroups::NAMES`: m.0 … m.5, v.0 … v.5.
         let names: Vec<String> = (0..6).flat_map(|k| [format!("m.{k}"), format!("v.{k}")]).collect();
@@ -62,7 +71,7 @@ impl TrainState {
                 views.push((name.as_str(), view));
             }
         }
-        save_tensors(path, views, META_KEY, serde_json::to_string(&self.meta).expect("metadata serialises"))
+        serialize_tensors(path, views, META_KEY, serde_json::to_string(&self.meta).expect("metadata serialises"))
     }
 
     pub fn load(path: &Path) -> Result<Self, CheckpointError> {
