@@ -147,14 +147,15 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
                 println!("{}", gpu.describe());
                 let device = gpu.burn_device()?;
                 println!("burn registered on the same device: {device:?}");
+                let machine = crate::machine::Fingerprint::measure(&gpu).map_err(anyhow::Error::msg)?;
+                println!("{}", machine.describe());
                 return Ok(ExitCode::SUCCESS);
             }
             let report = crate::gpu_check::run_checks(&gpu, save_render.as_deref())?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
+            if !json {
                 println!("{}", report.describe());
             }
+            finish_bench(json, &report)?;
             if !report.passed() {
                 return Ok(ExitCode::FAILURE);
             }
