@@ -461,6 +461,29 @@ mod tests {
     }
 
     #[test]
+    fn autosave_takes_a_cadence_or_off_and_defaults_to_the_library_s() {
+        use crate::pipeline::TrainStart;
+        use crate::pipeline::training::AUTOSAVE_EVERY;
+        let cadence = |extra: &[&str]| match Cli::try_parse_from(train_args(extra)).unwrap().command {
+            Some(Command::Train { run, .. }) => {
+                run.train_spec(TrainStart::Resume { iterations: None, saved_stop_rule: true }).autosave_every
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(cadence(&[]), Some(AUTOSAVE_EVERY));
+        assert_eq!(cadence(&["--autosave", "30s"]), Some(std::time::Duration::from_secs(30)));
+        assert_eq!(cadence(&["--autosave", "off"]), None);
+        assert!(Cli::try_parse_from(train_args(&["--autosave", "soon"])).is_err());
+        let minutes = AUTOSAVE_EVERY.as_secs() / 60;
+        let help = <Cli as clap::CommandFactory>::command()
+            .find_subcommand_mut("train")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(help.contains(&format!("default: every {minutes} minutes")), "{help}");
+    }
+
+    #[test]
     fn the_flags_defaults_are_the_settings_defaults() {
         let json = |c: &TrainConfig| serde_json::to_value(c).unwrap();
         assert_eq!(json(&settings(&[])), json(&TrainConfig::default()));

@@ -644,11 +644,11 @@ fn texture(ctx: &egui::Context, name: &str, img: &image::RgbaImage) -> egui::Tex
 }
 
 impl App {
-    /// How often the window repaints by itself while a job runs: a few frames per second on a CPU
-    /// adapter (each frame of the whole window costs tens of milliseconds of the cores the job trains
-    /// on), a display's rate on a GPU.
+    /// How often the window repaints by itself while a job runs: once a second on a CPU adapter (a
+    /// frame of a 1280×800 window cost ~150 ms of the cores the job trains on, so 4-5 frames a second
+    /// took a third of training's speed; docs/app.md), a display's rate on a GPU.
     pub fn job_repaint_pace(&self) -> Duration {
-        if self.gpu.is_cpu_driver() { Duration::from_millis(250) } else { Duration::from_millis(16) }
+        if self.gpu.is_cpu_driver() { Duration::from_secs(1) } else { Duration::from_millis(16) }
     }
 }
 
@@ -677,11 +677,13 @@ impl App {
         if self.timeline.advance(dt) {
             ctx.request_repaint();
         } else if let Some(worker) = &self.worker {
-            // A running job wakes the window on each event; between events the window repaints at a
-            // pace the device can afford (the job's clock, the clip playing during stage 1) rather than
-            // every frame, which on a CPU adapter took a third of the job's time (docs/app.md).
-            worker.wake(&ctx);
-            ctx.request_repaint_after(self.job_repaint_pace());
+            // A running job wakes the window on its events; otherwise the window repaints at a pace the
+            // device can afford (the job's clock, the clip playing during stage 1) rather than every
+            // frame, which in a real window on a CPU adapter cost training a third of its speed
+            // (docs/app.md).
+            let pace = self.job_repaint_pace();
+            worker.wake(&ctx, pace);
+            ctx.request_repaint_after(pace);
         }
         panels::menu_bar(self, ui);
         panels::timeline_bar(self, ui);

@@ -28,9 +28,9 @@ pub struct Worker {
     pub control: Control,
     handle: Option<std::thread::JoinHandle<()>>,
     pub description: String,
-    /// The window to wake when a message is sent (set by the first frame that sees the worker), so
-    /// the UI repaints at once on an event instead of polling every frame.
-    waker: Arc<OnceLock<egui::Context>>,
+    /// The window to wake when a message is sent, and the pace of routine updates (set by the first
+    /// frame that sees the worker), so the UI repaints on events instead of polling every frame.
+    waker: Arc<OnceLock<(egui::Context, std::time::Duration)>>,
 }
 
 impl Worker {
@@ -43,7 +43,7 @@ impl Worker {
             crate::pipeline::Input::Checkpoint(p) => format!("exporting {}", p.display()),
         };
         let c = control.clone();
-        let waker = Arc::new(OnceLock::<egui::Context>::new());
+        let waker = Arc::new(OnceLock::<(egui::Context, std::time::Duration)>::new());
         let wake = waker.clone();
         let handle = std::thread::Builder::new()
             .name("efficient4d-worker".into())
@@ -56,19 +56,24 @@ impl Worker {
                         let msg = WorkerMsg::Thumbnails { done: frame + 1, total: *total, views, rig_views };
                         let _ = tx.send(msg);
                     }
+                    // Routine updates (a step's figures, stage progress) are shown at the window's pace;
+                    // anything else (a stage starts, a new model, a warning) at once.
+                    let routine = matches!(event, Event::Step(_) | Event::Progress { .. });
                     // A UI that is gone stops the job at its next check.
                     if tx.send(WorkerMsg::Event(event)).is_err() {
                         c.cancel();
                     }
-                    if let Some(ctx) = wake.get() {
-                        ctx.request_repaint();
+                    match wake.get() {
+                        Some((ctx, pace)) if routine => ctx.request_repaint_after(*pace),
+                        Some((ctx, _)) => ctx.request_repaint(),
+                        None => {}
                     }
                 };
                 let result = Rasterizer::new(gpu.clone())
                     .map_err(anyhow::Error::from)
                     .and_then(|rast| crate::pipeline::run(&gpu, &Arc::new(rast), &job, &c, &mut forward));
                 let _ = tx.send(WorkerMsg::Ended(result.map(Box::new).map_err(|e| format!("{e:#}"))));
-                if let Some(ctx) = wake.get() {
+                if let Some((ctx, _)) = wake.get() {
                     ctx.request_repaint();
                 }
             })
@@ -76,9 +81,10 @@ impl Worker {
         Self { rx, control, handle: Some(handle), description, waker }
     }
 
-    /// Wake `ctx`'s window whenever the job sends something (the first call counts).
-    pub fn wake(&self, ctx: &egui::Context) {
-        let _ = self.waker.set(ctx.clone());
+    /// Wake `ctx`'s window when the job sends something: at once, or within `pace` for routine
+    /// updates (the first call counts).
+    pub fn wake(&self, ctx: &egui::Context, pace: std::time::Duration) {
+        let _ = self.waker.set((ctx.clone(), pace));
     }
 
     pub fn is_running(&self) -> bool {
