@@ -56,9 +56,10 @@ impl Worker {
                         let msg = WorkerMsg::Thumbnails { done: frame + 1, total: *total, views, rig_views };
                         let _ = tx.send(msg);
                     }
-                    // Routine updates (a step's figures, stage progress) are shown at the window's pace;
-                    // anything else (a stage starts, a new model, a warning) at once.
-                    let routine = matches!(event, Event::Step(_) | Event::Progress { .. });
+                    // Routine updates (a step's figures, stage progress, the model as it trains) are shown
+                    // at the window's pace; anything else (a stage starts, a warning, the end) at once.
+                    let routine =
+                        matches!(event, Event::Step(_) | Event::Progress { .. } | Event::Snapshot { last: false, .. });
                     // A UI that is gone stops the job at its next check.
                     if tx.send(WorkerMsg::Event(event)).is_err() {
                         c.cancel();
