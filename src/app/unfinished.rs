@@ -21,13 +21,16 @@ struct JobRecord {
     dismissed: bool,
 }
 
+impl JobRecord {
+    fn write(&self, work: &Path) -> std::io::Result<()> {
+        let json = serde_json::to_string_pretty(self).expect("a record serialises");
+        crate::atomic_file::write_atomically(&work.join(RECORD_FILE), json.as_bytes())
+    }
+}
+
 /// Notes in `work` that its training reads `dataset` (before the job starts).
 pub fn record_job(work: &Path, dataset: &Path) -> std::io::Result<()> {
-    let record = JobRecord { dataset: dataset.to_path_buf(), dismissed: false };
-    crate::atomic_file::write_atomically(
-        &work.join(RECORD_FILE),
-        serde_json::to_string_pretty(&record).expect("a record serialises").as_bytes(),
-    )
+    JobRecord { dataset: dataset.to_path_buf(), dismissed: false }.write(work)
 }
 
 /// A run that stopped before its plan's end and can go on.
@@ -52,11 +55,7 @@ impl Unfinished {
 
     /// Never offer this one again.
     pub fn dismiss(&self) -> std::io::Result<()> {
-        let record = JobRecord { dataset: self.dataset.clone(), dismissed: true };
-        crate::atomic_file::write_atomically(
-            &self.work.join(RECORD_FILE),
-            serde_json::to_string_pretty(&record).expect("a record serialises").as_bytes(),
-        )
+        JobRecord { dataset: self.dataset.clone(), dismissed: true }.write(&self.work)
     }
 }
 
