@@ -122,48 +122,38 @@ impl Recorder {
         }
     }
 
-    fn say(&self, what: &str, at: f64) {
-        if !self.json {
-            println!("{at:7.1} s  {what}");
-        }
-    }
-
     /// Notes what `app` shows after a frame that took `frame_seconds` to build.
     fn after_frame(&mut self, app: &App, frame_seconds: f64) {
         let now = self.launch.elapsed().as_secs_f64();
         self.frames += 1;
         self.ui_seconds += frame_seconds;
-        let mut marks = Vec::new();
+        // Each milestone is marked the first time a frame shows it.
+        let json = self.json;
+        let m = &mut self.milestones;
+        let mark = |slot: &mut Option<f64>, what: &str| {
+            if slot.is_none() {
+                *slot = Some(now);
+                if !json {
+                    println!("{now:7.1} s  {what}");
+                }
+            }
+        };
         if app.model.is_none() {
             match app.preview.pick(app.job_seconds()) {
-                Some(Pick::Clip(_)) => marks.push(0),
-                Some(Pick::Generated(_)) => marks.push(1),
-                Some(Pick::Matrix { .. }) => marks.push(2),
+                Some(Pick::Clip(_)) => mark(&mut m.clip_shown, "the input clip plays"),
+                Some(Pick::Generated(_)) => mark(&mut m.generated_views_shown, "generated views turn"),
+                Some(Pick::Matrix { .. }) => mark(&mut m.matrix_shown, "the image matrix turns"),
                 None => {}
             }
         }
         if app.train_stats.is_some() {
-            marks.push(3);
+            mark(&mut m.first_step, "first training step");
         }
         if let (Some(model), Some(stats)) = (&app.model, app.train_stats) {
-            marks.push(4);
+            mark(&mut m.first_model, "first model");
             if self.last_kept.is_none_or(|t| now - t >= KEEP_EVERY_S) {
                 self.last_kept = Some(now);
                 self.kept.push((now, stats.iteration, model.gaussians.clone()));
-            }
-        }
-        for mark in marks {
-            let m = &mut self.milestones;
-            let (slot, what) = match mark {
-                0 => (&mut m.clip_shown, "the input clip plays"),
-                1 => (&mut m.generated_views_shown, "generated views turn"),
-                2 => (&mut m.matrix_shown, "the image matrix turns"),
-                3 => (&mut m.first_step, "first training step"),
-                _ => (&mut m.first_model, "first model"),
-            };
-            if slot.is_none() {
-                *slot = Some(now);
-                self.say(what, now);
             }
         }
     }
