@@ -258,14 +258,15 @@ fn make_trainer(
 }
 
 /// Saves the run as it stands in `out`: the model, and beside it what `--resume` needs to go on
-/// (Adam's moments: twice the model's size; `stop`, the rule it goes on under). Both files are written
-/// before either replaces the old one, so a process killed while saving leaves the last save whole.
-/// Returns the model's path.
-fn save_run(out: &Path, trainer: &Trainer, stop: StopRule) -> anyhow::Result<PathBuf> {
+/// (Adam's moments: twice the model's size; `stop`, the rule it goes on under, its budget less the
+/// `elapsed` time). Both files are written before either replaces the old one, so a process killed
+/// while saving leaves the last save whole. Returns the model's path.
+fn save_run(out: &Path, trainer: &Trainer, stop: StopRule, elapsed: Duration) -> anyhow::Result<PathBuf> {
     let (model, state) = (out.join(MODEL_FILE), out.join(STATE_FILE));
     let model_bytes = trainer.checkpoint().to_bytes(&model)?;
     let mut run_state = trainer.state();
-    run_state.meta.stop_rule = Some(serde_json::to_value(stop).expect("a stop rule serialises"));
+    let left = StopRule { budget: stop.budget.map(|b| b.saturating_sub(elapsed)), ..stop };
+    run_state.meta.stop_rule = Some(serde_json::to_value(left).expect("a stop rule serialises"));
     let state_bytes = run_state.to_bytes(&state)?;
     crate::atomic_file::write_files_atomically(&[(&state, &state_bytes), (&model, &model_bytes)])
         .with_context(|| format!("saving the run in {}", out.display()))?;
@@ -467,8 +468,7 @@ pub fn train(
             && (replanned || timer.elapsed() - last_save >= every)
         {
             let saving = std::time::Instant::now();
-            let left = StopRule { budget: stop.budget.map(|b| b.saturating_sub(timer.elapsed())), ..stop };
-            let path = save_run(out, &trainer, left)?;
+            let path = save_run(out, &trainer, stop, timer.elapsed())?;
             last_save = timer.elapsed();
             let took = saving.elapsed().as_secs_f64();
             autosaves = (autosaves.0 + 1, autosaves.1 + took);
@@ -491,8 +491,7 @@ pub fn train(
     }
     let interrupted = matches!(reason, StopReason::Cancelled);
     let ckpt = trainer.checkpoint();
-    let left = StopRule { budget: stop.budget.map(|b| b.saturating_sub(timer.elapsed())), ..stop };
-    let saved = out.map(|out| save_run(out, &trainer, left)).transpose()?;
+    let saved = out.map(|out| save_run(out, &trainer, stop, timer.elapsed())).transpose()?;
     let eval = if ds.test.is_empty() { None } else { Some(evaluate(rast, &ckpt.gaussians, &ds.test, background)?) };
     let mut train_psnr = None;
     let curve = match (eval_every, &eval) {
