@@ -199,8 +199,12 @@ pub enum Command {
         #[arg(long)]
         window: bool,
     },
-    /// Show which model weights are installed and where they are looked for.
-    Weights,
+    /// Show which model weights are installed, partly downloaded or missing, and where they go;
+    /// `weights get` downloads them.
+    Weights {
+        #[command(subcommand)]
+        action: Option<WeightsAction>,
+    },
     /// Inspect a dataset folder: splits, views, times, intrinsics (validates everything).
     Inspect {
         dataset: PathBuf,
@@ -271,6 +275,43 @@ pub struct RefineArgs {
     /// Confidence maps from temporal inconsistency: `ssim` (Efficient4D), `rgb`, or `none`.
     #[arg(long, value_enum, default_value_t = ConfidenceArg::Ssim)]
     pub confidence: ConfidenceArg,
+}
+
+/// What `efficient4d weights` does besides listing.
+#[derive(Debug, Subcommand)]
+pub enum WeightsAction {
+    /// Download published weights from the Hugging Face hub into the first weights folder (see
+    /// `efficient4d weights`): syncdreamer is the stage-1 generator (5.57 GB), rife the frame
+    /// interpolator (12 MB). Shows bytes, rate and time left; Ctrl-C stops and keeps what arrived,
+    /// and the next `get` goes on from there. A file is installed only once its SHA-256 matches the
+    /// hub's and its tensors are the ones our loader needs. A mirror of the hub: set HF_ENDPOINT; a
+    /// gated repository: set HF_TOKEN.
+    Get {
+        #[arg(value_enum, default_value_t = WeightsChoice::All)]
+        which: WeightsChoice,
+        /// Download again even when installed (the installed file is replaced only by one that passes
+        /// every check).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Which published weights `weights get` fetches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WeightsChoice {
+    Syncdreamer,
+    Rife,
+    All,
+}
+
+impl WeightsChoice {
+    pub fn files(self) -> Vec<crate::weights::KnownWeights> {
+        match self {
+            Self::Syncdreamer => vec![crate::weights::SYNCDREAMER],
+            Self::Rife => vec![crate::weights::RIFE],
+            Self::All => crate::weights::ALL.to_vec(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -356,3 +356,61 @@ fn the_app_offers_an_unfinished_run_and_goes_on_with_it() {
     // Finished: not offered again.
     assert!(efficient4d::app::unfinished::newest_unfinished(&jobs_root).is_none());
 }
+
+/// The Weights window, against a hub on 127.0.0.1: reached from the status line, Get shows progress,
+/// Cancel keeps what arrived, Resume goes on from there, and the file is installed and says so.
+#[test]
+fn the_weights_window_gets_cancels_resumes_and_installs() {
+    use common::hub::{LoopbackHub, Served};
+    use efficient4d::app::weights_window::WeightsPlace;
+    use efficient4d::weights::RIFE;
+    let bytes = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/golden/rife_ifnet_hdv3_random_f16.safetensors"),
+    )
+    .unwrap();
+    // Slow enough (4 s for the file) to cancel part way.
+    let served = Served { rate: Some(bytes.len() / 4), ..Served::new(bytes.clone()) };
+    let hub = LoopbackHub::start(vec![(&format!("{}/{}", RIFE.hub.repo, RIFE.hub.path), served)]);
+    let dir = tempfile::tempdir().unwrap();
+    let place = WeightsPlace { dir: dir.path().to_path_buf(), endpoint: hub.endpoint.clone() };
+    let mut h = harness(None, AppOptions { weights: place, ..options() });
+    h.run_steps(2);
+    h.get_by_label_contains("SyncDreamer-T weights: not installed").click();
+    h.run_steps(2);
+    assert!(h.state().weights_window.open, "the status line opens the Weights window");
+    // The rows in catalogue order: SyncDreamer, then RIFE.
+    assert_eq!(h.get_all_by_label("Get").count(), 2);
+    h.get_all_by_label("Get").nth(1).unwrap().click();
+    h.run_steps(2);
+    let wait_for = |h: &mut Harness<'static, App>, what: &str, done: &dyn Fn(&App) -> bool| {
+        let start = Instant::now();
+        while !done(h.state()) {
+            assert!(start.elapsed() < common::HANG_CEILING, "{what}");
+            h.step();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for(&mut h, "no bytes arrived", &|app| {
+        app.weights_window.progress().and_then(|(_, p)| p).is_some_and(|p| p.done > 0)
+    });
+    h.run_steps(1);
+    assert!(h.query_by_label_contains("rife: ").is_some(), "the status line shows the download");
+    h.get_by_label("Cancel").click();
+    wait_for(&mut h, "cancel did not stop the download", &|app| !app.weights_window.is_downloading());
+    h.run_steps(2);
+    let outcome = h.state().weights_window.outcome("rife").unwrap().to_string();
+    assert!(outcome.contains("cancelled"), "{outcome}");
+    assert!(h.query_by_label_contains("partial: ").is_some(), "the row shows the partial download");
+    assert!(!dir.path().join("flownet.pkl").exists());
+    h.get_by_label("Resume").click();
+    h.run_steps(1);
+    wait_for(&mut h, "the resumed download did not finish", &|app| !app.weights_window.is_downloading());
+    h.run_steps(2);
+    let outcome = h.state().weights_window.outcome("rife").unwrap().to_string();
+    assert!(outcome.starts_with("installed"), "{outcome}");
+    assert!(h.query_by_label_contains("installed: flownet.pkl").is_some(), "the row says installed");
+    assert_eq!(std::fs::read(dir.path().join("flownet.pkl")).unwrap(), bytes);
+    // The second request asked for the rest only.
+    let ranges = hub.ranges();
+    assert!(ranges.len() == 2 && ranges[0] == 0 && ranges[1] > 0, "{ranges:?}");
+}

@@ -10,7 +10,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("camera", 0),
     ("gpu", 0),
     ("metrics", 0),
-    ("weights", 0),
+    ("weights", 1),
     ("machine", 1),
     ("video", 1),
     ("dataset", 1),

@@ -12,6 +12,7 @@ pub mod preview;
 pub mod timeline;
 pub mod unfinished;
 pub mod viewport;
+pub mod weights_window;
 pub mod worker;
 
 use crate::camera::SyncDreamerRig;
@@ -48,6 +49,8 @@ pub struct AppOptions {
     pub jobs_root: PathBuf,
     /// On launch, offer to go on with the newest run under `jobs_root` that did not finish.
     pub offer_unfinished: bool,
+    /// Where the Weights window installs and what it downloads from.
+    pub weights: weights_window::WeightsPlace,
 }
 
 impl Default for AppOptions {
@@ -60,6 +63,7 @@ impl Default for AppOptions {
             stop: StopRule::default(),
             jobs_root: unfinished::jobs_root(),
             offer_unfinished: true,
+            weights: Default::default(),
         }
     }
 }
@@ -141,6 +145,11 @@ pub struct App {
     pub unfinished: Option<unfinished::Unfinished>,
     /// Set by wgpu when the device is lost (driver reset, GPU removed).
     device_lost: Arc<std::sync::Mutex<Option<String>>>,
+    /// The Weights window (downloads of the published weights).
+    pub weights_window: weights_window::WeightsWindow,
+    /// The running job's stage-1 generator was the weights-free preview (the central panel says what a
+    /// full result needs).
+    pub made_by_preview: bool,
 }
 
 impl App {
@@ -192,6 +201,8 @@ impl App {
             last_report: None,
             unfinished: None,
             device_lost,
+            weights_window: Default::default(),
+            made_by_preview: false,
         })
     }
 
@@ -232,6 +243,7 @@ impl App {
     /// Opens anything the app understands; a wrong file sets `error`, never panics.
     pub fn open(&mut self, path: &Path) {
         self.error = None;
+        self.made_by_preview = false;
         match classify(path) {
             Err(message) => self.error = Some(message),
             Ok(what) => {
@@ -285,6 +297,7 @@ impl App {
         self.stop_job();
         self.key_frames.clear();
         self.preview.clear();
+        self.made_by_preview = false;
         self.job_started = Some(Instant::now());
         // The viewport shows the new job's progress, not the last model (its first snapshot would
         // replace that one anyway).
@@ -458,6 +471,10 @@ impl App {
     fn apply_event(&mut self, event: Event, ctx: Option<&egui::Context>) {
         match event {
             Event::StageStarted { what, .. } | Event::Info(what) | Event::Warning(what) => self.status = what,
+            Event::Generator { preview, why } => {
+                self.made_by_preview = preview;
+                self.status = format!("stage 1 generator: {why}");
+            }
             Event::Progress { done, total, what, .. } => self.status = format!("{what}: {done}/{total}"),
             Event::KeyFrames(frames) => {
                 self.preview.set_clip(frames.clone());
@@ -690,6 +707,12 @@ impl App {
         panels::left_panel(self, ui);
         panels::right_panel(self, ui);
         panels::central(self, ui);
+        self.weights_window.show(&ctx, &self.options.weights);
+    }
+
+    /// Where the Weights window installs and what it downloads from.
+    pub fn weights_place(&self) -> &weights_window::WeightsPlace {
+        &self.options.weights
     }
 }
 

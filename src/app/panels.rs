@@ -21,6 +21,9 @@ pub fn menu_bar(app: &mut App, ui: &mut egui::Ui) {
                 if ui.button("Open the demo clip").clicked() {
                     app.open(&crate::generate::demo::demo_clip());
                 }
+                if ui.button("Weights...").clicked() {
+                    app.weights_window.open = true;
+                }
                 ui.separator();
                 export_buttons(app, ui);
             });
@@ -41,8 +44,27 @@ pub fn menu_bar(app: &mut App, ui: &mut egui::Ui) {
             });
             ui.separator();
             ui.label(&app.status);
+            weights_status(app, ui);
         });
     });
+}
+
+/// In the status line: the generator's weights when they are not installed (or downloading), as a link
+/// to the Weights window.
+fn weights_status(app: &mut App, ui: &mut egui::Ui) {
+    use crate::pipeline::weights::{Installed, status_in};
+    let line = match (app.weights_window.progress(), status_in(&crate::weights::SYNCDREAMER, &app.weights_place().dir))
+    {
+        (Some((id, Some(p))), _) => format!("{id}: {}", super::weights_window::progress_line(&p)),
+        (Some((id, None)), _) => format!("{id}: starting"),
+        (None, Installed::Yes { .. }) => return,
+        (None, Installed::Partial { .. }) => "SyncDreamer-T weights: partly downloaded".into(),
+        (None, Installed::No) => "SyncDreamer-T weights: not installed".into(),
+    };
+    ui.separator();
+    if ui.link(line).on_hover_text("open the Weights window").clicked() {
+        app.weights_window.open = true;
+    }
 }
 
 /// One button per export; each asks where (a file, or a folder for PLY frames) and writes there.
@@ -381,6 +403,16 @@ pub fn central(app: &mut App, ui: &mut egui::Ui) {
                 } else if ui.small_button("Dismiss").clicked() {
                     app.dismiss_unfinished();
                 }
+            });
+        }
+        if app.made_by_preview {
+            // One line of truth about what the user is looking at, and what a full result needs.
+            ui.horizontal(|ui| {
+                ui.label("This matrix is the weights-free inflate preview (a 2.5D guess), not SyncDreamer-T. A full result needs its weights:");
+                if ui.small_button("Get them").clicked() {
+                    app.weights_window.open = true;
+                }
+                ui.label("and a GPU.");
             });
         }
         let size = ui.available_size();

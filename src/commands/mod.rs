@@ -9,6 +9,7 @@ pub mod bench_ring;
 pub mod pipeline;
 pub mod progress;
 pub mod refine;
+pub mod weights;
 
 use crate::cli::{Cli, Command, ExportFormat, Overrides, RunLength, VideoCamera};
 use crate::dataset::{LoadOptions, Split, load_dataset};
@@ -136,7 +137,10 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
                 "unknown benchmark `{other}` (expected raster, ring, view, interpolate, confidence, generate or app)"
             ),
         },
-        Command::Weights => refine::weights()?,
+        Command::Weights { action: None } => weights::list()?,
+        Command::Weights { action: Some(crate::cli::WeightsAction::Get { which, force }) } => {
+            weights::get(which, force)?
+        }
         Command::Inspect { dataset, resolution } => {
             let ds = load_dataset(&dataset, LoadOptions { max_side: resolution })?;
             print!("{}", crate::dataset::summary(&ds));

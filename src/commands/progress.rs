@@ -59,6 +59,7 @@ impl Observer for Progress {
                 self.bar.set_message(what);
             }
             Event::StageFinished { .. } => self.new_bar(ProgressBar::hidden()),
+            Event::Generator { why, .. } if !self.quiet => self.result_line(&format!("stage 1 generator: {why}")),
             Event::Info(text) if !self.quiet => self.result_line(&text),
             Event::Warning(text) => eprintln!("warning: {text}"),
             Event::Step(s) => {

@@ -100,7 +100,7 @@ pub fn resolve_generator(choice: GeneratorChoice, r: &Rasterizer) -> Result<(Res
         )),
         (GeneratorChoice::Auto, None) => Ok((
             Resolved::Inflate,
-            "inflate preview (SyncDreamer-T weights not installed; see `efficient4d weights`)".into(),
+            "inflate preview (SyncDreamer-T weights not installed: `efficient4d weights get syncdreamer`)".into(),
         )),
     }
 }

@@ -16,6 +16,13 @@ use burn::tensor::{Device, Tensor, TensorData, activation};
 use std::collections::HashMap;
 use std::path::Path;
 
+const MODEL_NAME: &str = "RIFE IFNet HDv3";
+
+/// RIFE's loader keeps the keys holding "module." and strips it (the file was saved from DDP).
+fn strip_ddp_prefix(k: &str) -> Option<String> {
+    k.contains("module.").then(|| k.replacen("module.", "", 1))
+}
+
 /// Channels of the IFBlocks' features.
 const WIDTH: usize = 90;
 /// Input channels of a block: warped I0, warped I1 (RGB), mask, flow (4).
@@ -210,14 +217,26 @@ impl Rife {
         path: &Path,
         device: &Device,
     ) -> Result<Self, WeightsError> {
-        // RIFE's loader keeps the keys holding "module." and strips it (the file was saved from DDP).
-        let strip = |k: &str| k.contains("module.").then(|| k.replacen("module.", "", 1));
-        let table = TensorTable::new(state, strip, path, "RIFE IFNet HDv3", device);
+        let table = TensorTable::new(state, strip_ddp_prefix, path, MODEL_NAME, device);
         if table.is_empty() {
             return Err(table.mismatch("no tensor has the `module.` prefix of flownet.pkl".into()));
         }
-        let blocks = (0..3).map(|i| IfBlock::load(&table, &format!("block{i}"))).collect::<Result<Vec<_>, _>>()?;
+        Self::from_table(&table, device)
+    }
+
+    fn from_table(table: &TensorTable, device: &Device) -> Result<Self, WeightsError> {
+        let blocks = (0..3).map(|i| IfBlock::load(table, &format!("block{i}"))).collect::<Result<Vec<_>, _>>()?;
         Ok(Self { blocks, device: device.clone() })
+    }
+
+    /// Whether `path` holds every tensor this loader asks for, in its shape — from the file's header
+    /// alone, before a download is installed (hubs carry many RIFE versions as `flownet.pkl`).
+    pub fn check_weights(path: &Path) -> Result<(), String> {
+        let file = crate::weights::read_shapes(path, None).map_err(|e| e.to_string())?;
+        let device = Device::flex();
+        let recorder = TensorTable::recorder(MODEL_NAME, &device);
+        Self::from_table(&recorder, &device).map_err(|e| e.to_string())?;
+        crate::weights::check_against_loader(&file, strip_ddp_prefix, &recorder.requests())
     }
 
     /// Loads `flownet.pkl` (or a safetensors file with the same names).

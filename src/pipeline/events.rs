@@ -91,8 +91,14 @@ pub enum Event {
         stage: Stage,
         seconds: f64,
     },
-    /// A line for the user (the generator chosen and why, what stage 1 made, a refine summary); plain
-    /// text the app's default font draws (no arrows).
+    /// The stage-1 generator chosen for this job and why; `preview` when it is the weights-free
+    /// inflate preview rather than SyncDreamer-T (the app then says what a full result needs).
+    Generator {
+        preview: bool,
+        why: String,
+    },
+    /// A line for the user (what stage 1 made, a refine summary); plain text the app's default font
+    /// draws (no arrows).
     Info(String),
     Warning(String),
     /// The input's preprocessed key frames (256² RGBA, in time order).

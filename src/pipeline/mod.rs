@@ -9,6 +9,7 @@ pub mod plan;
 pub mod stage1;
 pub mod stopping;
 pub mod training;
+pub mod weights;
 
 pub use clock::RunClock;
 pub use events::{Control, CurvePoint, Event, Observer, Stage, StepReport};

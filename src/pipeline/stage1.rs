@@ -69,8 +69,9 @@ pub fn video_to_dataset(
     control: &Control,
     observer: &mut dyn Observer,
 ) -> anyhow::Result<Stage1Report> {
-    let (_, why) = resolve_generator(spec.generate.generator, rast)?;
-    observer.on_event(Event::Info(format!("stage 1 generator: {why}")));
+    let (resolved, why) = resolve_generator(spec.generate.generator, rast)?;
+    let preview = matches!(resolved, crate::generate::from_video::Resolved::Inflate);
+    observer.on_event(Event::Generator { preview, why: why.clone() });
     let mut clock = Instant::now();
     observer.on_event(Event::StageStarted { stage: Stage::Decode, what: format!("decoding {}", video.display()) });
     let objects = decode_for_matrix(rast, video, &spec.generate)?;

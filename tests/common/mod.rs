@@ -1,6 +1,8 @@
 //! Helpers shared by the rasterizer tests.
 #![allow(dead_code)]
 
+pub mod hub;
+
 use efficient4d::gaussians::random::RandomScene;
 use efficient4d::generate::render_matrix::{MatrixSpec, render_image_matrix};
 use efficient4d::gpu::GpuContext;

@@ -29,6 +29,16 @@ pub fn load_syncdreamer(path: &Path, device: &Device, half: bool) -> Result<Sync
     SyncDreamerT::load(&table, SyncDreamerConfig::full(), device)
 }
 
+/// Whether `path` holds every tensor the loader of a `config`-sized model asks for, in its shape — from
+/// the file's header alone, before a download is installed. The message says what does not fit.
+pub fn check_checkpoint(path: &Path, config: SyncDreamerConfig) -> Result<(), String> {
+    let file = crate::weights::read_shapes(path, Some("state_dict")).map_err(|e| e.to_string())?;
+    let device = Device::flex();
+    let recorder = TensorTable::recorder(MODEL_NAME, &device);
+    SyncDreamerT::load(&recorder, config, &device).map_err(|e| e.to_string())?;
+    crate::weights::check_against_loader(&file, |k| Some(k.to_string()), &recorder.requests())
+}
+
 /// The key frames as the model's input: [F, 3, 256, 256] in [−1, 1], composited on white.
 pub fn frames_to_tensor(frames: &[RgbaImage], device: &Device) -> Tensor<4> {
     let (w, h) = (256usize, 256usize);

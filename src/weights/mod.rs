@@ -1,6 +1,10 @@
-//! Where model weights live and how they are read. Weights are never downloaded: the user puts the
-//! published files in a folder we look in (the `EFFICIENT4D_WEIGHTS` environment variable, then the
-//! platform data folder, e.g. `~/.local/share/efficient4d/weights` on Linux).
+//! Where model weights live, how they are fetched and how they are read. Weights are fetched only
+//! when the user asks (`efficient4d weights get`, the app's Weights window: [`download`]), into the
+//! first folder we look in: the `EFFICIENT4D_WEIGHTS` environment variable, then the platform data
+//! folder (e.g. `~/.local/share/efficient4d/weights` on Linux). A file put there by hand works too.
+
+pub mod download;
+pub mod hub;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,24 +15,53 @@ pub const WEIGHTS_ENV: &str = "EFFICIENT4D_WEIGHTS";
 /// A published weight file the project can use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KnownWeights {
+    /// What `efficient4d weights get` calls it.
+    pub id: &'static str,
     pub file_name: &'static str,
     pub what: &'static str,
+    /// Where its authors published it.
     pub source: &'static str,
+    /// Where `weights get` fetches it from (any mirror of the hub serves the same layout: `HF_ENDPOINT`).
+    pub hub: hub::HubFile,
+    /// Its size in bytes where we know it: a hub stating another size is refused before a byte is fetched.
+    pub size: Option<u64>,
 }
 
+/// The authors publish the checkpoint on OneDrive only (SyncDreamer's README, which Efficient4D's
+/// points to); the hub copy below is the one SyncDreamer's own demos and Colab notebooks fetch. The
+/// published file's size (5,570,034,171 bytes: the state dict of `shared/golden/syncdreamer_full_keys.json`
+/// in fp32 plus the container) is pinned, and the loader's names and shapes are checked before install.
+/// The CLIP image tower SyncDreamer's instructions fetch separately (`ViT-L-14.pt`) is inside this
+/// checkpoint too (`clip_image_encoder.*`, 302 of its tensors): the reference code only builds the
+/// module's skeleton from `ViT-L-14.pt`, then the checkpoint overwrites every weight (strict load), and
+/// its normalisation constants are not weights (`shared/golden/syncdreamer_full_keys.json`,
+/// `clip_visual_tower`). So nothing else is needed.
 pub const SYNCDREAMER: KnownWeights = KnownWeights {
+    id: "syncdreamer",
     file_name: "syncdreamer-pretrain.ckpt",
-    what: "SyncDreamer (stage 1 generator, 5.5 GB)",
+    what: "SyncDreamer (stage 1 generator, 5.57 GB)",
     source: "the SyncDreamer release (liuyuan-pal/SyncDreamer, ckpt/syncdreamer-pretrain.ckpt)",
+    hub: hub::HubFile { repo: "camenduru/SyncDreamer", revision: "main", path: "syncdreamer-pretrain.ckpt" },
+    size: Some(5_570_034_171),
 };
 
+/// Efficient4D's RIFE is IFNet HDv3 (4 blocks, c = 90); hubs carry many RIFE versions under the same
+/// file name, so the loader's names and shapes decide, not the name.
 pub const RIFE: KnownWeights = KnownWeights {
+    id: "rife",
     file_name: "flownet.pkl",
-    what: "RIFE IFNet HDv3 (frame interpolation, 11 MB)",
-    source: "Efficient4D's RIFE (fudan-zvg/Efficient4D, the flownet.pkl of Practical-RIFE v3.x/HDv3)",
+    what: "RIFE IFNet HDv3 (frame interpolation, 12 MB)",
+    source: "Efficient4D's RIFE (fudan-zvg/Efficient4D, the flownet.pkl of RIFE HDv3)",
+    hub: hub::HubFile { repo: "AlexWortega/RIFE", revision: "main", path: "flownet.pkl" },
+    size: None,
 };
 
 pub const ALL: [KnownWeights; 2] = [SYNCDREAMER, RIFE];
+
+/// The known file `id` names (`syncdreamer`, `rife`).
+pub fn known(id: &str) -> Option<KnownWeights> {
+    ALL.into_iter().find(|w| w.id == id)
+}
 
 /// The folders searched, in order.
 pub fn search_folders() -> Vec<PathBuf> {
@@ -42,6 +75,11 @@ pub fn search_folders() -> Vec<PathBuf> {
     out
 }
 
+/// Where `weights get` installs: the first folder searched.
+pub fn install_folder() -> Option<PathBuf> {
+    search_folders().into_iter().next()
+}
+
 /// The first existing file named `w.file_name` in [`search_folders`].
 pub fn find(w: &KnownWeights) -> Option<PathBuf> {
     search_folders().into_iter().map(|d| d.join(w.file_name)).find(|p| p.is_file())
@@ -51,11 +89,13 @@ pub fn find(w: &KnownWeights) -> Option<PathBuf> {
 pub fn missing_message(w: &KnownWeights) -> String {
     let folders: Vec<String> = search_folders().iter().map(|p| format!("  {}", p.display())).collect();
     format!(
-        "{} is not installed: no {} in\n{}\nDownload it from {} and put it in one of these folders \
-         (or point {WEIGHTS_ENV} at the folder that holds it). Nothing is downloaded automatically.",
+        "{} is not installed: no {} in\n{}\nGet it with `efficient4d weights get {}` (or the app's Weights \
+         window), or put the file from {} in one of these folders (or point {WEIGHTS_ENV} at the folder \
+         that holds it).",
         w.what,
         w.file_name,
         folders.join("\n"),
+        w.id,
         w.source
     )
 }
@@ -145,6 +185,96 @@ pub fn read_any(path: &Path, top_level_key: Option<&str>) -> Result<HashMap<Stri
     let mut head = [0u8; 9];
     let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).map_err(|e| read_err(path, e))?;
     if n == 9 && head[8] == b'{' { read_safetensors(path) } else { read_pytorch(path, top_level_key) }
+}
+
+/// The names and shapes of a weight file's floating-point tensors, from its header alone (a 5.5 GB
+/// checkpoint is not read): either container, as [`read_any`] tells them apart.
+pub fn read_shapes(path: &Path, top_level_key: Option<&str>) -> Result<HashMap<String, Vec<usize>>, WeightsError> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| read_err(path, e))?;
+    let file_len = file.metadata().map_err(|e| read_err(path, e))?.len();
+    let mut head = [0u8; 9];
+    let n = file.read(&mut head).map_err(|e| read_err(path, e))?;
+    if n == 9 && head[8] == b'{' {
+        // safetensors: an 8-byte header length, a JSON header, then the data the offsets point into.
+        let header_len = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
+        if header_len > 100 << 20 || 8 + header_len > file_len {
+            return Err(read_err(path, "the safetensors header is longer than the file"));
+        }
+        let mut header = vec![0u8; header_len as usize];
+        header[0] = b'{';
+        file.read_exact(&mut header[1..]).map_err(|e| read_err(path, e))?;
+        let header: HashMap<String, serde_json::Value> =
+            serde_json::from_slice(&header).map_err(|e| read_err(path, format!("bad safetensors header: {e}")))?;
+        let mut out = HashMap::new();
+        let mut data_end = 0u64;
+        for (name, info) in header.iter().filter(|(k, _)| *k != "__metadata__") {
+            let floating = matches!(info["dtype"].as_str(), Some("F32" | "F16" | "BF16" | "F64"));
+            let shape: Option<Vec<usize>> = serde_json::from_value(info["shape"].clone()).ok();
+            let end = info["data_offsets"][1].as_u64();
+            let (Some(shape), Some(end)) = (shape, end) else {
+                return Err(read_err(path, format!("bad safetensors entry for {name}")));
+            };
+            data_end = data_end.max(end);
+            if floating {
+                out.insert(name.clone(), shape);
+            }
+        }
+        if 8 + header_len + data_end != file_len {
+            return Err(read_err(
+                path,
+                format!("the file is {file_len} bytes, its header describes {}", 8 + header_len + data_end),
+            ));
+        }
+        return Ok(out);
+    }
+    use pytorch_reader::{DType, PytorchReader};
+    let reader = match top_level_key {
+        Some(key) => PytorchReader::with_top_level_key(path, key),
+        None => PytorchReader::new(path),
+    }
+    .map_err(|e| read_err(path, e))?;
+    Ok(reader
+        .into_tensors()
+        .into_iter()
+        .filter(|(_, t)| matches!(t.dtype(), DType::F32 | DType::F16 | DType::BF16 | DType::F64))
+        .map(|(name, t)| (name, t.shape().to_vec()))
+        .collect())
+}
+
+/// Whether a file holds every tensor a loader asks for, in its shape: `requests` as a
+/// [`TensorTable::recorder`] lists them, `file` as [`read_shapes`] reads them and renamed to the
+/// loader's names by `names` (as the loader's own table renames them). The message names the first
+/// few missing and misshapen tensors and how many there are.
+pub fn check_against_loader(
+    file: &HashMap<String, Vec<usize>>,
+    names: impl Fn(&str) -> Option<String>,
+    requests: &[(String, Vec<usize>)],
+) -> Result<(), String> {
+    let have: HashMap<String, &Vec<usize>> = file.iter().filter_map(|(k, v)| Some((names(k)?, v))).collect();
+    let missing: Vec<&str> = requests.iter().filter(|(n, _)| !have.contains_key(n)).map(|(n, _)| n.as_str()).collect();
+    let misshapen: Vec<String> = requests
+        .iter()
+        .filter_map(|(n, want)| {
+            let got = have.get(n)?;
+            (*got != want).then(|| format!("{n} is {got:?}, the loader needs {want:?}"))
+        })
+        .collect();
+    let first = |v: &[String]| v.iter().take(3).cloned().collect::<Vec<_>>().join("; ");
+    let mut problems = Vec::new();
+    if !missing.is_empty() {
+        let names: Vec<String> = missing.iter().map(|s| s.to_string()).collect();
+        problems.push(format!(
+            "{} of the {} tensors the loader needs are missing (first: {})",
+            missing.len(),
+            requests.len(),
+            first(&names)
+        ));
+    }
+    if !misshapen.is_empty() {
+        problems.push(format!("{} have another shape ({})", misshapen.len(), first(&misshapen)));
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
 }
 
 /// A state dict on its way to a device: typed, shape-checked tensors by name, with errors that name
