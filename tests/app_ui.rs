@@ -27,6 +27,11 @@ fn options() -> AppOptions {
         refine: Some(RefineSpec { interpolator: InterpolatorChoice::Flow, options: refine }),
         // What earlier runs on this machine left is not these tests' business (one test offers its own).
         offer_unfinished: false,
+        // Nor the weights installed on it: the app sees none (one test serves its own).
+        weights: efficient4d::app::weights_window::WeightsPlace {
+            dir: std::env::temp_dir().join("efficient4d-tests-no-weights"),
+            endpoint: "http://127.0.0.1:9".into(),
+        },
         ..Default::default()
     }
 }
@@ -273,6 +278,10 @@ fn the_app_runs_the_pipeline_on_the_demo_clip() {
     assert_eq!(app.matrix_thumbnails(1, true).len(), 17);
     assert_eq!(app.curve.len(), 3);
     assert!(app.model.as_ref().unwrap().gaussians.len() > 1000);
+    // The matrix came from the weights-free preview: one line says so, and what a full result needs.
+    assert!(app.made_by_preview);
+    assert!(h.query_by_label_contains("weights-free inflate preview").is_some());
+    assert!(h.query_by_label("Get them").is_some());
     let saved = app.status.split("saved ").nth(1).expect("the checkpoint path");
     assert!(Path::new(saved).exists());
     // The job's folder (matrix + checkpoint) lives under the temporary directory; tidy up.

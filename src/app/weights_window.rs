@@ -29,6 +29,18 @@ impl Default for WeightsPlace {
     }
 }
 
+impl WeightsPlace {
+    /// Where `w` stands: in every folder searched when this is the usual install folder (a file put in
+    /// a later one by hand is found, as the generator finds it), else in `dir` alone.
+    pub fn status(&self, w: &KnownWeights) -> Installed {
+        if weights::install_folder().as_deref() == Some(self.dir.as_path()) {
+            crate::pipeline::weights::status(w)
+        } else {
+            status_in(w, &self.dir)
+        }
+    }
+}
+
 /// A download under way.
 struct Running {
     id: &'static str,
@@ -141,7 +153,7 @@ impl WeightsWindow {
             });
         } else {
             ui.horizontal(|ui| {
-                let (line, button) = match status_in(&w, &place.dir) {
+                let (line, button) = match place.status(&w) {
                     Installed::Yes { path, bytes } => {
                         (format!("installed: {} ({})", short(&path), human_bytes(bytes)), None)
                     }
