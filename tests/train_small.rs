@@ -22,11 +22,13 @@ fn small_dataset(size: u32, frames: u32) -> (tempfile::TempDir, Dataset, Arc<Ras
 #[test]
 fn training_reproduces_held_out_views_of_a_known_scene() {
     let (dir, ds, rast) = small_dataset(64, 3);
-    let config = TrainConfig { iterations: 300, batch_views: 4, init_points: 3000, ..Default::default() };
+    // 200 steps: past the first densification and 1.5 dB over the bar below (300 steps gave 27.9 dB
+    // for 40 % more of CI's time).
+    let config = TrainConfig { iterations: 200, batch_views: 4, init_points: 3000, ..Default::default() };
     let mut trainer = Trainer::new(&gpu(), rast.clone(), &ds, config, None).unwrap();
     let before = evaluate(&rast, &trainer.gaussians(), &ds.test, [1.0; 3]).unwrap();
     let mut last = None;
-    for _ in 0..300 {
+    for _ in 0..200 {
         let s = trainer.step();
         assert!(!s.rolled_back && s.loss.is_finite(), "{s:?}");
         last = Some(s);
@@ -36,7 +38,7 @@ fn training_reproduces_held_out_views_of_a_known_scene() {
         "held-out PSNR {:.2} → {:.2} dB, SSIM {:.3} → {:.3}; last step {:?}",
         before.psnr, after.psnr, before.ssim, after.ssim, last
     );
-    // Measured: 10.8 → 27.9 dB (16 rig views train; 8 in-between azimuths are held out).
+    // Measured: 10.8 → 26.5 dB (16 rig views train; 8 in-between azimuths are held out).
     assert!(after.psnr > before.psnr + 12.0, "training did not improve held-out views enough");
     assert!(after.psnr > 25.0, "held-out PSNR {:.2} dB", after.psnr);
 
@@ -46,7 +48,7 @@ fn training_reproduces_held_out_views_of_a_known_scene() {
     let ck = Checkpoint::load(&path).unwrap();
     let again = evaluate(&rast, &ck.gaussians, &ds.test, [1.0; 3]).unwrap();
     assert!((again.psnr - after.psnr).abs() < 1e-9);
-    assert_eq!(ck.meta.iterations, 300);
+    assert_eq!(ck.meta.iterations, 200);
     assert_eq!(ck.meta.frame_times, vec![0.0, 0.5, 1.0]);
 }
 
