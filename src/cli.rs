@@ -323,6 +323,25 @@ pub enum ExportFormat {
 }
 
 impl ExportFormat {
+    /// The extension of a file of this format (`None`: PLY frames go to a folder).
+    pub fn extension(self) -> Option<&'static str> {
+        match self {
+            Self::Ply => None,
+            Self::PlyZip => Some("zip"),
+            Self::Splatv => Some("splatv"),
+            Self::Mp4 => Some("mp4"),
+        }
+    }
+
+    /// Where an export of this format named `out` goes: `out` as given when it has an extension,
+    /// else with this format's (`--out model --format splatv` writes `model.splatv`).
+    pub fn output_path(self, out: &std::path::Path) -> std::path::PathBuf {
+        match self.extension() {
+            Some(ext) if out.extension().is_none() => out.with_extension(ext),
+            _ => out.to_path_buf(),
+        }
+    }
+
     /// The format `out` asks for by its extension (a folder of PLYs otherwise).
     pub fn from_path(out: &std::path::Path) -> Self {
         match out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {

@@ -150,6 +150,11 @@ fn train_export_eval_and_render_a_small_dataset() {
     assert!(!splatv.splats.is_empty() && splatv.cameras.len() == 1);
     export(&["--out", file("frames.bin").to_str().unwrap(), "--format", "ply-zip", "--frames", "2"]);
     assert_eq!(efficient4d::export::ply_zip::read_ply_zip(&file("frames.bin")).unwrap().len(), 2);
+    // A name without an extension gets the format's, and the message says the path written.
+    let run = e4d(&["export", ckpt.to_str().unwrap(), "--out", file("model").to_str().unwrap(), "--format", "splatv"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(String::from_utf8_lossy(&run.stdout).contains(file("model.splatv").to_str().unwrap()));
+    assert!(efficient4d::export::splatv::read_splatv(&file("model.splatv")).is_ok() && !file("model").exists());
     export(&["--out", file("t.mp4").to_str().unwrap(), "--frames", "5", "--size", "64"]);
     export(&["--out", file("c.mp4").to_str().unwrap(), "--video", "camera", "--frames", "4", "--size", "48"]);
     for (name, frames, side) in [("t.mp4", 5, 64), ("c.mp4", 4, 48)] {

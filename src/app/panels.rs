@@ -52,9 +52,10 @@ pub fn menu_bar(app: &mut App, ui: &mut egui::Ui) {
 /// In the status line: the generator's weights when they are not installed (or downloading), as a link
 /// to the Weights window.
 fn weights_status(app: &mut App, ui: &mut egui::Ui) {
-    use crate::pipeline::weights::{Installed, status_in};
-    let line = match (app.weights_window.progress(), status_in(&crate::weights::SYNCDREAMER, &app.weights_place().dir))
-    {
+    use crate::pipeline::weights::Installed;
+    // Every folder searched when the app installs into the usual one (a file put by hand is found).
+    let installed = app.weights_place().status(&crate::weights::SYNCDREAMER);
+    let line = match (app.weights_window.progress(), installed) {
         (Some((id, Some(p))), _) => format!("{id}: {}", super::weights_window::progress_line(&p)),
         (Some((id, None)), _) => format!("{id}: starting"),
         (None, Installed::Yes { .. }) => return,

@@ -85,7 +85,7 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
                 (None, None) => ExportFormat::from_path(&out),
             };
             let video = VideoExport { camera: video.unwrap_or(VideoCamera::Turntable), frames, size, fps };
-            export(&checkpoint, &out, format, frames, &video)?
+            export(&checkpoint, &format.output_path(&out), format, frames, &video)?
         }
         Command::Render { checkpoint, out, frames, size } => render(&checkpoint, &out, frames, size)?,
         Command::Eval { checkpoint, dataset, json, background, resolution, images } => {

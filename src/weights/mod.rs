@@ -28,7 +28,7 @@ pub struct KnownWeights {
 }
 
 /// The authors publish the checkpoint on OneDrive only (SyncDreamer's README, which Efficient4D's
-/// points to); the hub copy below is the one SyncDreamer's own demos and Colab notebooks fetch. The
+/// points to); the hub copy below is the one public SyncDreamer notebooks and Docker images fetch. The
 /// published file's size (5,570,034,171 bytes: the state dict of `shared/golden/syncdreamer_full_keys.json`
 /// in fp32 plus the container) is pinned, and the loader's names and shapes are checked before install.
 /// The CLIP image tower SyncDreamer's instructions fetch separately (`ViT-L-14.pt`) is inside this
@@ -57,11 +57,6 @@ pub const RIFE: KnownWeights = KnownWeights {
 };
 
 pub const ALL: [KnownWeights; 2] = [SYNCDREAMER, RIFE];
-
-/// The known file `id` names (`syncdreamer`, `rife`).
-pub fn known(id: &str) -> Option<KnownWeights> {
-    ALL.into_iter().find(|w| w.id == id)
-}
 
 /// The folders searched, in order.
 pub fn search_folders() -> Vec<PathBuf> {
