@@ -230,16 +230,17 @@ pub fn download(
 
     fetch_rest(&agent, req, &remote, &url, &mut file, &mut hasher, &mut done, cancel, progress)?;
     file.sync_all().map_err(io_err(&part))?;
+    // Closed (and unlocked) before the check reads it and the rename moves it: on Windows a locked or
+    // open file can be neither read through another handle nor renamed.
+    drop(file);
 
     let got = format!("{:x}", hasher.finalize());
     if got != remote.sha256 {
-        drop(file);
         remove_part(&part);
         return Err(DownloadError::HashMismatch { expected: remote.sha256, got, size: done });
     }
     progress(&Progress { phase: Phase::Checking, done, total: remote.size, bytes_per_second: 0.0 });
     if let Err(message) = check(&part) {
-        drop(file);
         remove_part(&part);
         return Err(DownloadError::WrongContents { sha256: got, message });
     }
@@ -247,7 +248,6 @@ pub fn download(
     let target = req.final_path();
     std::fs::rename(&part, &target).map_err(io_err(&target))?;
     let _ = std::fs::remove_file(record_path(&part));
-    drop(file);
     progress(&Progress { phase: Phase::Installed, done, total: remote.size, bytes_per_second: 0.0 });
     Ok(target)
 }
