@@ -184,8 +184,7 @@ fn fraction(p: &Progress) -> f32 {
 pub fn progress_line(p: &Progress) -> String {
     let of = format!("{} of {}", human_bytes(p.done), human_bytes(p.total));
     match p.phase {
-        Phase::Asking => "asking the hub".into(),
-        Phase::Rehashing => format!("reading back the partial download: {of}"),
+        Phase::Rehashing => format!("{}: {of}", p.phase.what()),
         Phase::Downloading => match p.eta() {
             Some(eta) => {
                 let s = eta.as_secs();
@@ -194,8 +193,7 @@ pub fn progress_line(p: &Progress) -> String {
             }
             None => of,
         },
-        Phase::Checking => "checking the tensors against the loader".into(),
-        Phase::Installed => "installed".into(),
+        Phase::Asking | Phase::Checking | Phase::Installed => p.phase.what().into(),
     }
 }
 

@@ -60,13 +60,7 @@ pub fn get(which: WeightsChoice, force: bool) -> anyhow::Result<()> {
             bar.set_position(p.done);
             if phase != Some(p.phase) {
                 phase = Some(p.phase);
-                bar.set_message(match p.phase {
-                    Phase::Asking => "asking the hub",
-                    Phase::Rehashing => "reading back the partial download",
-                    Phase::Downloading => "downloading",
-                    Phase::Checking => "checking the tensors",
-                    Phase::Installed => "installed",
-                });
+                bar.set_message(p.phase.what());
                 if p.phase == Phase::Downloading {
                     // The rate and time left count this attempt's bytes only, not those kept from before.
                     bar.reset_eta();

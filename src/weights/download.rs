@@ -54,15 +54,19 @@ impl Request {
 
 /// Where the bytes of `final_path` wait while they arrive.
 pub fn part_path(final_path: &Path) -> PathBuf {
-    let mut name = final_path.file_name().unwrap_or_default().to_os_string();
-    name.push(".part");
-    final_path.with_file_name(name)
+    with_suffix(final_path, ".part")
 }
 
+/// The record beside a part file saying which remote file it is the beginning of.
 fn record_path(part: &Path) -> PathBuf {
-    let mut name = part.file_name().unwrap_or_default().to_os_string();
-    name.push(".json");
-    part.with_file_name(name)
+    with_suffix(part, ".json")
+}
+
+/// `path` with `suffix` added to its file name (`a.ckpt` → `a.ckpt.part`).
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
 }
 
 /// Which remote file a `.part` holds the beginning of.
@@ -92,6 +96,19 @@ pub enum Phase {
     /// Checking the file's contents (names and shapes) with the loader.
     Checking,
     Installed,
+}
+
+impl Phase {
+    /// The phase in words, as the CLI and the app show it.
+    pub fn what(self) -> &'static str {
+        match self {
+            Self::Asking => "asking the hub",
+            Self::Rehashing => "reading back the partial download",
+            Self::Downloading => "downloading",
+            Self::Checking => "checking the tensors against the loader",
+            Self::Installed => "installed",
+        }
+    }
 }
 
 /// Where a download stands.
@@ -196,9 +213,12 @@ pub fn download(
     crate::atomic_file::remove_stale_temps(&req.dir);
     let record = PartRecord { url: url.clone(), size: remote.size, sha256: remote.sha256.clone() };
 
+    // What an earlier attempt left of this same remote file (a part of another is started over).
+    let kept = partial(&req.final_path())
+        .filter(|(len, r)| r.sha256 == record.sha256 && r.size == record.size && *len <= r.size)
+        .map_or(0, |(len, _)| len);
     // Refused up front, before a byte is written, when the rest cannot fit.
-    let kept = partial(&req.final_path()).filter(|(len, r)| r.sha256 == record.sha256 && *len <= r.size);
-    let needed = remote.size - kept.map_or(0, |(len, _)| len) + DISK_MARGIN;
+    let needed = remote.size - kept + DISK_MARGIN;
     if let Ok(available) = fs4::available_space(&req.dir)
         && available < needed
     {
@@ -222,7 +242,7 @@ pub fn download(
         return Err(DownloadError::Busy { path: part });
     }
     let mut hasher = Sha256::new();
-    let mut done = resume_point(&mut file, &part, &record, &mut hasher, cancel, progress)?;
+    let mut done = resume_point(&mut file, &part, kept > 0, record.size, &mut hasher, cancel, progress)?;
     if done == 0 {
         let json = serde_json::to_vec_pretty(&record).expect("a record serialises");
         crate::atomic_file::write_atomically(&record_path(&part), &json).map_err(io_err(&part))?;
@@ -258,21 +278,18 @@ fn remove_part(part: &Path) {
 }
 
 /// How many bytes of the remote file `part` already holds (hashed into `hasher`): all it has when
-/// its record names the same file, none otherwise (it is emptied).
+/// `same_file` (its record names the file being fetched), none otherwise (it is emptied).
 fn resume_point(
     file: &mut std::fs::File,
     part: &Path,
-    record: &PartRecord,
+    same_file: bool,
+    total: u64,
     hasher: &mut Sha256,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<u64, DownloadError> {
     let len = file.metadata().map_err(io_err(part))?.len();
-    let same_file = std::fs::read(record_path(part))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<PartRecord>(&b).ok())
-        .is_some_and(|r| r.sha256 == record.sha256 && r.size == record.size);
-    if len == 0 || !same_file || len > record.size {
+    if len == 0 || !same_file || len > total {
         file.set_len(0).map_err(io_err(part))?;
         file.rewind().map_err(io_err(part))?;
         return Ok(0);
@@ -282,7 +299,7 @@ fn resume_point(
     let mut read = 0u64;
     while read < len {
         if cancel.load(Ordering::Relaxed) {
-            return Err(DownloadError::Cancelled { done: len, total: record.size });
+            return Err(DownloadError::Cancelled { done: len, total });
         }
         let n = file.read(&mut buf).map_err(io_err(part))?;
         if n == 0 {
@@ -290,7 +307,7 @@ fn resume_point(
         }
         hasher.update(&buf[..n]);
         read += n as u64;
-        progress(&Progress { phase: Phase::Rehashing, done: read, total: record.size, bytes_per_second: 0.0 });
+        progress(&Progress { phase: Phase::Rehashing, done: read, total, bytes_per_second: 0.0 });
     }
     file.seek(std::io::SeekFrom::Start(read)).map_err(io_err(part))?;
     Ok(read)
@@ -428,7 +445,7 @@ fn fetch_once(
         let got = r.call().map_err(net)?;
         let status = got.status().as_u16();
         if (300..400).contains(&status) {
-            let loc = header_str(&got, "location")
+            let loc = hub::header(&got, "location")
                 .ok_or_else(|| FetchError::Network("a redirect without a Location".into()))?;
             url = hub::resolve_location(&url, &loc);
             continue;
@@ -439,7 +456,7 @@ fn fetch_once(
     let resp = resp.ok_or_else(|| FetchError::Network("too many redirects".into()))?;
     match resp.status().as_u16() {
         206 => {
-            let starts_at = header_str(&resp, "content-range")
+            let starts_at = hub::header(&resp, "content-range")
                 .and_then(|v| v.strip_prefix("bytes ")?.split('-').next()?.trim().parse::<u64>().ok());
             if starts_at != Some(*done) {
                 return Ok(Attempt::RestartFromZero);
@@ -479,10 +496,6 @@ fn fetch_once(
             on_bytes(*done);
         }
     }
-}
-
-fn header_str(resp: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
-    resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
 #[cfg(test)]

@@ -74,7 +74,8 @@ pub fn agent(per_read: Duration) -> ureq::Agent {
         .into()
 }
 
-fn header(resp: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
+/// A response header as trimmed text (absent or not text: `None`).
+pub fn header(resp: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
     resp.headers().get(name).and_then(|v| v.to_str().ok()).map(|s| s.trim().to_string())
 }
 
