@@ -186,6 +186,13 @@ pub enum Command {
         /// `generate`: SyncDreamer-T's precision (`auto`: f16 on a GPU with `shader-f16`).
         #[arg(long, value_enum, default_value_t = crate::generate::syncdreamer::Precision::Auto)]
         precision: crate::generate::syncdreamer::Precision,
+        /// `generate`: views per batch, as `run` takes it (`auto`: the most the device holds).
+        #[arg(long, default_value_t = crate::generate::syncdreamer::memory::ViewBatch::Auto)]
+        view_batch: crate::generate::syncdreamer::memory::ViewBatch,
+        /// `generate`: run the networks on the wgpu device even where it is a CPU driver (lavapipe), to
+        /// check the memory model against burn's pool report without a GPU (slow).
+        #[arg(long)]
+        wgpu: bool,
         /// `raster`: time these trained models (checkpoints) as training renders them — the rig's 16
         /// views over the clip, `--batch` views at a time, at `--size` — instead of random clouds, with
         /// how deep each pixel walks its tile's list (repeatable).
@@ -256,9 +263,10 @@ pub struct Stage1Args {
     /// Seed of SyncDreamer-T's noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// SyncDreamer-T's target views per UNet batch (16; fewer needs less GPU memory).
-    #[arg(long, default_value_t = 16)]
-    pub view_batch: usize,
+    /// SyncDreamer-T's target views per batch: `auto` (the most the GPU's memory and buffer limits
+    /// hold, said in the plan line) or 1..=16 (refused, naming one that fits, when it does not fit).
+    #[arg(long, default_value_t = crate::generate::syncdreamer::memory::ViewBatch::Auto)]
+    pub view_batch: crate::generate::syncdreamer::memory::ViewBatch,
     #[command(flatten)]
     pub refine: RefineArgs,
 }

@@ -28,15 +28,17 @@ fn bench_generate_reports_its_figures_as_json() {
     let out = e4d(&["bench", "generate", "--tiny", "--iterations", "1", "--frames", "2", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
-    for key in ["spatial_volume_seconds", "unet_one_branch_seconds", "frustum_seconds", "decode_seconds", "peak_rss_mb"]
+    for key in
+        ["encode_seconds", "spatial_volume_seconds", "unet_seconds", "frustum_seconds", "decode_seconds", "peak_rss_mb"]
     {
         let v = report[key].as_f64().unwrap_or(-1.0);
         assert!(v >= 0.0 && v.is_finite(), "{key}: {}", report[key]);
     }
     assert_eq!(report["model"], "tiny");
     let projected = report["projected"]["seconds"].as_f64().unwrap();
-    let unet = report["unet_one_branch_seconds"].as_f64().unwrap();
-    assert!(projected >= 2.0 * 50.0 * 3.0 * unet, "projection counts every branch of every step");
+    let guided = report["guided_prediction_seconds"].as_f64().unwrap();
+    assert!(projected >= 2.0 * 50.0 * guided, "projection counts every guided prediction of every step");
+    assert_eq!(report["view_batch"], 16, "auto takes every view where nothing limits memory");
 }
 
 #[test]
@@ -346,6 +348,29 @@ fn generate_with_syncdreamer_asked_for_but_not_installed_says_how_to_install_it(
     assert!(!out_dir.exists(), "nothing written");
     let out = e4d_with_weights(&["generate", clip.to_str().unwrap(), "--out", "x", "--ddim-steps", "3"], dir.path());
     assert_eq!(out.status.code(), Some(2), "--ddim-steps is checked even when the preview would run");
+}
+
+#[test]
+fn generate_says_its_stage_1_setting_before_it_loads_the_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file under the checkpoint's name that is not one: the plan is made and said, then the load fails.
+    std::fs::write(dir.path().join("syncdreamer-pretrain.ckpt"), b"not a checkpoint").unwrap();
+    let clip = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/creature.mp4");
+    let out_dir = dir.path().join("matrix");
+    let mut args = vec!["generate", clip.to_str().unwrap(), "--out", out_dir.to_str().unwrap()];
+    args.extend(["--generator", "syncdreamer-t", "--frames", "4", "--view-batch", "4"]);
+    let out = e4d_with_weights(&args, dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("stage 1 generator: SyncDreamer-T"), "{said}");
+    assert!(said.contains("f32, 4 views per batch, expected peak") && said.contains("(host memory)"), "{said}");
+    assert!(!out_dir.join("transforms_train.json").exists(), "nothing written");
+
+    let last = args.len() - 1;
+    args[last] = "17";
+    let out = e4d_with_weights(&args, dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1..=16"), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

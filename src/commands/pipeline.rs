@@ -19,7 +19,6 @@ fn stage1_spec(args: &Stage1Args) -> anyhow::Result<Stage1Spec> {
         Some([a, b]) if a.is_finite() && b.is_finite() && a < b && *a >= 0.0 => Some((*a, *b)),
         Some(_) => anyhow::bail!("--range needs START < END, both ≥ 0 seconds"),
     };
-    anyhow::ensure!((1..=16).contains(&args.view_batch), "--view-batch must be in 1..=16");
     let mut generate = VideoToMatrix {
         decode: DecodeOptions { key_frames: args.frames, range_s, ..Default::default() },
         generator: args.generator,

@@ -3,8 +3,10 @@
 //! it), else the weights-free `inflate` preview.
 
 use super::inflate::{GenerateError, Inflate, InflateOptions};
+use super::syncdreamer::SyncDreamerConfig;
 use super::syncdreamer::ddim::DdimSchedule;
 use super::syncdreamer::matrix::{SyncDreamerGenerator, load_syncdreamer};
+use super::syncdreamer::memory::{DeviceMemory, Stage1Fit, ViewBatch, fit};
 use super::syncdreamer::model::SampleOptions;
 use super::{Generator, Stage1Progress};
 use crate::render::Rasterizer;
@@ -37,8 +39,8 @@ pub struct VideoToMatrix {
     /// SyncDreamer-T's DDIM steps (50 in the paper).
     pub ddim_steps: usize,
     pub seed: u64,
-    /// SyncDreamer-T's target views per UNet batch.
-    pub view_batch: usize,
+    /// SyncDreamer-T's target views per batch (`auto`: the most the device's memory holds).
+    pub view_batch: ViewBatch,
 }
 
 impl Default for VideoToMatrix {
@@ -51,7 +53,7 @@ impl Default for VideoToMatrix {
             precision: Default::default(),
             ddim_steps: 50,
             seed: 0,
-            view_batch: 16,
+            view_batch: ViewBatch::Auto,
         }
     }
 }
@@ -71,28 +73,38 @@ pub enum PipelineError {
 }
 
 /// The generator a choice resolves to on this machine.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Resolved {
     Inflate,
-    /// SyncDreamer-T with its checkpoint here.
-    SyncDreamerT(std::path::PathBuf),
+    /// SyncDreamer-T with its checkpoint here, and its setting for this device.
+    SyncDreamerT {
+        weights: std::path::PathBuf,
+        fit: Stage1Fit,
+    },
 }
 
-/// The generator `choice` resolves to on this machine, and why (for the user).
-pub fn resolve_generator(choice: GeneratorChoice, r: &Rasterizer) -> Result<(Resolved, String), WeightsError> {
+/// The generator `options` resolve to on this machine, and why (for the user): SyncDreamer-T comes
+/// with the precision and view batch that fit the device, or a refusal naming what would fit.
+pub fn resolve_generator(options: &VideoToMatrix, r: &Rasterizer) -> Result<(Resolved, String), PipelineError> {
     let weights = find(&SYNCDREAMER);
     let gpu = !r.gpu().is_cpu_driver();
-    match (choice, weights) {
+    let syncdreamer = |path: std::path::PathBuf| -> Result<(Resolved, String), PipelineError> {
+        let half = options.precision.half_on(Some(r.gpu()));
+        let device = DeviceMemory::for_networks(r.gpu());
+        if half && !device.f16 {
+            return Err(PipelineError::Options("this device does not compute in f16: use --precision f32".into()));
+        }
+        let frames = options.decode.key_frames;
+        let fit = fit(&SyncDreamerConfig::full(), frames, options.view_batch, half, &device)
+            .map_err(PipelineError::Options)?;
+        let why = format!("SyncDreamer-T ({}): {}", path.display(), fit.describe());
+        Ok((Resolved::SyncDreamerT { weights: path, fit }, why))
+    };
+    match (options.generator, weights) {
         (GeneratorChoice::Inflate, _) => Ok((Resolved::Inflate, "inflate preview (asked for)".into())),
-        (GeneratorChoice::SyncDreamerT, Some(path)) => {
-            let why = format!("SyncDreamer-T ({})", path.display());
-            Ok((Resolved::SyncDreamerT(path), why))
-        }
-        (GeneratorChoice::SyncDreamerT, None) => Err(WeightsError::Missing(missing_message(&SYNCDREAMER))),
-        (GeneratorChoice::Auto, Some(path)) if gpu => {
-            let why = format!("SyncDreamer-T ({})", path.display());
-            Ok((Resolved::SyncDreamerT(path), why))
-        }
+        (GeneratorChoice::SyncDreamerT, Some(path)) => syncdreamer(path),
+        (GeneratorChoice::SyncDreamerT, None) => Err(WeightsError::Missing(missing_message(&SYNCDREAMER)).into()),
+        (GeneratorChoice::Auto, Some(path)) if gpu => syncdreamer(path),
         (GeneratorChoice::Auto, Some(_)) => Ok((
             Resolved::Inflate,
             "inflate preview: SyncDreamer-T is installed but there is no GPU (`--generator syncdreamer-t` forces it)"
@@ -106,7 +118,7 @@ pub fn resolve_generator(choice: GeneratorChoice, r: &Rasterizer) -> Result<(Res
 }
 
 /// The `resolved` generator, ready to run with `options` (SyncDreamer-T's weights loaded on the device
-/// `gpu::network_device` picks).
+/// `gpu::network_device` picks, in the precision and view batch its fit chose).
 pub fn make_generator<'a>(
     r: &'a Rasterizer,
     resolved: Resolved,
@@ -114,19 +126,15 @@ pub fn make_generator<'a>(
 ) -> Result<Box<dyn Generator + 'a>, PipelineError> {
     Ok(match resolved {
         Resolved::Inflate => Box::new(Inflate { rasterizer: r, options: options.inflate.clone() }),
-        Resolved::SyncDreamerT(weights) => {
+        Resolved::SyncDreamerT { weights, fit } => {
             let device = crate::gpu::network_device(Some(r.gpu()))?;
             let sample = SampleOptions {
                 schedule: DdimSchedule::uniform(options.ddim_steps, 1.0),
-                view_batch: options.view_batch,
+                view_batch: fit.view_batch,
                 ..Default::default()
             };
-            let half = options.precision.half_on(Some(r.gpu()));
-            if half && !device.supports_dtype(burn::tensor::FloatDType::F16) {
-                return Err(PipelineError::Options("this device does not compute in f16: use --precision f32".into()));
-            }
-            let model = load_syncdreamer(&weights, &device, half)?;
-            log::info!("SyncDreamer-T in {}", if half { "f16 (linear and convolution layers)" } else { "f32" });
+            let model = load_syncdreamer(&weights, &device, fit.half)?;
+            log::info!("SyncDreamer-T: {}", fit.describe());
             Box::new(SyncDreamerGenerator { model, sample, seed: options.seed })
         }
     })
@@ -164,7 +172,7 @@ pub fn decode_for_matrix(r: &Rasterizer, video: &Path, options: &VideoToMatrix) 
     }
     // Missing weights are reported before the video is decoded; they are loaded after (a bad video
     // fails before a long load).
-    resolve_generator(options.generator, r)?;
+    resolve_generator(options, r)?;
     Ok(video_to_objects(video, options)?)
 }
 
@@ -177,7 +185,7 @@ pub fn objects_to_matrix(
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(Stage1Progress),
 ) -> Result<(), PipelineError> {
-    let (resolved, _) = resolve_generator(options.generator, r)?;
+    let (resolved, _) = resolve_generator(options, r)?;
     let generator = make_generator(r, resolved, options)?;
     progress(Stage1Progress::Decoded { frames: objects.frames.len(), generator: generator.name() });
     generator.generate(objects, out, cancel, progress)?;

@@ -4,6 +4,8 @@
 //! ([`GpuContext::from_existing`]); either way burn is registered on the *same* device and queue
 //! ([`GpuContext::burn_device`]), so burn tensors and our pipelines share buffers without copies.
 
+pub mod memory;
+
 use std::sync::{Arc, OnceLock};
 
 /// What the device offers that the rasterizer cares about.
@@ -121,6 +123,12 @@ impl GpuContext {
             })
             .clone()
             .map_err(GpuError::Burn)
+    }
+
+    /// The device's memory free for us, from the vendor's tools (wgpu states none): see
+    /// [`memory::capacity`].
+    pub fn memory_capacity(&self) -> Option<memory::Capacity> {
+        memory::capacity(&self.adapter.get_info())
     }
 
     /// One line for logs and the UI: adapter name, backend, driver, capabilities.

@@ -69,7 +69,7 @@ pub fn video_to_dataset(
     control: &Control,
     observer: &mut dyn Observer,
 ) -> anyhow::Result<Stage1Report> {
-    let (resolved, why) = resolve_generator(spec.generate.generator, rast)?;
+    let (resolved, why) = resolve_generator(&spec.generate, rast)?;
     let preview = matches!(resolved, crate::generate::from_video::Resolved::Inflate);
     observer.on_event(Event::Generator { preview, why: why.clone() });
     let mut clock = Instant::now();

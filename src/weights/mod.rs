@@ -376,8 +376,7 @@ impl<'a> TensorTable<'a> {
     /// Tensor `name`, which must have exactly `shape` (in f16 for matmul weights of a half-precision table).
     pub fn get<const D: usize>(&self, name: &str, shape: [usize; D]) -> Result<burn::tensor::Tensor<D>, WeightsError> {
         let t = self.get_f32(name, shape)?;
-        let half =
-            self.half_weights && D >= 2 && name.ends_with(".weight") && !matches!(self.source, Source::Record(_));
+        let half = self.half_weights && halved_in_half_precision(name, D) && !matches!(self.source, Source::Record(_));
         let elements = shape.iter().product::<usize>() as u64;
         self.bytes_handed_out.set(self.bytes_handed_out.get() + elements * if half { 2 } else { 4 });
         Ok(if half { t.cast(burn::tensor::DType::F16) } else { t })
@@ -419,6 +418,12 @@ impl<'a> TensorTable<'a> {
             }
         }
     }
+}
+
+/// Whether a half-precision load hands out the tensor `name` of `dims` dimensions in f16: the weights
+/// of linear and convolution layers (`*.weight` of two dimensions or more).
+pub fn halved_in_half_precision(name: &str, dims: usize) -> bool {
+    dims >= 2 && name.ends_with(".weight")
 }
 
 /// PyTorch-style initial values: U(±1/√fan_in) for weights of ≥ 2 dimensions, 1 ± 0.1 for the scales

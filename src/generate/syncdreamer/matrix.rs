@@ -108,7 +108,7 @@ pub fn generate_matrix_syncdreamer(
             return Err(GenerateError::Cancelled);
         }
         let frame_latents = latents.clone().narrow(0, f, 1).reshape([views, 4, 32, 32]);
-        let images = views_to_images(model.decode_views(frame_latents));
+        let images = views_to_images(model.decode_views(frame_latents, options.view_batch));
         add_frame_views(&mut writer, Split::Train, f as u32, times[f], &cameras, &images)?;
         let input = [(rig.views, input_camera)];
         add_frame_views(&mut writer, Split::Train, f as u32, times[f], &input, std::slice::from_ref(canvas))?;

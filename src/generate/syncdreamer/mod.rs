@@ -15,6 +15,7 @@ pub mod frustum_net;
 pub mod guidance;
 pub mod layers;
 pub mod matrix;
+pub mod memory;
 pub mod model;
 pub mod smoothing;
 pub mod spatial_net;

@@ -176,11 +176,17 @@ impl SyncDreamerT {
     /// of [F, 4, 32, 32], as the reference's `encode_first_stage(sample=True)`).
     pub fn prepare(&self, images: Tensor<4>, elevations: Vec<f32>, noise: &mut dyn NoiseSource) -> Prepared {
         let frames = images.dims()[0];
-        let clip = self.clip.encode(images.clone());
-        let posterior = self.vae.encode(images);
         let draw = noise.normal(&[frames, 4, LATENT, LATENT]);
         let draw = Tensor::<4>::from_data(TensorData::new(draw, [frames, 4, LATENT, LATENT]), &self.device);
-        Prepared { clip, input_latents: posterior.sample_scaled(draw), elevations }
+        // One frame at a time: the encoder's activations at 256² would otherwise grow with the clip.
+        let (clip, latents): (Vec<_>, Vec<_>) = (0..frames)
+            .map(|f| {
+                let image = images.clone().narrow(0, f, 1);
+                let clip = self.clip.encode(image.clone());
+                (clip, self.vae.encode(image).sample_scaled(draw.clone().narrow(0, f, 1)))
+            })
+            .unzip();
+        Prepared { clip: Tensor::cat(clip, 0), input_latents: Tensor::cat(latents, 0), elevations }
     }
 
     /// The 64-channel spatial volume of each frame from its noisy latents [F, views, 4, 32, 32].
@@ -307,8 +313,15 @@ impl SyncDreamerT {
         Ok(x)
     }
 
-    /// Latents [views, 4, 32, 32] of one frame → images [views, 3, 256, 256], clamped to [−1, 1].
-    pub fn decode_views(&self, latents: Tensor<4>) -> Tensor<4> {
-        self.vae.decode(latents).clamp(-1.0, 1.0)
+    /// Latents [views, 4, 32, 32] of one frame → images [views, 3, 256, 256], clamped to [−1, 1],
+    /// decoded `view_batch` views at a time (the decoder's 256² activations are a run's largest).
+    pub fn decode_views(&self, latents: Tensor<4>, view_batch: usize) -> Tensor<4> {
+        let views = latents.dims()[0];
+        let batch = view_batch.clamp(1, views.max(1));
+        let parts = (0..views)
+            .step_by(batch)
+            .map(|first| self.vae.decode(latents.clone().narrow(0, first, batch.min(views - first))).clamp(-1.0, 1.0))
+            .collect();
+        Tensor::cat(parts, 0)
     }
 }
