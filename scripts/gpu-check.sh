@@ -49,7 +49,8 @@ step gpu_check 45 gpu --check --json
 step bench_raster 40 bench raster --json
 step bench_view 40 bench view --json
 step bench_ring 90 bench ring --steps 300 --json
-# SyncDreamer-T at full size with random weights: auto (f16 where the adapter has shader-f16), then f32.
+# SyncDreamer-T at full size with random weights: auto (f16 where the adapter has shader-f16), then f32;
+# each reports the view batch auto chose and the memory model beside burn's allocator readings.
 step bench_generate 80 bench generate --json
 step bench_generate_f32 60 bench generate --precision f32 --json
 step run_demo 120 run --out /tmp/gpu-demo --budget 60s --json

@@ -258,11 +258,12 @@ fn an_installed_file_is_replaced_only_by_one_that_passes() {
     assert_eq!(sha(&std::fs::read(&good).unwrap()), sha(&tiny_ckpt()));
 }
 
-/// `efficient4d weights get rife`, killed with SIGKILL part way: nothing under the final name, the
-/// part kept; run again, it goes on from there and installs; `efficient4d weights` says so.
+/// `efficient4d weights get rife`, killed with SIGKILL part way, then stopped with Ctrl-C (SIGINT) part
+/// way: nothing under the final name, the part kept and grown; run again, it goes on from there and
+/// installs; `efficient4d weights` says so.
 #[cfg(unix)]
 #[test]
-fn a_killed_weights_get_leaves_no_final_file_and_the_next_goes_on() {
+fn a_killed_or_interrupted_weights_get_leaves_no_final_file_and_the_next_goes_on() {
     let bytes = rife_bytes();
     let slow = Served { rate: Some(bytes.len() / 4), ..Served::new(bytes.clone()) };
     let hub = LoopbackHub::start(vec![(
@@ -296,6 +297,29 @@ fn a_killed_weights_get_leaves_no_final_file_and_the_next_goes_on() {
 
     let listing = String::from_utf8(cli(&["weights"]).output().unwrap().stdout).unwrap();
     assert!(listing.contains("partial:") && listing.contains("RIFE"), "{listing}");
+
+    // Ctrl-C (SIGINT) part way through the next attempt: it stops by itself, says so, keeps more.
+    let mut child = cli(&["weights", "get", "rife"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while std::fs::metadata(&part).map_or(0, |m| m.len()) <= kept {
+        assert!(started.elapsed() < common::HANG_CEILING, "no new bytes arrived");
+        assert!(child.try_wait().unwrap().is_none(), "weights get ended before Ctrl-C");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "an interrupted download does not report success");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("cancelled"), "{said}");
+    assert!(!final_path.exists(), "an interrupted download left a file under the final name");
+    let (kept_now, _) = download::partial(&final_path).expect("the part is kept after Ctrl-C");
+    assert!(kept_now > kept && kept_now < bytes.len() as u64, "{kept} then {kept_now}");
+
     let out = cli(&["weights", "get", "rife"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(sha(&std::fs::read(&final_path).unwrap()), sha(&bytes));
@@ -307,4 +331,35 @@ fn a_killed_weights_get_leaves_no_final_file_and_the_next_goes_on() {
     let out = cli(&["weights", "get", "rife"]).output().unwrap();
     assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("is installed"));
     assert_eq!(hub.ranges().len(), n);
+}
+
+/// A gated file the hub serves itself (no redirect to signed storage): `HF_TOKEN` rides on the `GET` as
+/// on the `HEAD`; without it the refusal says to set it, and nothing is written.
+#[test]
+fn a_gated_file_served_by_the_hub_itself_is_fetched_with_the_token() {
+    let bytes = rife_bytes();
+    let gated = Served { token: Some("hf_secret"), ..Served::new(bytes.clone()) };
+    let hub = LoopbackHub::start(vec![(
+        &format!("{}/{}", efficient4d::weights::RIFE.hub.repo, efficient4d::weights::RIFE.hub.path),
+        gated,
+    )]);
+    let dir = tempfile::tempdir().unwrap();
+    let cli = |token: Option<&str>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_efficient4d"));
+        c.args(["weights", "get", "rife"]).env("EFFICIENT4D_WEIGHTS", dir.path()).env("HF_ENDPOINT", &hub.endpoint);
+        match token {
+            Some(t) => c.env("HF_TOKEN", t),
+            None => c.env_remove("HF_TOKEN"),
+        };
+        c.output().unwrap()
+    };
+    let out = cli(None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HF_TOKEN"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!dir.path().join("flownet.pkl").exists());
+    let out = cli(Some("hf_secret"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(sha(&std::fs::read(dir.path().join("flownet.pkl")).unwrap()), sha(&bytes));
+    let gets = hub.log.lock().unwrap().iter().filter(|(m, p, _)| m == "GET" && p.contains("/resolve/")).count();
+    assert!(gets >= 1, "the file came from the hub itself");
 }

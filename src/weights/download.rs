@@ -438,7 +438,7 @@ fn fetch_once(
     let mut url = start_url.to_string();
     let mut resp = None;
     for _ in 0..8 {
-        let mut r = agent.get(&url);
+        let mut r = hub::with_token(agent.get(&url), &url, &hub::endpoint());
         if *done > 0 {
             r = r.header("Range", format!("bytes={}-", *done));
         }

@@ -109,14 +109,31 @@ fn status_hint(status: u16) -> &'static str {
     }
 }
 
+/// `scheme://host[:port]` of `url`.
+fn origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after_scheme..].find('/').map_or(url.len(), |i| after_scheme + i);
+    &url[..end]
+}
+
+/// `req` with the user's token when `url` is on the hub itself (`endpoint`'s origin): a gated file the
+/// hub serves directly needs it; the storage servers its redirects lead to get signed URLs instead,
+/// and never see the token.
+pub fn with_token<B>(req: ureq::RequestBuilder<B>, url: &str, endpoint: &str) -> ureq::RequestBuilder<B> {
+    match std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()) {
+        Some(token) if origin(url).eq_ignore_ascii_case(origin(endpoint)) => {
+            req.header("Authorization", format!("Bearer {token}"))
+        }
+        _ => req,
+    }
+}
+
 /// Asks the hub for `file`'s size, hash and storage location (a `HEAD`, redirects not followed).
 pub fn stat(agent: &ureq::Agent, endpoint: &str, file: &HubFile) -> Result<RemoteFile, HubError> {
     let url = file.url(endpoint);
-    let mut req = agent.head(&url);
-    if let Some(token) = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()) {
-        req = req.header("Authorization", format!("Bearer {token}"));
-    }
-    let resp = req.call().map_err(|e| HubError::Unreachable { url: url.clone(), message: e.to_string() })?;
+    let resp = with_token(agent.head(&url), &url, endpoint)
+        .call()
+        .map_err(|e| HubError::Unreachable { url: url.clone(), message: e.to_string() })?;
     let status = resp.status().as_u16();
     if !(200..400).contains(&status) {
         return Err(HubError::Status { url, status, hint: status_hint(status) });
@@ -148,6 +165,9 @@ mod tests {
         assert_eq!(resolve_location(base, "/cdn/x?sig=1"), "http://127.0.0.1:8/cdn/x?sig=1");
         assert_eq!(resolve_location(base, "https://cdn.example/x"), "https://cdn.example/x");
         assert_eq!(resolve_location(base, "other"), "http://127.0.0.1:8/owner/name/resolve/main/other");
+        assert_eq!(origin(base), "http://127.0.0.1:8");
+        assert_eq!(origin("https://cdn-lfs.hf.co/repos/x?sig=1"), "https://cdn-lfs.hf.co");
+        assert_eq!(origin("https://huggingface.co"), "https://huggingface.co");
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub struct Served {
     pub rate: Option<usize>,
     /// No X-Linked-Etag.
     pub no_hash: bool,
+    /// A gated file the hub serves itself: every request needs `Authorization: Bearer {token}` (401
+    /// without), and the hub answers the `HEAD` and `GET` without a redirect.
+    pub token: Option<&'static str>,
 }
 
 impl Served {
@@ -86,9 +89,25 @@ fn serve(
         .and_then(|h| h.value.as_str().strip_prefix("bytes=")?.trim_end_matches('-').parse().ok())
         .unwrap_or(0);
     log.lock().unwrap().push((method.clone(), path.clone(), start));
+    let authorized = |f: &Served| {
+        f.token.is_none_or(|t| {
+            req.headers().iter().any(|h| h.field.equiv("Authorization") && h.value.as_str() == format!("Bearer {t}"))
+        })
+    };
     let not_found = || tiny_http::Response::empty(404);
-    if let Some(rest) = path.strip_prefix("/cdn/") {
+    // /{repo}/resolve/{revision}/{path}: the hub; a gated file is served from there, others redirect.
+    let parts: Vec<&str> = path.trim_start_matches('/').splitn(5, '/').collect();
+    let hub_key = match parts.as_slice() {
+        [owner, name, "resolve", _rev, file] => Some(format!("{owner}/{name}/{file}")),
+        _ => None,
+    };
+    let gated = hub_key.as_ref().filter(|k| files.get(k.as_str()).is_some_and(|f| f.token.is_some()));
+    if let Some(rest) = path.strip_prefix("/cdn/").map(str::to_string).or_else(|| gated.cloned()) {
+        let rest = rest.as_str();
         let Some(f) = files.get(rest) else { return drop(req.respond(not_found())) };
+        if !authorized(f) {
+            return drop(req.respond(tiny_http::Response::empty(401)));
+        }
         let end = f.only.unwrap_or(f.bytes.len());
         if start >= end as u64 {
             return drop(req.respond(tiny_http::Response::empty(416)));
@@ -101,6 +120,11 @@ fn serve(
         } else {
             200
         };
+        if method == "HEAD" {
+            let sha = f.sha256.clone().unwrap_or_else(|| format!("{:x}", sha2::Sha256::digest(f.bytes.as_slice())));
+            headers.push(header("X-Linked-Size", &f.bytes.len().to_string()));
+            headers.push(header("X-Linked-Etag", &format!("\"{sha}\"")));
+        }
         let length = body.len();
         let first = dropped_once.lock().unwrap().insert(rest.to_string());
         if let (Some(after), true) = (f.drop_first_after, first) {
@@ -111,12 +135,8 @@ fn serve(
         let _ = req.respond(tiny_http::Response::new(status.into(), headers, reader, Some(length), None));
         return;
     }
-    // /{repo}/resolve/{revision}/{path} → the storage server.
-    let parts: Vec<&str> = path.trim_start_matches('/').splitn(5, '/').collect();
-    let key = match parts.as_slice() {
-        [owner, name, "resolve", _rev, file] => format!("{owner}/{name}/{file}"),
-        _ => return drop(req.respond(not_found())),
-    };
+    // Not gated: the hub redirects to the storage server.
+    let Some(key) = hub_key else { return drop(req.respond(not_found())) };
     let Some(f) = files.get(&key) else { return drop(req.respond(not_found())) };
     let sha = f.sha256.clone().unwrap_or_else(|| format!("{:x}", sha2::Sha256::digest(f.bytes.as_slice())));
     let mut resp = tiny_http::Response::empty(302)
