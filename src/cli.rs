@@ -236,37 +236,11 @@ pub enum Command {
     },
 }
 
-/// How stage 1 reads the video.
+/// Stage 1's settings and the refinement after it, as `run` and `generate` take them.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Stage1Args {
-    /// Key frames taken evenly from the clip (the paper uses 16; 2 works).
-    #[arg(long, default_value_t = 16)]
-    pub frames: usize,
-    /// Only use this part of the clip, in seconds: `--range 1.5 4`.
-    #[arg(long, num_args = 2, value_names = ["START", "END"])]
-    pub range: Option<Vec<f64>>,
-    /// How to crop: `auto` (one box for all frames unless the object travels, then one per frame),
-    /// `per-frame` (the paper), `stable` (one box around the object in every frame).
-    #[arg(long, value_enum, default_value_t = crate::video::CropMode::Auto)]
-    pub crop: crate::video::CropMode,
-    /// Stage 1 generator: `auto` (SyncDreamer-T when installed and a GPU is present, else the
-    /// preview), `inflate` (weights-free preview) or `syncdreamer-t` (the paper's).
-    #[arg(long, value_enum, default_value_t = crate::generate::from_video::GeneratorChoice::Auto)]
-    pub generator: crate::generate::from_video::GeneratorChoice,
-    /// SyncDreamer-T's precision: `auto` (f16 on a GPU with `shader-f16`, else f32), `f32` or `f16`
-    /// (linear and convolution layers in half precision; norms, softmax and sampling in f32).
-    #[arg(long, value_enum, default_value_t = crate::generate::syncdreamer::Precision::Auto)]
-    pub precision: crate::generate::syncdreamer::Precision,
-    /// SyncDreamer-T's DDIM steps (must divide 1000).
-    #[arg(long, default_value_t = 50)]
-    pub ddim_steps: usize,
-    /// Seed of SyncDreamer-T's noise.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// SyncDreamer-T's target views per batch: `auto` (the most the GPU's memory and buffer limits
-    /// hold, said in the plan line) or 1..=16 (refused, naming one that fits, when it does not fit).
-    #[arg(long, default_value_t = crate::generate::syncdreamer::memory::ViewBatch::Auto)]
-    pub view_batch: crate::generate::syncdreamer::memory::ViewBatch,
+    #[command(flatten)]
+    pub settings: crate::generate::settings::Stage1Config,
     #[command(flatten)]
     pub refine: RefineArgs,
 }

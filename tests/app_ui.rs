@@ -23,7 +23,7 @@ fn options() -> AppOptions {
     AppOptions {
         open_demo: false,
         train_iterations: 3,
-        key_frames: 2,
+        stage1: efficient4d::generate::settings::Stage1Config { key_frames: 2, ..Default::default() },
         refine: Some(RefineSpec { interpolator: InterpolatorChoice::Flow, options: refine }),
         // What earlier runs on this machine left is not these tests' business (one test offers its own).
         offer_unfinished: false,

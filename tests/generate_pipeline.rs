@@ -10,6 +10,7 @@ use efficient4d::generate::demo::demo_clip;
 use efficient4d::generate::demo::{CLIP_FPS, CLIP_FRAMES, render_clip};
 use efficient4d::generate::from_video::{GeneratorChoice, VideoToMatrix, video_to_matrix, video_to_objects};
 use efficient4d::generate::inflate::{InflateOptions, inflate_frame};
+use efficient4d::generate::settings::Stage1Config;
 use efficient4d::render::RasterView;
 use efficient4d::video::preprocess::composite_on_white;
 use efficient4d::video::{DecodeOptions, decode};
@@ -38,11 +39,8 @@ fn the_bundled_clip_is_what_the_demo_code_renders() {
 
 #[test]
 fn an_inflated_frame_reproduces_its_input_view() {
-    let options = VideoToMatrix {
-        generator: GeneratorChoice::Inflate,
-        decode: DecodeOptions { key_frames: 2, ..Default::default() },
-        ..Default::default()
-    };
+    let options =
+        VideoToMatrix::from(Stage1Config { generator: GeneratorChoice::Inflate, key_frames: 2, ..Default::default() });
     let objects = video_to_objects(&demo_clip(), &options).unwrap();
     let canvas = &objects.frames[0];
     let camera = input_view_camera(&SyncDreamerRig::default());
@@ -78,11 +76,8 @@ fn an_inflated_frame_reproduces_its_input_view() {
 #[test]
 fn video_to_matrix_writes_seventeen_views_per_key_frame() {
     let dir = tempfile::tempdir().unwrap();
-    let options = VideoToMatrix {
-        generator: GeneratorChoice::Inflate,
-        decode: DecodeOptions { key_frames: 3, ..Default::default() },
-        ..Default::default()
-    };
+    let options =
+        VideoToMatrix::from(Stage1Config { generator: GeneratorChoice::Inflate, key_frames: 3, ..Default::default() });
     let mut steps = Vec::new();
     let objects =
         video_to_matrix(&common::rasterizer(), &demo_clip(), dir.path(), &options, &AtomicBool::new(false), &mut |p| {
@@ -108,11 +103,8 @@ fn video_to_matrix_writes_seventeen_views_per_key_frame() {
 fn cancelling_stage1_stops_before_writing() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("matrix");
-    let options = VideoToMatrix {
-        generator: GeneratorChoice::Inflate,
-        decode: DecodeOptions { key_frames: 2, ..Default::default() },
-        ..Default::default()
-    };
+    let options =
+        VideoToMatrix::from(Stage1Config { generator: GeneratorChoice::Inflate, key_frames: 2, ..Default::default() });
     let err = video_to_matrix(&common::rasterizer(), &demo_clip(), &out, &options, &AtomicBool::new(true), &mut |_| {})
         .unwrap_err();
     assert!(err.to_string().contains("cancelled"));

@@ -17,7 +17,7 @@ pub mod worker;
 
 use crate::camera::SyncDreamerRig;
 use crate::camera::orbit::OrbitCamera;
-use crate::generate::from_video::VideoToMatrix;
+use crate::generate::settings::Stage1Config;
 use crate::gpu::GpuContext;
 use crate::pipeline::stopping::StopRule;
 use crate::pipeline::{Event, Input, JobReport, JobSpec, RefineSpec, Stage1Spec, StepReport, TrainSpec, TrainStart};
@@ -39,8 +39,8 @@ pub struct AppOptions {
     /// At most this many training steps for jobs started from the app (a run ends earlier once its
     /// held-out decision views stop improving).
     pub train_iterations: u32,
-    /// Key frames taken from a video.
-    pub key_frames: usize,
+    /// Stage 1's settings for a video (key frames, generator, ...), as `run` takes them.
+    pub stage1: Stage1Config,
     /// Interpolation and confidence maps between the stages (`None`: off).
     pub refine: Option<RefineSpec>,
     /// When training ends early: a plateau, or the plan fitted to a time budget (as `run` does).
@@ -58,7 +58,7 @@ impl Default for AppOptions {
         Self {
             open_demo: true,
             train_iterations: TrainConfig::default().iterations,
-            key_frames: 16,
+            stage1: Stage1Config::default(),
             refine: Some(Default::default()),
             stop: StopRule::default(),
             jobs_root: unfinished::jobs_root(),
@@ -68,10 +68,9 @@ impl Default for AppOptions {
     }
 }
 
-/// Stage 1 of a video the app opens: `options.key_frames` key frames, refined as `options` says.
+/// Stage 1 of a video the app opens: `options.stage1`, refined as `options` says.
 pub fn video_stage1(options: &AppOptions) -> Stage1Spec {
-    let decode = crate::video::DecodeOptions { key_frames: options.key_frames, ..Default::default() };
-    Stage1Spec { generate: VideoToMatrix { decode, ..Default::default() }, refine: options.refine }
+    Stage1Spec { generate: options.stage1.clone().into(), refine: options.refine }
 }
 
 /// How often the viewport gets the model as it trains.

@@ -3,33 +3,16 @@
 use super::progress::Progress;
 use crate::cli::Stage1Args;
 use crate::generate::demo::{self, demo_clip};
-use crate::generate::from_video::VideoToMatrix;
 use crate::gpu::GpuContext;
 use crate::pipeline::{ExportSpec, Input, JobSpec, Stage1Spec, TrainSpec};
 use crate::render::Rasterizer;
-use crate::video::DecodeOptions;
 use crate::video::encode::{write_gif, write_mp4};
 use std::path::Path;
 use std::sync::Arc;
 
+/// What `args` ask of stage 1; the settings are checked by the pipeline, as for every caller.
 fn stage1_spec(args: &Stage1Args) -> anyhow::Result<Stage1Spec> {
-    anyhow::ensure!((2..=256).contains(&args.frames), "--frames must be in 2..=256");
-    let range_s = match args.range.as_deref() {
-        None => None,
-        Some([a, b]) if a.is_finite() && b.is_finite() && a < b && *a >= 0.0 => Some((*a, *b)),
-        Some(_) => anyhow::bail!("--range needs START < END, both ≥ 0 seconds"),
-    };
-    let mut generate = VideoToMatrix {
-        decode: DecodeOptions { key_frames: args.frames, range_s, ..Default::default() },
-        generator: args.generator,
-        precision: args.precision,
-        ddim_steps: args.ddim_steps,
-        seed: args.seed,
-        view_batch: args.view_batch,
-        ..Default::default()
-    };
-    generate.preprocess.crop = args.crop;
-    Ok(Stage1Spec { generate, refine: Some(args.refine.spec()) })
+    Ok(Stage1Spec { generate: args.settings.clone().into(), refine: Some(args.refine.spec()) })
 }
 
 /// `generate`: stage 1 and the refinement, the matrix written into `out`.

@@ -3,10 +3,11 @@
 //! it), else the weights-free `inflate` preview.
 
 use super::inflate::{GenerateError, Inflate, InflateOptions};
+use super::settings::Stage1Config;
 use super::syncdreamer::SyncDreamerConfig;
 use super::syncdreamer::ddim::DdimSchedule;
 use super::syncdreamer::matrix::{SyncDreamerGenerator, load_syncdreamer};
-use super::syncdreamer::memory::{DeviceMemory, Stage1Fit, ViewBatch, fit};
+use super::syncdreamer::memory::{DeviceMemory, Stage1Fit, fit};
 use super::syncdreamer::model::SampleOptions;
 use super::{Generator, Stage1Progress};
 use crate::render::Rasterizer;
@@ -16,7 +17,8 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 /// Which stage-1 generator to use.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum GeneratorChoice {
     /// SyncDreamer-T when its weights are installed and a GPU is there to run it, else `inflate`.
     #[default]
@@ -25,36 +27,49 @@ pub enum GeneratorChoice {
     Inflate,
     /// The paper's generator (needs `syncdreamer-pretrain.ckpt`; hours per clip without a GPU).
     #[value(name = "syncdreamer-t")]
+    #[serde(rename = "syncdreamer-t")]
     SyncDreamerT,
 }
 
+/// Stage 1 from a video: the user's settings, and what they do not choose.
 #[derive(Clone, Debug)]
 pub struct VideoToMatrix {
-    pub decode: DecodeOptions,
+    pub settings: Stage1Config,
+    /// The canvas, the object's size on it and the background key (its `crop` is the settings').
     pub preprocess: PreprocessOptions,
     pub inflate: InflateOptions,
-    pub generator: GeneratorChoice,
-    /// SyncDreamer-T's precision (f16 on GPUs that have it, by default).
-    pub precision: super::syncdreamer::Precision,
-    /// SyncDreamer-T's DDIM steps (50 in the paper).
-    pub ddim_steps: usize,
-    pub seed: u64,
-    /// SyncDreamer-T's target views per batch (`auto`: the most the device's memory holds).
-    pub view_batch: ViewBatch,
+    /// Decoded frames are shrunk so the long side is at most this.
+    pub max_side: u32,
 }
 
 impl Default for VideoToMatrix {
     fn default() -> Self {
         Self {
-            decode: DecodeOptions::default(),
+            settings: Stage1Config::default(),
             preprocess: PreprocessOptions::default(),
             inflate: InflateOptions::default(),
-            generator: GeneratorChoice::Auto,
-            precision: Default::default(),
-            ddim_steps: 50,
-            seed: 0,
-            view_batch: ViewBatch::Auto,
+            max_side: DecodeOptions::default().max_side,
         }
+    }
+}
+
+impl From<Stage1Config> for VideoToMatrix {
+    fn from(settings: Stage1Config) -> Self {
+        Self { settings, ..Default::default() }
+    }
+}
+
+impl VideoToMatrix {
+    pub fn decode_options(&self) -> DecodeOptions {
+        DecodeOptions {
+            key_frames: self.settings.key_frames,
+            range_s: self.settings.range_s(),
+            max_side: self.max_side,
+        }
+    }
+
+    pub fn preprocess_options(&self) -> PreprocessOptions {
+        PreprocessOptions { crop: self.settings.crop, ..self.preprocess.clone() }
     }
 }
 
@@ -86,21 +101,24 @@ pub enum Resolved {
 /// The generator `options` resolve to on this machine, and why (for the user): SyncDreamer-T comes
 /// with the precision and view batch that fit the device, or a refusal naming what would fit.
 pub fn resolve_generator(options: &VideoToMatrix, r: &Rasterizer) -> Result<(Resolved, String), PipelineError> {
+    // Every way into stage 1 resolves its generator first: the settings are checked here, whichever
+    // generator runs, before any work.
+    options.settings.validate().map_err(PipelineError::Options)?;
     let weights = find(&SYNCDREAMER);
     let gpu = !r.gpu().is_cpu_driver();
     let syncdreamer = |path: std::path::PathBuf| -> Result<(Resolved, String), PipelineError> {
-        let half = options.precision.half_on(Some(r.gpu()));
+        let half = options.settings.precision.half_on(Some(r.gpu()));
         let device = DeviceMemory::for_networks(r.gpu());
         if half && !device.f16 {
             return Err(PipelineError::Options("this device does not compute in f16: use --precision f32".into()));
         }
-        let frames = options.decode.key_frames;
-        let fit = fit(&SyncDreamerConfig::full(), frames, options.view_batch, half, &device)
+        let frames = options.settings.key_frames;
+        let fit = fit(&SyncDreamerConfig::full(), frames, options.settings.view_batch, half, &device)
             .map_err(PipelineError::Options)?;
         let why = format!("SyncDreamer-T ({}): {}", path.display(), fit.describe());
         Ok((Resolved::SyncDreamerT { weights: path, fit }, why))
     };
-    match (options.generator, weights) {
+    match (options.settings.generator, weights) {
         (GeneratorChoice::Inflate, _) => Ok((Resolved::Inflate, "inflate preview (asked for)".into())),
         (GeneratorChoice::SyncDreamerT, Some(path)) => syncdreamer(path),
         (GeneratorChoice::SyncDreamerT, None) => Err(WeightsError::Missing(missing_message(&SYNCDREAMER)).into()),
@@ -129,21 +147,21 @@ pub fn make_generator<'a>(
         Resolved::SyncDreamerT { weights, fit } => {
             let device = crate::gpu::network_device(Some(r.gpu()))?;
             let sample = SampleOptions {
-                schedule: DdimSchedule::uniform(options.ddim_steps, 1.0),
+                schedule: DdimSchedule::uniform(options.settings.ddim_steps, 1.0),
                 view_batch: fit.view_batch,
                 ..Default::default()
             };
             let model = load_syncdreamer(&weights, &device, fit.half)?;
             log::info!("SyncDreamer-T: {}", fit.describe());
-            Box::new(SyncDreamerGenerator { model, sample, seed: options.seed })
+            Box::new(SyncDreamerGenerator { model, sample, seed: options.settings.seed })
         }
     })
 }
 
 /// Decodes and preprocesses `video`: the key frames' objects, 256² RGBA.
 pub fn video_to_objects(video: &Path, options: &VideoToMatrix) -> Result<ObjectFrames, VideoError> {
-    let decoded = decode(video, &options.decode)?;
-    prepare_object_frames(&decoded, &options.preprocess)
+    let decoded = decode(video, &options.decode_options())?;
+    prepare_object_frames(&decoded, &options.preprocess_options())
 }
 
 /// The whole of stage 1: `video` → image matrix dataset in `out`. Returns the preprocessed key frames.
@@ -163,13 +181,6 @@ pub fn video_to_matrix(
 /// Stage 1's first half: checks the options and that the generator can run, then decodes and
 /// preprocesses `video` (so a caller can show the key frames while the matrix is made).
 pub fn decode_for_matrix(r: &Rasterizer, video: &Path, options: &VideoToMatrix) -> Result<ObjectFrames, PipelineError> {
-    // Checked whichever generator runs, so a bad option is reported before any work.
-    if options.ddim_steps == 0 || 1000 % options.ddim_steps != 0 {
-        return Err(PipelineError::Options(format!(
-            "{} DDIM steps: the schedule needs a step count that divides 1000 (50 as in the paper, or 25, 20, 10, ...)",
-            options.ddim_steps
-        )));
-    }
     // Missing weights are reported before the video is decoded; they are loaded after (a bad video
     // fails before a long load).
     resolve_generator(options, r)?;

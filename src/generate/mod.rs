@@ -7,6 +7,7 @@ pub mod from_video;
 pub mod inflate;
 pub mod render_matrix;
 pub mod ring;
+pub mod settings;
 pub mod syncdreamer;
 
 use crate::video::ObjectFrames;

@@ -39,9 +39,12 @@ pub struct DecodeOptions {
     pub max_side: u32,
 }
 
+/// Key frames the paper takes from a clip.
+pub const PAPER_KEY_FRAMES: usize = 16;
+
 impl Default for DecodeOptions {
     fn default() -> Self {
-        Self { key_frames: 16, range_s: None, max_side: 1024 }
+        Self { key_frames: PAPER_KEY_FRAMES, range_s: None, max_side: 1024 }
     }
 }
 
@@ -156,7 +159,8 @@ pub fn decode(path: &Path, options: &DecodeOptions) -> Result<DecodedVideo, Vide
             })?
         }
     };
-    let wanted = select::evenly_spaced(first, last, options.key_frames.max(2));
+    // Fewer than two asked for is refused below with the rest (no silent clamp).
+    let wanted = select::evenly_spaced(first, last, options.key_frames);
     if wanted.len() < 2 {
         return Err(VideoError::TooFewFrames { path: path.into(), found: wanted.len(), needed: 2 });
     }

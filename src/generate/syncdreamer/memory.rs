@@ -17,6 +17,8 @@ use super::frustum::FrustumLayout;
 use super::guidance::Guidance;
 use super::model::{IMAGE_SIZE, LATENT, VOLUME_SIZE};
 
+use serde::{Deserialize, Serialize};
+
 const F32: u64 = 4;
 const MIB: f64 = (1u64 << 20) as f64;
 const GIB: f64 = (1u64 << 30) as f64;
@@ -221,6 +223,20 @@ impl std::str::FromStr for ViewBatch {
             Ok(n) if (1..=16).contains(&n) => Ok(Self::Fixed(n)),
             _ => Err(format!("`{s}`: the view batch is `auto` or a number of views in 1..=16")),
         }
+    }
+}
+
+// As the command line spells it ("auto", "8"), in the matrix's and the app's JSON too.
+impl Serialize for ViewBatch {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ViewBatch {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -32,7 +32,8 @@ pub use config::SyncDreamerConfig;
 pub const MODEL_NAME: &str = "SyncDreamer-T";
 
 /// Numeric precision of SyncDreamer-T's matmul-class layers (linear, convolutions).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// f16 on a GPU whose adapter has `shader-f16`, else f32.
     #[default]

@@ -240,7 +240,8 @@ impl SyncDreamerT {
         let (_, time) = self.time_embed.forward(&[timestep], &self.device);
         let td = time.dims()[1];
         let viewpoints = viewpoint_embedding(&prepared.elevations, &self.azimuths, &self.device);
-        let batch = options.view_batch.clamp(1, views);
+        let batch = options.view_batch;
+        assert!((1..=views).contains(&batch), "a view batch of {batch} for {views} views");
         let mut per_frame = Vec::with_capacity(frames);
         for f in 0..frames {
             let volume = volumes.clone().narrow(0, f, 1).squeeze_dim::<4>(0);
@@ -317,7 +318,8 @@ impl SyncDreamerT {
     /// decoded `view_batch` views at a time (the decoder's 256² activations are a run's largest).
     pub fn decode_views(&self, latents: Tensor<4>, view_batch: usize) -> Tensor<4> {
         let views = latents.dims()[0];
-        let batch = view_batch.clamp(1, views.max(1));
+        let batch = view_batch;
+        assert!((1..=views).contains(&batch), "a view batch of {batch} for {views} views");
         let parts = (0..views)
             .step_by(batch)
             .map(|first| self.vae.decode(latents.clone().narrow(0, first, batch.min(views - first))).clamp(-1.0, 1.0))
