@@ -48,7 +48,7 @@ step() {
 step gpu_check 45 gpu --check --json
 step bench_raster 40 bench raster --json
 step bench_view 40 bench view --json
-step bench_ring 90 bench ring --steps 300 --json
+step bench_ring 90 bench ring --iters 300 --json
 # SyncDreamer-T at full size with random weights: auto (f16 where the adapter has shader-f16), then f32;
 # each reports the view batch auto chose and the memory model beside burn's allocator readings.
 step bench_generate 80 bench generate --json

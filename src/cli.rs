@@ -2,7 +2,8 @@
 //! done yet says so and exits with code 2 instead of pretending.
 
 use crate::generate::ring::RingScene;
-use crate::pipeline::{Plateau, RefineSpec, StopRule, TrainSpec, TrainStart};
+use crate::pipeline::RefineSpec;
+pub use crate::pipeline::run_length::{Autosave, RunLength};
 use crate::train::TrainConfig;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -64,7 +65,7 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Key frames of the truth matrix.
-        #[arg(long, default_value_t = 16)]
+        #[arg(long, default_value_t = crate::video::PAPER_KEY_FRAMES as u32)]
         frames: u32,
     },
     /// Stage 2 only: train 4D Gaussians on a dataset in the D-NeRF convention.
@@ -162,15 +163,16 @@ pub enum Command {
         /// Timed iterations per configuration (after one warm-up).
         #[arg(long, default_value_t = 3)]
         iterations: usize,
-        /// `ring`: training steps, run in full (default: until the held-out decision views stop improving);
-        /// `confidence`: training steps of each run (default 2000).
-        #[arg(long)]
-        steps: Option<u32>,
+        /// `ring`, `app`, `confidence`: how long training runs, as `train` takes it (`--iters N`: exactly
+        /// N steps; `ring` by default stops when its held-out views stop improving, `confidence` runs
+        /// `commands::bench_confidence::ABLATION_STEPS`; `--budget`: `app`'s time per job).
+        #[command(flatten)]
+        run: RunLength,
         /// `ring --scene random`: image size; `confidence`: training resolution.
         #[arg(long, default_value_t = 256)]
         size: u32,
         /// `ring`, `confidence`: key frames.
-        #[arg(long, default_value_t = 16)]
+        #[arg(long, default_value_t = crate::video::PAPER_KEY_FRAMES as u32)]
         frames: u32,
         /// `ring`: the known scene the ring is rendered from.
         #[arg(long, value_enum, default_value_t = RingScene::Creature)]
@@ -187,7 +189,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = crate::generate::syncdreamer::Precision::Auto)]
         precision: crate::generate::syncdreamer::Precision,
         /// `generate`: views per batch, as `run` takes it (`auto`: the most the device holds).
-        #[arg(long, default_value_t = crate::generate::syncdreamer::memory::ViewBatch::Auto)]
+        #[arg(long, default_value_t = crate::generate::settings::Stage1Config::default().view_batch)]
         view_batch: crate::generate::syncdreamer::memory::ViewBatch,
         /// `generate`: run the networks on the wgpu device even where it is a CPU driver (lavapipe), to
         /// check the memory model against burn's pool report without a GPU (slow).
@@ -198,9 +200,6 @@ pub enum Command {
         /// how deep each pixel walks its tile's list (repeatable).
         #[arg(long = "model", value_name = "CHECKPOINT")]
         models: Vec<PathBuf>,
-        /// `app`: the training time budget of each job (default: the app's, 8m).
-        #[arg(long, value_name = "DURATION", value_parser = crate::pipeline::stopping::parse_duration)]
-        budget: Option<std::time::Duration>,
         /// `app`: in a real window (needs a display; under Xvfb without one) as a user watching it sees
         /// it, instead of headless with the timeline playing.
         #[arg(long)]
@@ -389,68 +388,6 @@ pub fn settings_given(matches: &clap::ArgMatches) -> Vec<String> {
         .collect()
 }
 
-/// How long a training run is planned to be, and when it stops.
-#[derive(Debug, Clone, clap::Args)]
-pub struct RunLength {
-    /// Run exactly this many training steps (default: until the held-out views stop improving, at
-    /// most the trainer's cap, on a plan fitted to 8 minutes). With `--resume`: the new total.
-    #[arg(long = "iters", value_name = "N")]
-    pub iters: Option<u32>,
-    /// Wall time training may take, e.g. `90s`, `10m`, `1h30m`: the plan is fitted to it from the
-    /// measured step time, so the schedules end with the budget (default without `--iters`: 8m).
-    #[arg(long, value_name = "DURATION", value_parser = crate::pipeline::stopping::parse_duration)]
-    pub budget: Option<std::time::Duration>,
-    /// Save the model and the training state this often while training, e.g. `30s` or `5m` (default:
-    /// every 2 minutes), and whenever the plan changes; `off`: only at the end. After a crash or a
-    /// kill, `--resume` goes on from the last save.
-    #[arg(long, value_name = "DURATION|off", value_parser = parse_autosave)]
-    pub autosave: Option<Autosave>,
-}
-
-/// `--autosave`: a cadence, or none.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Autosave {
-    Off,
-    Every(std::time::Duration),
-}
-
-fn parse_autosave(text: &str) -> Result<Autosave, String> {
-    if text.trim() == "off" {
-        return Ok(Autosave::Off);
-    }
-    crate::pipeline::stopping::parse_duration(text).map(Autosave::Every)
-}
-
-impl RunLength {
-    /// `settings` with the planned length applied.
-    pub fn apply(&self, mut settings: TrainConfig) -> TrainConfig {
-        if let Some(n) = self.iters {
-            settings.iterations = n;
-        }
-        settings
-    }
-
-    /// When the run stops: a count given is run in full; otherwise at a plateau of held-out views.
-    pub fn stop_rule(&self) -> StopRule {
-        match self.iters {
-            // A forced count runs in full, within the budget when one is given.
-            Some(_) => StopRule { budget: self.budget, plateau: None },
-            None => StopRule { budget: self.budget.or(StopRule::default().budget), plateau: Some(Plateau::default()) },
-        }
-    }
-
-    /// Training from `start`, stopping as these flags say.
-    pub fn train_spec(&self, start: TrainStart) -> TrainSpec {
-        let defaults = TrainSpec::new(start);
-        let autosave_every = match self.autosave {
-            None => defaults.autosave_every,
-            Some(Autosave::Off) => None,
-            Some(Autosave::Every(every)) => Some(every),
-        };
-        TrainSpec { stop: self.stop_rule(), autosave_every, ..defaults }
-    }
-}
-
 /// `--set KEY=VALUE` (repeatable).
 #[derive(Debug, Clone, clap::Args)]
 pub struct Overrides {
@@ -588,7 +525,7 @@ mod tests {
     fn run_and_bench_take_the_same_settings() {
         let run = Cli::try_parse_from(["efficient4d", "run", "--out", "o", "--batch", "2", "--set", "lr.color=0.1"]);
         assert!(matches!(run.unwrap().command, Some(Command::Run { settings, .. }) if settings.batch_views == 2));
-        let bench = Cli::try_parse_from(["efficient4d", "bench", "ring", "--by-frame", "--steps", "10"]);
+        let bench = Cli::try_parse_from(["efficient4d", "bench", "ring", "--by-frame", "--iters", "10"]);
         assert!(matches!(bench.unwrap().command, Some(Command::Bench { settings, .. }) if settings.batch_by_frame));
     }
 }

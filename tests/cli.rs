@@ -375,7 +375,7 @@ fn generate_says_its_stage_1_setting_before_it_loads_the_weights() {
 
 #[test]
 fn bench_ring_trains_on_the_creatures_rig_views_and_scores_the_held_out_ones() {
-    let out = e4d(&["bench", "ring", "--steps", "4", "--frames", "2", "--json", "--set", "densify.grow_fraction=0.15"]);
+    let out = e4d(&["bench", "ring", "--iters", "4", "--frames", "2", "--json", "--set", "densify.grow_fraction=0.15"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert_eq!(report["scene"], "creature");
@@ -387,7 +387,7 @@ fn bench_ring_trains_on_the_creatures_rig_views_and_scores_the_held_out_ones() {
     assert!(psnr.is_finite() && psnr > 5.0, "held-out PSNR {psnr}");
     assert!(report["curve"].as_array().is_some_and(|c| !c.is_empty()));
     // A bad setting is refused before anything is rendered, naming it.
-    let bad = e4d(&["bench", "ring", "--steps", "4", "--set", "densify.grow_fraction=5"]);
+    let bad = e4d(&["bench", "ring", "--iters", "4", "--set", "densify.grow_fraction=5"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("grow_fraction"));
 }

@@ -16,6 +16,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+/// Training steps of each run of the ablation (`--iters` sets others).
+pub const ABLATION_STEPS: u32 = 2000;
+
 /// Settings of the ablation.
 #[derive(Clone, Debug)]
 pub struct AblationArgs {

@@ -18,7 +18,7 @@ pub struct RingArgs {
     /// Image size (`Random` only; the creature's matrix is 256²).
     pub size: u32,
     pub frames: u32,
-    /// `--steps N` (run in full) or the default stop at a plateau.
+    /// `--iters N` (run in full) or the default stop at a plateau.
     pub run: crate::cli::RunLength,
     /// The training settings.
     pub settings: TrainConfig,

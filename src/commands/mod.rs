@@ -95,7 +95,7 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
             what,
             json,
             iterations,
-            steps,
+            run,
             size,
             frames,
             scene,
@@ -106,7 +106,6 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
             view_batch,
             wgpu,
             models,
-            budget,
             window,
         } => match what.as_str() {
             "raster" if !models.is_empty() => bench_models(&models, size, settings.batch_views, json, iterations)?,
@@ -116,7 +115,7 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
                 json,
                 size,
                 frames,
-                run: RunLength { iters: steps, budget: None, autosave: None },
+                run,
                 settings,
                 overrides: overrides.overrides,
             })?,
@@ -131,9 +130,10 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
                 wgpu,
             })?,
             "interpolate" => bench_interpolate::bench_interpolate(json, iterations)?,
-            "app" => bench_app::bench_app(&bench_app::AppBenchArgs { json, budget, window })?,
+            "app" => bench_app::bench_app(&bench_app::AppBenchArgs { json, budget: run.budget, window })?,
             "confidence" => {
-                let settings = TrainConfig { iterations: steps.unwrap_or(2000), ..settings };
+                let settings =
+                    TrainConfig { iterations: run.iters.unwrap_or(bench_confidence::ABLATION_STEPS), ..settings };
                 let settings = crate::train::overrides::apply_overrides(&settings, &overrides.overrides)?;
                 bench_confidence::bench_confidence(bench_confidence::AblationArgs { frames, size, json, settings })?
             }

@@ -16,20 +16,7 @@ use crate::weights::{SYNCDREAMER, WeightsError, find, missing_message};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
-/// Which stage-1 generator to use.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum GeneratorChoice {
-    /// SyncDreamer-T when its weights are installed and a GPU is there to run it, else `inflate`.
-    #[default]
-    Auto,
-    /// The weights-free preview: each key frame inflated into a relief and rendered from the rig.
-    Inflate,
-    /// The paper's generator (needs `syncdreamer-pretrain.ckpt`; hours per clip without a GPU).
-    #[value(name = "syncdreamer-t")]
-    #[serde(rename = "syncdreamer-t")]
-    SyncDreamerT,
-}
+pub use super::settings::GeneratorChoice;
 
 /// Stage 1 from a video: the user's settings, and what they do not choose.
 #[derive(Clone, Debug)]

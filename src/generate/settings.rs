@@ -2,7 +2,6 @@
 //! from a video (`run`, `generate`), edited by the app, consumed by the pipeline. Defaults live in
 //! `Default` only; `validate` is the one check, with the same words for every caller.
 
-use super::from_video::GeneratorChoice;
 use super::syncdreamer::Precision;
 use super::syncdreamer::memory::ViewBatch;
 use crate::video::{CropMode, PAPER_KEY_FRAMES};
@@ -99,4 +98,19 @@ impl Stage1Config {
             _ => None,
         }
     }
+}
+
+/// Which stage-1 generator to use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GeneratorChoice {
+    /// SyncDreamer-T when its weights are installed and a GPU is there to run it, else `inflate`.
+    #[default]
+    Auto,
+    /// The weights-free preview: each key frame inflated into a relief and rendered from the rig.
+    Inflate,
+    /// The paper's generator (needs `syncdreamer-pretrain.ckpt`; hours per clip without a GPU).
+    #[value(name = "syncdreamer-t")]
+    #[serde(rename = "syncdreamer-t")]
+    SyncDreamerT,
 }

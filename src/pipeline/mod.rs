@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod events;
 pub mod plan;
+pub mod run_length;
 pub mod stage1;
 pub mod stopping;
 pub mod training;

@@ -109,7 +109,7 @@ impl<'a> Sizes<'a> {
         Self { device, gpu: None }
     }
 
-    /// Counts may live on the GPU; [`Sizes::encode_program`] must run before the passes using them.
+    /// Counts may live on the GPU; [`Sizes::program`] must run before the passes using them.
     pub(super) fn device(device: &'a wgpu::Device) -> Self {
         let stride = (device.limits().min_uniform_buffer_offset_alignment as u64).max(16);
         let params = device.create_buffer(&wgpu::BufferDescriptor {
@@ -221,33 +221,17 @@ impl<'a> Sizes<'a> {
         }
     }
 
-    /// Records the program (if any count lives on the GPU) into `enc`, reading `counters`; it must
-    /// run after the counters are final and before any pass sized by it.
-    pub(super) fn encode_program(
-        self,
-        raster: &super::raster::Rasterizer,
-        enc: &mut wgpu::CommandEncoder,
-        counters: &wgpu::Buffer,
-    ) {
-        let Some(gpu) = self.gpu else { return };
+    /// The program's buffers (if any count lives on the GPU), in the `Sizes` stage's binding order
+    /// after the counters: program, values, parameters, indirect arguments. The rasterizer records
+    /// the stage after the counters are final and before any pass sized by it.
+    pub(super) fn program(self) -> Option<[wgpu::Buffer; 4]> {
+        let gpu = self.gpu?;
         if gpu.program.is_empty() {
-            return;
+            return None;
         }
         let program = storage_init(self.device, "size program", bytemuck::cast_slice(&gpu.program));
         let values = storage(self.device, "size values", gpu.values as u64 * 4);
-        raster.dispatch(
-            enc,
-            super::shaders::Stage::Sizes,
-            "main",
-            &[
-                (0, counters.as_entire_binding()),
-                (1, program.as_entire_binding()),
-                (2, values.as_entire_binding()),
-                (3, gpu.params.as_entire_binding()),
-                (4, gpu.indirect.as_entire_binding()),
-            ],
-            (1, 1, 1),
-        );
+        Some([program, values, gpu.params, gpu.indirect])
     }
 }
 

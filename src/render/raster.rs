@@ -669,7 +669,13 @@ impl Rasterizer {
         );
         match pending {
             Some(mut project) => {
-                sizes.encode_program(self, &mut project, &counters);
+                if let Some([program, values, params, indirect]) = sizes.program() {
+                    let bindings = [counters.as_entire_binding(), program.as_entire_binding()];
+                    let more = [values.as_entire_binding(), params.as_entire_binding(), indirect.as_entire_binding()];
+                    let entries: Vec<(u32, wgpu::BindingResource)> =
+                        bindings.into_iter().chain(more).enumerate().map(|(i, b)| (i as u32, b)).collect();
+                    self.dispatch(&mut project, Stage::Sizes, "main", &entries, (1, 1, 1));
+                }
                 self.gpu.queue.submit([project.finish(), enc.finish()])
             }
             None => self.gpu.queue.submit([enc.finish()]),
