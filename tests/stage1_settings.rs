@@ -142,5 +142,10 @@ fn every_driver_makes_the_same_matrix_from_the_same_settings() {
     let cli_files = files(&cli);
     assert!(cli_files.iter().filter(|(name, _)| name.ends_with(".png")).count() >= 3 * 17, "{}", cli_files.len());
     assert_eq!(cli_files, files(&library), "the CLI's and the library's matrices differ");
+    // The matrix records the settings that made it, as the library reads them back.
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cli.join("transforms_train.json")).unwrap()).unwrap();
+    let recorded: Stage1Config = serde_json::from_value(json["stage1"].clone()).unwrap();
+    assert_eq!(recorded, settings);
     assert_eq!(cli_files, files(&app.join("matrix")), "the CLI's and the app's matrices differ");
 }

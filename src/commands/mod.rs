@@ -5,7 +5,9 @@ pub mod bench_app;
 pub mod bench_confidence;
 pub mod bench_generate;
 pub mod bench_interpolate;
+pub mod bench_raster;
 pub mod bench_ring;
+pub mod bench_view;
 pub mod pipeline;
 pub mod progress;
 pub mod refine;
@@ -434,7 +436,7 @@ pub fn bench_raster(json: bool, iterations: usize) -> anyhow::Result<()> {
             "gaussians", "size", "batch", "fwd ms/img", "fwd+bwd ms/img", "visible", "tile pairs", "GPU MiB"
         );
     }
-    let report = crate::render::bench::bench_raster(&r, iterations, |row| {
+    let report = bench_raster::bench_raster(&r, iterations, |row| {
         if !json {
             println!(
                 "{:>9} {:>6} {:>6} {:>12.2} {:>14.2} {:>10.0} {:>11.0} {:>9.1}",
@@ -478,7 +480,7 @@ fn bench_models(models: &[PathBuf], size: u32, batch: usize, json: bool, iterati
     for path in models {
         let ck = Checkpoint::load(path).with_context(|| format!("--model {}", path.display()))?;
         let name = path.display().to_string();
-        let row = crate::render::bench::bench_model(&r, &name, &ck.gaussians, size, batch, iterations)?;
+        let row = bench_raster::bench_model(&r, &name, &ck.gaussians, size, batch, iterations)?;
         if !json {
             println!(
                 "{:>8} {:>12.2} {:>14.2} {:>10.0} {:>11.0} {:>10.1} {:>9.1} {:>9.1} {:>7.0}%  {}",
@@ -513,7 +515,7 @@ pub fn bench_view(json: bool, iterations: usize) -> anyhow::Result<()> {
     }
     // A viewer frame is one image: time a few more of them than the batch benchmark does.
     let frames = iterations.max(1) * 4;
-    let report = crate::render::bench_view::bench_view(&r, frames, |row| {
+    let report = bench_view::bench_view(&r, frames, |row| {
         if !json {
             println!(
                 "{:>9} {:>11} {:>10.1} {:>14.1} {:>14.1} {:>8.1} {:>12} {:>12}",

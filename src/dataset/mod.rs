@@ -8,7 +8,7 @@ mod write;
 
 pub use error::DatasetError;
 pub use read::{LoadOptions, load_dataset, load_split, read_transforms};
-pub use write::{DatasetWriter, ViewToWrite, png_bytes};
+pub use write::{DatasetWriter, ViewToWrite, png_bytes, record_stage1};
 
 use crate::camera::{Camera, SyncDreamerRig};
 use image::{GrayImage, RgbaImage};

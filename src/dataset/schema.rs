@@ -30,6 +30,10 @@ pub struct TransformsFile {
     /// What was done to the generated matrix before training (interpolation, confidence maps).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refinement: Option<Refinement>,
+    /// The stage-1 settings that made the matrix from a video (`generate::settings::Stage1Config`,
+    /// kept as JSON here; other readers ignore it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage1: Option<serde_json::Value>,
 }
 
 /// Our record of `efficient4d refine` on a matrix (an extension; other readers ignore it).

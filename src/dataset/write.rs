@@ -110,6 +110,7 @@ impl DatasetWriter {
                 generator: self.generator.clone(),
                 rig: self.rig.clone(),
                 refinement: None,
+                stage1: None,
             };
             let path = self.root.join(format!("transforms_{split}.json"));
             let json = serde_json::to_vec_pretty(&file).expect("dataset JSON is always serialisable");
@@ -117,4 +118,21 @@ impl DatasetWriter {
         }
         Ok(self.root)
     }
+}
+
+/// Records `settings` (the stage-1 settings that made it) in every `transforms_*.json` of `root`.
+pub fn record_stage1(root: &Path, settings: serde_json::Value) -> Result<(), DatasetError> {
+    for split in ["train", "val", "test"] {
+        let path = root.join(format!("transforms_{split}.json"));
+        let Ok(bytes) = std::fs::read(&path) else { continue };
+        let mut file: TransformsFile = serde_json::from_slice(&bytes).map_err(|e| DatasetError::Json {
+            path: path.clone(),
+            field: String::new(),
+            message: e.to_string(),
+        })?;
+        file.stage1 = Some(settings.clone());
+        let json = serde_json::to_vec_pretty(&file).expect("dataset JSON is always serialisable");
+        write_atomically(&path, &json).map_err(|source| DatasetError::Io { path, source })?;
+    }
+    Ok(())
 }

@@ -97,6 +97,8 @@ pub fn video_to_dataset(
             observer.on_event(Event::FrameGenerated { frame: done - 1, total, matrix: matrix.to_path_buf() });
         }
     })?;
+    let settings = serde_json::to_value(&spec.generate.settings).expect("stage-1 settings serialise");
+    crate::dataset::record_stage1(matrix, settings)?;
     observer.on_event(Event::StageFinished { stage: Stage::Generate, seconds: clock.elapsed().as_secs_f64() });
     observer.on_event(Event::Info(format!(
         "stage 1: {} key frames of {} -> {} (16 views + the input view per frame)",

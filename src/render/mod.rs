@@ -1,7 +1,5 @@
 //! Rendering 4D Gaussians: the CPU reference (f64) and the WGSL tile-based rasterizer.
 
-pub mod bench;
-pub mod bench_view;
 pub mod burn_op;
 pub mod compare;
 pub mod fused_loss;

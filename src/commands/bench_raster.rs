@@ -1,8 +1,9 @@
 //! `efficient4d bench raster`: forward and forward+backward time per image of the WGSL rasterizer.
 
-use super::{RasterView, Rasterizer};
 use crate::camera::{Intrinsics, SyncDreamerRig};
 use crate::gaussians::random::RandomScene;
+use crate::render::gpu_buffers::GpuSlice;
+use crate::render::{GaussianBuffers, GradientBuffers, RasterError, RasterView, Rasterizer, Rendered};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -61,7 +62,7 @@ pub(crate) fn wait(r: &Rasterizer) {
 }
 
 /// Fixed, small pixel gradients for `views` images of `size`² (the backward's input in the benchmarks).
-fn bench_pixel_grads(r: &Rasterizer, views: usize, size: u32) -> super::gpu_buffers::GpuSlice {
+fn bench_pixel_grads(r: &Rasterizer, views: usize, size: u32) -> GpuSlice {
     let grads: Vec<f32> = (0..views * (size * size) as usize * 4).map(|i| ((i % 13) as f32 - 6.0) * 1e-3).collect();
     r.upload_pixel_grads(&grads)
 }
@@ -70,10 +71,10 @@ fn bench_pixel_grads(r: &Rasterizer, views: usize, size: u32) -> super::gpu_buff
 /// forward and of both together.
 fn timed_pass(
     r: &Rasterizer,
-    params: &super::GaussianBuffers,
+    params: &GaussianBuffers,
     batch: &[RasterView],
-    d_color: &super::gpu_buffers::GpuSlice,
-) -> Result<(super::Rendered, super::GradientBuffers, f64, f64), super::RasterError> {
+    d_color: &GpuSlice,
+) -> Result<(Rendered, GradientBuffers, f64, f64), RasterError> {
     let t0 = Instant::now();
     let out = r.forward(params, batch, false)?;
     wait(r);
@@ -90,7 +91,7 @@ pub fn bench_case(
     size: u32,
     views_per_batch: usize,
     iterations: usize,
-) -> Result<RasterBenchRow, super::RasterError> {
+) -> Result<RasterBenchRow, RasterError> {
     let params = r.upload(&bench_scene(gaussians))?;
     let batch = views(views_per_batch, size);
     let d_color = bench_pixel_grads(r, views_per_batch, size);
@@ -125,7 +126,7 @@ pub fn bench_raster(
     r: &Rasterizer,
     iterations: usize,
     progress: impl Fn(&RasterBenchRow),
-) -> Result<RasterBench, super::RasterError> {
+) -> Result<RasterBench, RasterError> {
     let mut rows = Vec::new();
     for (size, batch) in [(256, 16), (1024, 1)] {
         for n in [10_000, 50_000, 200_000] {
@@ -174,7 +175,7 @@ pub fn bench_model(
     size: u32,
     views_per_batch: usize,
     iterations: usize,
-) -> Result<ModelBenchRow, super::RasterError> {
+) -> Result<ModelBenchRow, RasterError> {
     let params = r.upload(g)?;
     let all = rig_views_over_clip(size);
     let d_color = bench_pixel_grads(r, views_per_batch, size);
