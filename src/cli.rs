@@ -1,11 +1,11 @@
 //! Command-line interface. Each subcommand maps onto one pipeline stage; one whose issue is not
 //! done yet says so and exits with code 2 instead of pretending.
 
-use crate::generate::ring::RingScene;
-use crate::pipeline::RefineSpec;
-pub use crate::pipeline::run_length::{Autosave, RunLength};
-use crate::train::TrainConfig;
 use clap::{Parser, Subcommand};
+use efficient4d::generate::ring::RingScene;
+use efficient4d::pipeline::RefineSpec;
+pub use efficient4d::pipeline::run_length::RunLength;
+use efficient4d::train::TrainConfig;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -65,7 +65,7 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Key frames of the truth matrix.
-        #[arg(long, default_value_t = crate::video::PAPER_KEY_FRAMES as u32)]
+        #[arg(long, default_value_t = efficient4d::video::PAPER_KEY_FRAMES as u32)]
         frames: u32,
     },
     /// Stage 2 only: train 4D Gaussians on a dataset in the D-NeRF convention.
@@ -143,7 +143,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         /// Composite renders and truth on this colour instead of the checkpoint's: `white`, `black` or `R,G,B`.
-        #[arg(long, value_name = "COLOUR", value_parser = crate::train::parse_background)]
+        #[arg(long, value_name = "COLOUR", value_parser = efficient4d::train::parse_background)]
         background: Option<[f32; 3]>,
         /// Evaluate at this resolution (longer side).
         #[arg(long)]
@@ -172,7 +172,7 @@ pub enum Command {
         #[arg(long, default_value_t = 256)]
         size: u32,
         /// `ring`, `confidence`: key frames.
-        #[arg(long, default_value_t = crate::video::PAPER_KEY_FRAMES as u32)]
+        #[arg(long, default_value_t = efficient4d::video::PAPER_KEY_FRAMES as u32)]
         frames: u32,
         /// `ring`: the known scene the ring is rendered from.
         #[arg(long, value_enum, default_value_t = RingScene::Creature)]
@@ -186,11 +186,11 @@ pub enum Command {
         #[arg(long)]
         tiny: bool,
         /// `generate`: SyncDreamer-T's precision (`auto`: f16 on a GPU with `shader-f16`).
-        #[arg(long, value_enum, default_value_t = crate::generate::syncdreamer::Precision::Auto)]
-        precision: crate::generate::syncdreamer::Precision,
+        #[arg(long, value_enum, default_value_t = efficient4d::generate::syncdreamer::Precision::Auto)]
+        precision: efficient4d::generate::syncdreamer::Precision,
         /// `generate`: views per batch, as `run` takes it (`auto`: the most the device holds).
-        #[arg(long, default_value_t = crate::generate::settings::Stage1Config::default().view_batch)]
-        view_batch: crate::generate::syncdreamer::memory::ViewBatch,
+        #[arg(long, default_value_t = efficient4d::generate::settings::Stage1Config::default().view_batch)]
+        view_batch: efficient4d::generate::syncdreamer::memory::ViewBatch,
         /// `generate`: run the networks on the wgpu device even where it is a CPU driver (lavapipe), to
         /// check the memory model against burn's pool report without a GPU (slow).
         #[arg(long)]
@@ -239,7 +239,7 @@ pub enum Command {
 #[derive(Debug, Clone, clap::Args)]
 pub struct Stage1Args {
     #[command(flatten)]
-    pub settings: crate::generate::settings::Stage1Config,
+    pub settings: efficient4d::generate::settings::Stage1Config,
     #[command(flatten)]
     pub refine: RefineArgs,
 }
@@ -251,8 +251,8 @@ pub struct RefineArgs {
     #[arg(long, default_value_t = 3, value_parser = parse_new_frames)]
     pub new_frames: u32,
     /// Interpolator: `auto` (RIFE when flownet.pkl is installed, else the classical flow), `rife`, `flow`.
-    #[arg(long, value_enum, default_value_t = crate::interpolate::InterpolatorChoice::Auto)]
-    pub interpolator: crate::interpolate::InterpolatorChoice,
+    #[arg(long, value_enum, default_value_t = efficient4d::interpolate::InterpolatorChoice::Auto)]
+    pub interpolator: efficient4d::interpolate::InterpolatorChoice,
     /// Confidence maps from temporal inconsistency: `ssim` (Efficient4D), `rgb`, or `none`.
     #[arg(long, value_enum, default_value_t = ConfidenceArg::Ssim)]
     pub confidence: ConfidenceArg,
@@ -286,11 +286,11 @@ pub enum WeightsChoice {
 }
 
 impl WeightsChoice {
-    pub fn files(self) -> Vec<crate::weights::KnownWeights> {
+    pub fn files(self) -> Vec<efficient4d::weights::KnownWeights> {
         match self {
-            Self::Syncdreamer => vec![crate::weights::SYNCDREAMER],
-            Self::Rife => vec![crate::weights::RIFE],
-            Self::All => crate::weights::ALL.to_vec(),
+            Self::Syncdreamer => vec![efficient4d::weights::SYNCDREAMER],
+            Self::Rife => vec![efficient4d::weights::RIFE],
+            Self::All => efficient4d::weights::ALL.to_vec(),
         }
     }
 }
@@ -348,10 +348,10 @@ pub enum ConfidenceArg {
 }
 
 impl ConfidenceArg {
-    pub fn metric(self) -> Option<crate::interpolate::ConfidenceMetric> {
+    pub fn metric(self) -> Option<efficient4d::interpolate::ConfidenceMetric> {
         match self {
-            Self::Ssim => Some(crate::interpolate::ConfidenceMetric::Ssim),
-            Self::Rgb => Some(crate::interpolate::ConfidenceMetric::Rgb),
+            Self::Ssim => Some(efficient4d::interpolate::ConfidenceMetric::Ssim),
+            Self::Rgb => Some(efficient4d::interpolate::ConfidenceMetric::Rgb),
             Self::None => None,
         }
     }
@@ -368,7 +368,7 @@ impl RefineArgs {
     pub fn spec(&self) -> RefineSpec {
         RefineSpec {
             interpolator: self.interpolator,
-            options: crate::interpolate::RefineOptions {
+            options: efficient4d::interpolate::RefineOptions {
                 new_frames_per_pair: self.new_frames,
                 confidence: self.confidence.metric(),
             },
@@ -400,8 +400,8 @@ pub struct Overrides {
 #[cfg(test)]
 mod tests {
     use super::{Cli, Command};
-    use crate::train::TrainConfig;
     use clap::Parser;
+    use efficient4d::train::TrainConfig;
 
     fn train_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
         [&["efficient4d", "train", "data", "--out", "out"][..], extra].concat()
@@ -416,7 +416,7 @@ mod tests {
 
     #[test]
     fn without_a_step_count_the_run_stops_on_a_plateau_within_the_default_time_as_the_help_says() {
-        use crate::pipeline::plan::{DEFAULT_TRAIN_TIME, clock};
+        use efficient4d::pipeline::plan::{DEFAULT_TRAIN_TIME, clock};
         let length = |extra: &[&str]| match Cli::try_parse_from(train_args(extra)).unwrap().command {
             Some(Command::Train { run, .. }) => run.stop_rule(),
             other => panic!("{other:?}"),
@@ -441,8 +441,8 @@ mod tests {
 
     #[test]
     fn autosave_takes_a_cadence_or_off_and_defaults_to_the_library_s() {
-        use crate::pipeline::TrainStart;
-        use crate::pipeline::training::AUTOSAVE_EVERY;
+        use efficient4d::pipeline::TrainStart;
+        use efficient4d::pipeline::training::AUTOSAVE_EVERY;
         let cadence = |extra: &[&str]| match Cli::try_parse_from(train_args(extra)).unwrap().command {
             Some(Command::Train { run, .. }) => {
                 run.train_spec(TrainStart::Resume { iterations: None, saved_stop_rule: true }).autosave_every

@@ -10,13 +10,12 @@
 //!   confidence maps), `train` (stage 2), `export` (checkpoint, PLY, turntable);
 //! - `pipeline`: one job that runs the stages for an input and reports events; `gpu_check`: the
 //!   rasterizer, loss and burn op on this device against their references (`efficient4d gpu --check`);
-//! - drivers: `cli` + `commands` (the command line) and `app` (the desktop viewer).
+//! - the desktop app, `app` (kept in the library so its tests drive it headless); the command line
+//!   (`cli`, `commands`) lives in the binary, `src/main.rs`: neither front end is library API.
 
 pub mod app;
 pub mod atomic_file;
 pub mod camera;
-pub mod cli;
-pub mod commands;
 pub mod dataset;
 pub mod export;
 pub mod gaussians;

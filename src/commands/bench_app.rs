@@ -8,16 +8,16 @@
 //! preview the jobs train on is not the truth: a long run fits its errors, and scores lower there than
 //! a blurry early model, so the truth says nothing about convergence).
 
-use crate::app::preview::Pick;
-use crate::app::{App, AppOptions, job_spec, video_stage1};
-use crate::dataset::{LoadOptions, View, load_dataset};
-use crate::gaussians::Gaussians4d;
-use crate::generate::demo::{demo_clip, write_truth_matrix};
-use crate::gpu::GpuContext;
-use crate::pipeline::stopping::StopRule;
-use crate::pipeline::{Control, Input, JobReport, TrainReport};
-use crate::render::Rasterizer;
-use crate::train::eval::evaluate;
+use efficient4d::app::preview::Pick;
+use efficient4d::app::{App, AppOptions, job_spec, video_stage1};
+use efficient4d::dataset::{LoadOptions, View, load_dataset};
+use efficient4d::gaussians::Gaussians4d;
+use efficient4d::generate::demo::{demo_clip, write_truth_matrix};
+use efficient4d::gpu::GpuContext;
+use efficient4d::pipeline::stopping::StopRule;
+use efficient4d::pipeline::{Control, Input, JobReport, TrainReport};
+use efficient4d::render::Rasterizer;
+use efficient4d::train::eval::evaluate;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -162,7 +162,7 @@ impl Recorder {
 /// What the app's run left for scoring, taken from it when its job ended.
 struct Outcome {
     report: Box<JobReport>,
-    matrix: Arc<crate::dataset::Dataset>,
+    matrix: Arc<efficient4d::dataset::Dataset>,
     model: Gaussians4d,
     viewport: (u64, u64, f64),
 }
@@ -186,7 +186,7 @@ impl Outcome {
 fn run_headless(gpu: &Arc<GpuContext>, options: &AppOptions, rec: &mut Recorder) -> anyhow::Result<Outcome> {
     let mut app = App::new(gpu.clone(), None, options.clone())?;
     // The window's renderer, headless: the viewport takes the same zero-copy path as in the window.
-    let renderer = egui_wgpu::Renderer::new(&gpu.device, crate::render::present::FORMAT, Default::default());
+    let renderer = egui_wgpu::Renderer::new(&gpu.device, efficient4d::render::present::FORMAT, Default::default());
     app.attach_egui_renderer(std::sync::Arc::new(egui::mutex::RwLock::new(renderer)));
     anyhow::ensure!(app.worker.is_some(), "the demo job did not start: {:?}", app.error);
     let ctx = egui::Context::default();
@@ -235,7 +235,7 @@ fn run_in_window(gpu: &Arc<GpuContext>, options: &AppOptions, rec: Recorder) -> 
     let done = Arc::new(std::sync::Mutex::new(None));
     let slot = done.clone();
     let (gpu, options) = (gpu.clone(), options.clone());
-    let native = crate::app::native_options(&gpu, [1280.0, 800.0]);
+    let native = efficient4d::app::native_options(&gpu, [1280.0, 800.0]);
     eframe::run_native(
         "efficient4d (bench app --window)",
         native,
@@ -297,7 +297,7 @@ pub fn bench_app(args: &AppBenchArgs) -> anyhow::Result<()> {
     if let Some(t) = spec.train.as_mut() {
         t.snapshot_every = None;
     }
-    let cli_report = crate::pipeline::run(&gpu, &rast, &spec, &Control::default(), &mut |_| {})?;
+    let cli_report = efficient4d::pipeline::run(&gpu, &rast, &spec, &Control::default(), &mut |_| {})?;
     let cli_model = cli_report.checkpoint.as_ref().map(|c| c.gaussians.clone()).unwrap_or_default();
     let cli_figures = scoring.figures(&cli_report, &cli_model)?;
 

@@ -3,14 +3,14 @@
 //! flicker would be); we train on it with and without confidence maps (and on the clean matrix, the
 //! ceiling) and compare held-out PSNR. It also reports how well the maps single out the damage.
 
-use crate::dataset::{LoadOptions, load_dataset, load_split, png_bytes};
-use crate::generate::demo::write_truth_matrix;
-use crate::gpu::GpuContext;
-use crate::interpolate::{ConfidenceMetric, Interpolator, RefineOptions, refine_matrix};
-use crate::pipeline::training::train;
-use crate::pipeline::{TrainSpec, TrainStart};
-use crate::render::Rasterizer;
-use crate::train::TrainConfig;
+use efficient4d::dataset::{LoadOptions, load_dataset, load_split, png_bytes};
+use efficient4d::generate::demo::write_truth_matrix;
+use efficient4d::gpu::GpuContext;
+use efficient4d::interpolate::{ConfidenceMetric, Interpolator, RefineOptions, refine_matrix};
+use efficient4d::pipeline::training::train;
+use efficient4d::pipeline::{TrainSpec, TrainStart};
+use efficient4d::render::Rasterizer;
+use efficient4d::train::TrainConfig;
 use image::RgbaImage;
 use std::path::Path;
 use std::sync::Arc;
@@ -72,7 +72,7 @@ pub fn damage(img: &RgbaImage, how: Damage) -> RgbaImage {
 /// Overwrites the planned views of the matrix in `dir` with their damaged versions; returns the
 /// files' names (as in the JSON) that were damaged.
 fn damage_matrix(dir: &Path, plan: &[(u32, u32, Damage)]) -> anyhow::Result<Vec<String>> {
-    let (_, views) = load_split(dir, crate::dataset::Split::Train, LoadOptions::default())?.expect("train split");
+    let (_, views) = load_split(dir, efficient4d::dataset::Split::Train, LoadOptions::default())?.expect("train split");
     let mut names = Vec::new();
     for &(frame, view, how) in plan {
         let v = views
@@ -81,7 +81,7 @@ fn damage_matrix(dir: &Path, plan: &[(u32, u32, Damage)]) -> anyhow::Result<Vec<
             .ok_or_else(|| anyhow::anyhow!("no view {view} of frame {frame}"))?;
         let out = damage(&v.image, how);
         let path = dir.join(format!("{}.png", v.name.trim_start_matches("./")));
-        crate::atomic_file::write_atomically(
+        efficient4d::atomic_file::write_atomically(
             &path,
             &png_bytes(out.width(), out.height(), out.as_raw(), image::ExtendedColorType::Rgba8),
         )?;

@@ -5,16 +5,16 @@
 //! batch is chosen as `run` chooses it (`--view-batch auto` fits the device), and on a GPU backend the
 //! device allocator's readings after each phase are set beside the memory model's prediction.
 
-use crate::camera::rig::SyncDreamerRig;
-use crate::generate::syncdreamer::frustum_net::FrustumFeatures;
-use crate::generate::syncdreamer::memory::{DeviceMemory, ViewBatch, fit};
-use crate::generate::syncdreamer::model::{LATENT, Prepared, SampleOptions, SyncDreamerT};
-use crate::generate::syncdreamer::unproject::rig_buffers;
-use crate::generate::syncdreamer::{SyncDreamerConfig, guidance::Guidance};
-use crate::gpu::GpuContext;
-use crate::machine::peak_rss_mb;
-use crate::weights::TensorTable;
 use burn::tensor::{Distribution, Tensor};
+use efficient4d::camera::rig::SyncDreamerRig;
+use efficient4d::generate::syncdreamer::frustum_net::FrustumFeatures;
+use efficient4d::generate::syncdreamer::memory::{DeviceMemory, ViewBatch, fit};
+use efficient4d::generate::syncdreamer::model::{LATENT, Prepared, SampleOptions, SyncDreamerT};
+use efficient4d::generate::syncdreamer::unproject::rig_buffers;
+use efficient4d::generate::syncdreamer::{SyncDreamerConfig, guidance::Guidance};
+use efficient4d::gpu::GpuContext;
+use efficient4d::machine::peak_rss_mb;
+use efficient4d::weights::TensorTable;
 use std::time::Instant;
 
 pub struct GenerateBenchArgs {
@@ -24,7 +24,7 @@ pub struct GenerateBenchArgs {
     pub frames: usize,
     /// The golden tiny model's sizes instead of the published ones (a quick check of the harness).
     pub tiny: bool,
-    pub precision: crate::generate::syncdreamer::Precision,
+    pub precision: efficient4d::generate::syncdreamer::Precision,
     pub view_batch: ViewBatch,
     /// Run the networks on the wgpu device even where it is a CPU driver (lavapipe), so burn's pool
     /// report can check the memory model without a GPU.
@@ -65,7 +65,7 @@ pub fn bench_generate(args: &GenerateBenchArgs) -> anyhow::Result<()> {
     let on_wgpu = gpu.as_deref().is_some_and(|g| args.wgpu || !g.is_cpu_driver());
     let device = match &gpu {
         Some(g) if on_wgpu => g.burn_device()?,
-        _ => crate::gpu::network_device(gpu.as_deref())?,
+        _ => efficient4d::gpu::network_device(gpu.as_deref())?,
     };
     let device_name = match &gpu {
         Some(g) if on_wgpu => g.describe(),
@@ -113,7 +113,7 @@ pub fn bench_generate(args: &GenerateBenchArgs) -> anyhow::Result<()> {
     let mut readings = vec![("built", read_pools(&device))];
     let images = Tensor::<4>::random([1, 3, 256, 256], normal, &device);
     let encode_seconds = time(args.iterations, || {
-        let mut noise = crate::generate::syncdreamer::model::SeededNoise::new(1);
+        let mut noise = efficient4d::generate::syncdreamer::model::SeededNoise::new(1);
         let p = model.prepare(images.clone(), vec![0.0], &mut noise);
         (p.clip.sum() + p.input_latents.sum()).into_data();
     });

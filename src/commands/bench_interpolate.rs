@@ -1,11 +1,11 @@
 //! `bench interpolate`: time per interpolated frame at the matrix's 256², for the weights-free flow
 //! and for RIFE (random weights: speed does not depend on them) on the device inference would use.
 
-use crate::gpu::GpuContext;
-use crate::interpolate::flow::FlowOptions;
-use crate::interpolate::planes::Planes;
-use crate::interpolate::rife::Rife;
-use crate::interpolate::sequence::Interpolator;
+use efficient4d::gpu::GpuContext;
+use efficient4d::interpolate::flow::FlowOptions;
+use efficient4d::interpolate::planes::Planes;
+use efficient4d::interpolate::rife::Rife;
+use efficient4d::interpolate::sequence::Interpolator;
 use std::time::Instant;
 
 /// A smooth 256² RGBA test frame (a shaded disk at `shift` px), on white.
@@ -29,7 +29,7 @@ fn frame(shift: f32) -> Planes {
 
 pub fn bench_interpolate(json: bool, iterations: usize) -> anyhow::Result<()> {
     let gpu = GpuContext::headless().ok();
-    let device = crate::gpu::network_device(gpu.as_deref())?;
+    let device = efficient4d::gpu::network_device(gpu.as_deref())?;
     let device_name = match &gpu {
         Some(g) if !g.is_cpu_driver() => g.describe(),
         _ => "burn CPU backend (flex)".to_string(),
@@ -55,7 +55,7 @@ pub fn bench_interpolate(json: bool, iterations: usize) -> anyhow::Result<()> {
         let psnr = mids
             .iter()
             .enumerate()
-            .map(|(k, m)| crate::metrics::psnr(&m.data, &frame(k as f32 + 6.0).data))
+            .map(|(k, m)| efficient4d::metrics::psnr(&m.data, &frame(k as f32 + 6.0).data))
             .sum::<f64>()
             / mids.len().max(1) as f64;
         let where_ = if name == "rife" { device_name.clone() } else { format!("CPU, {} threads", num_threads()) };

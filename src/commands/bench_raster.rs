@@ -1,9 +1,9 @@
 //! `efficient4d bench raster`: forward and forward+backward time per image of the WGSL rasterizer.
 
-use crate::camera::{Intrinsics, SyncDreamerRig};
-use crate::gaussians::random::RandomScene;
-use crate::render::gpu_buffers::GpuSlice;
-use crate::render::{GaussianBuffers, GradientBuffers, RasterError, RasterView, Rasterizer, Rendered};
+use efficient4d::camera::{Intrinsics, SyncDreamerRig};
+use efficient4d::gaussians::random::RandomScene;
+use efficient4d::render::gpu_buffers::GpuSlice;
+use efficient4d::render::{GaussianBuffers, GradientBuffers, RasterError, RasterView, Rasterizer, Rendered};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -44,7 +44,7 @@ fn views(count: usize, size: u32) -> Vec<RasterView> {
 }
 
 /// Object-sized splats: ~1-3% of the object's extent, temporal scales covering ~a quarter of the clip.
-pub fn bench_scene(gaussians: usize) -> crate::gaussians::Gaussians4d {
+pub fn bench_scene(gaussians: usize) -> efficient4d::gaussians::Gaussians4d {
     RandomScene {
         count: gaussians,
         seed: 42,
@@ -135,7 +135,7 @@ pub fn bench_raster(
             rows.push(row);
         }
     }
-    Ok(RasterBench { device: r.gpu().describe(), rows, peak_rss_mb: crate::machine::peak_rss_mb() })
+    Ok(RasterBench { device: r.gpu().describe(), rows, peak_rss_mb: efficient4d::machine::peak_rss_mb() })
 }
 
 /// One trained model rendered as training renders it: what its images cost and why.
@@ -171,7 +171,7 @@ pub fn rig_views_over_clip(size: u32) -> Vec<RasterView> {
 pub fn bench_model(
     r: &Rasterizer,
     model: &str,
-    g: &crate::gaussians::Gaussians4d,
+    g: &efficient4d::gaussians::Gaussians4d,
     size: u32,
     views_per_batch: usize,
     iterations: usize,

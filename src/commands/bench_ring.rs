@@ -2,13 +2,13 @@
 //! (`generate::ring`) and report held-out PSNR over training time (evaluation excluded), incl. the time
 //! to reach 30 dB. The training is the pipeline's, as `train` runs it.
 
-use crate::dataset::{LoadOptions, load_dataset};
-use crate::generate::ring::{RingScene, write_ring};
-use crate::gpu::GpuContext;
-use crate::pipeline::training::train;
-use crate::pipeline::{Event, TrainStart};
-use crate::render::Rasterizer;
-use crate::train::TrainConfig;
+use efficient4d::dataset::{LoadOptions, load_dataset};
+use efficient4d::generate::ring::{RingScene, write_ring};
+use efficient4d::gpu::GpuContext;
+use efficient4d::pipeline::training::train;
+use efficient4d::pipeline::{Event, TrainStart};
+use efficient4d::render::Rasterizer;
+use efficient4d::train::TrainConfig;
 use std::sync::Arc;
 
 #[derive(Clone, Debug)]
@@ -28,7 +28,8 @@ pub struct RingArgs {
 
 pub fn bench_ring(args: &RingArgs) -> anyhow::Result<()> {
     // Before the ring is rendered, so a mistyped setting fails at once.
-    let config = crate::train::overrides::apply_overrides(&args.run.apply(args.settings.clone()), &args.overrides)?;
+    let config =
+        efficient4d::train::overrides::apply_overrides(&args.run.apply(args.settings.clone()), &args.overrides)?;
     config.validate()?;
     let cap = config.iterations;
     let gpu = GpuContext::headless()?;

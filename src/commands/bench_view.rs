@@ -6,10 +6,10 @@
 //! every frame, so no two frames are alike.
 
 use super::bench_raster::{bench_scene, wait};
-use crate::camera::orbit::OrbitCamera;
-use crate::machine::peak_rss_mb;
-use crate::render::present::Presenter;
-use crate::render::{Counting, RasterView, Rasterizer};
+use efficient4d::camera::orbit::OrbitCamera;
+use efficient4d::machine::peak_rss_mb;
+use efficient4d::render::present::Presenter;
+use efficient4d::render::{Counting, RasterView, Rasterizer};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -54,7 +54,7 @@ pub fn bench_view_case(
     width: u32,
     height: u32,
     frames: usize,
-) -> Result<ViewBenchRow, crate::render::RasterError> {
+) -> Result<ViewBenchRow, efficient4d::render::RasterError> {
     let params = r.upload(&bench_scene(gaussians))?;
     let presenter = Presenter::new(r.gpu().clone());
     let target = presenter.target((width, height));
@@ -68,7 +68,7 @@ pub fn bench_view_case(
         let out = r.forward_with(&params, &[frame_view(i, width, height)], false, None, Counting::OnGpu)?;
         wait(r);
         let t1 = Instant::now();
-        presenter.present(&out, 0, &target).map_err(crate::render::RasterError::Gpu)?;
+        presenter.present(&out, 0, &target).map_err(efficient4d::render::RasterError::Gpu)?;
         wait(r);
         if i > 0 {
             render += (t1 - t0).as_secs_f64();
@@ -82,7 +82,7 @@ pub fn bench_view_case(
     for i in 0..=frames {
         let t0 = Instant::now();
         let out = r.forward(&params, &[frame_view(i, width, height)], false)?;
-        let pixels = crate::render::opaque_rgba8(&r.read_color(&out)?);
+        let pixels = efficient4d::render::opaque_rgba8(&r.read_color(&out)?);
         gpu.queue.write_texture(
             target.texture.as_image_copy(),
             &pixels,
@@ -119,7 +119,7 @@ pub fn bench_view(
     r: &Rasterizer,
     frames: usize,
     progress: impl Fn(&ViewBenchRow),
-) -> Result<ViewBench, crate::render::RasterError> {
+) -> Result<ViewBench, efficient4d::render::RasterError> {
     let mut rows = Vec::new();
     for (w, h) in [(512, 512), (1920, 1080)] {
         for n in [50_000, 200_000] {

@@ -14,15 +14,15 @@ pub mod refine;
 pub mod weights;
 
 use crate::cli::{Cli, Command, ExportFormat, Overrides, RunLength, VideoCamera};
-use crate::dataset::{LoadOptions, Split, load_dataset};
-use crate::export::Checkpoint;
-use crate::export::ply::export_sequence;
-use crate::gpu::GpuContext;
-use crate::pipeline::{Control, Input, JobSpec, TrainReport, TrainSpec, TrainStart};
-use crate::render::Rasterizer;
-use crate::train::TrainConfig;
-use crate::video::encode::default_bit_rate;
 use anyhow::Context;
+use efficient4d::dataset::{LoadOptions, Split, load_dataset};
+use efficient4d::export::Checkpoint;
+use efficient4d::export::ply::export_sequence;
+use efficient4d::gpu::GpuContext;
+use efficient4d::pipeline::{Control, Input, JobSpec, TrainReport, TrainSpec, TrainStart};
+use efficient4d::render::Rasterizer;
+use efficient4d::train::TrainConfig;
+use efficient4d::video::encode::default_bit_rate;
 use image::ImageEncoder;
 use progress::Progress;
 use std::path::{Path, PathBuf};
@@ -33,7 +33,7 @@ use std::sync::atomic::AtomicBool;
 /// Runs the command line `cli` (parsed from `matches`).
 pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
     let Some(command) = cli.command else {
-        return crate::app::run(cli.input).map(|_| ExitCode::SUCCESS);
+        return efficient4d::app::run(cli.input).map(|_| ExitCode::SUCCESS);
     };
     match command {
         Command::Run { video, out, stage1, run, settings, overrides, ply_frames, json } => {
@@ -136,7 +136,7 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
             "confidence" => {
                 let settings =
                     TrainConfig { iterations: run.iters.unwrap_or(bench_confidence::ABLATION_STEPS), ..settings };
-                let settings = crate::train::overrides::apply_overrides(&settings, &overrides.overrides)?;
+                let settings = efficient4d::train::overrides::apply_overrides(&settings, &overrides.overrides)?;
                 bench_confidence::bench_confidence(bench_confidence::AblationArgs { frames, size, json, settings })?
             }
             other => anyhow::bail!(
@@ -149,7 +149,7 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
         }
         Command::Inspect { dataset, resolution } => {
             let ds = load_dataset(&dataset, LoadOptions { max_side: resolution })?;
-            print!("{}", crate::dataset::summary(&ds));
+            print!("{}", efficient4d::dataset::summary(&ds));
         }
         Command::Gpu { check, json, save_render } => {
             let gpu = GpuContext::headless()?;
@@ -157,11 +157,11 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
                 println!("{}", gpu.describe());
                 let device = gpu.burn_device()?;
                 println!("burn registered on the same device: {device:?}");
-                let machine = crate::machine::Fingerprint::measure(&gpu).map_err(anyhow::Error::msg)?;
+                let machine = efficient4d::machine::Fingerprint::measure(&gpu).map_err(anyhow::Error::msg)?;
                 println!("{}", machine.describe());
                 return Ok(ExitCode::SUCCESS);
             }
-            let report = crate::gpu_check::run_checks(&gpu, save_render.as_deref())?;
+            let report = efficient4d::gpu_check::run_checks(&gpu, save_render.as_deref())?;
             if !json {
                 println!("{}", report.describe());
             }
@@ -219,7 +219,8 @@ fn train(dataset: PathBuf, out: PathBuf, spec: TrainSpec, resolution: Option<u32
         resolution,
         export: Default::default(),
     };
-    let report = crate::pipeline::run(&gpu, &Arc::new(rast), &job, &interrupt_control(), &mut Progress::new(json))?;
+    let report =
+        efficient4d::pipeline::run(&gpu, &Arc::new(rast), &job, &interrupt_control(), &mut Progress::new(json))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if let Some(t) = &report.train {
@@ -272,7 +273,7 @@ pub fn eval(checkpoint: &Path, dataset: &Path, args: &EvalArgs) -> anyhow::Resul
     }
     let (w, h) = views.first().map(|v| v.image.dimensions()).unwrap_or((0, 0));
     let mut write_error: Option<anyhow::Error> = None;
-    let r = crate::train::eval::evaluate_each(&rast, &ck.gaussians, views, background, |i, rendered, target| {
+    let r = efficient4d::train::eval::evaluate_each(&rast, &ck.gaussians, views, background, |i, rendered, target| {
         if let Some(dir) = images
             && write_error.is_none()
         {
@@ -313,13 +314,13 @@ fn write_pair_png(path: &Path, rendered: &[f32], target: &[f32], w: u32, h: u32)
     });
     let mut png = Vec::new();
     image::codecs::png::PngEncoder::new(&mut png).write_image(&pair, 2 * w, h, image::ExtendedColorType::Rgb8)?;
-    crate::atomic_file::write_atomically(path, &png)?;
+    efficient4d::atomic_file::write_atomically(path, &png)?;
     Ok(())
 }
 
 /// The times to export: K evenly spaced over the trained range, or the training key frames.
-pub fn export_times(meta: &crate::export::CheckpointMeta, frames: Option<u32>) -> Vec<f32> {
-    crate::export::ply::sequence_times((meta.time_range[0], meta.time_range[1]), &meta.frame_times, frames)
+pub fn export_times(meta: &efficient4d::export::CheckpointMeta, frames: Option<u32>) -> Vec<f32> {
+    efficient4d::export::ply::sequence_times((meta.time_range[0], meta.time_range[1]), &meta.frame_times, frames)
 }
 
 /// What an MP4 export shows.
@@ -347,23 +348,23 @@ pub fn export(
             println!("wrote {} PLY files to {}", paths.len(), out.display());
         }
         ExportFormat::PlyZip => {
-            let n = crate::export::ply_zip::write_ply_zip(out, &ck.gaussians, &export_times(&ck.meta, frames))
+            let n = efficient4d::export::ply_zip::write_ply_zip(out, &ck.gaussians, &export_times(&ck.meta, frames))
                 .with_context(|| format!("writing {}", out.display()))?;
             println!("wrote {n} PLY frames into {}", out.display());
         }
         ExportFormat::Splatv => {
-            let camera = crate::camera::input_view_camera(&rig);
-            let n = crate::export::splatv::write_splatv(out, &ck.gaussians, time_range, &camera)
+            let camera = efficient4d::camera::input_view_camera(&rig);
+            let n = efficient4d::export::splatv::write_splatv(out, &ck.gaussians, time_range, &camera)
                 .with_context(|| format!("writing {}", out.display()))?;
             println!("wrote {n} splats to {} (splaTV layout; time 0..1 is {time_range:?})", out.display());
         }
         ExportFormat::Mp4 => {
-            use crate::export::turntable::{CameraPath, TurntableSpec, render_turntable};
+            use efficient4d::export::turntable::{CameraPath, TurntableSpec, render_turntable};
             anyhow::ensure!((16..=4096).contains(&video.size), "--size must be in 16..=4096");
             anyhow::ensure!(video.fps > 0.0 && video.fps <= 240.0, "--fps must be in (0, 240]");
             let path = match video.camera {
                 VideoCamera::Turntable => CameraPath::Orbit { elevation_deg: 15.0 },
-                VideoCamera::Camera => CameraPath::Fixed(crate::camera::input_view_camera(&rig)),
+                VideoCamera::Camera => CameraPath::Fixed(efficient4d::camera::input_view_camera(&rig)),
             };
             let spec = TurntableSpec {
                 frames: video.frames.unwrap_or(72).max(1),
@@ -375,7 +376,7 @@ pub fn export(
             let rast = Rasterizer::new(GpuContext::headless()?)?;
             let images = render_turntable(&rast, &ck.gaussians, &spec)?;
             let (w, h) = spec.frame_size();
-            crate::video::encode::write_mp4(out, &images, video.fps, default_bit_rate(w, h, video.fps))?;
+            efficient4d::video::encode::write_mp4(out, &images, video.fps, default_bit_rate(w, h, video.fps))?;
             println!("wrote {} frames of {w}x{h} at {} fps to {}", images.len(), video.fps, out.display());
         }
     }
@@ -384,7 +385,7 @@ pub fn export(
 
 /// Renders the 16 rig views of a checkpoint at each exported time into PNGs.
 pub fn render(checkpoint: &Path, out: &Path, frames: Option<u32>, size: u32) -> anyhow::Result<()> {
-    use crate::render::RasterView;
+    use efficient4d::render::RasterView;
     anyhow::ensure!((16..=4096).contains(&size), "--size must be in 16..=4096");
     let ck = Checkpoint::load(checkpoint)?;
     let rig = ck.meta.rig.clone().unwrap_or_default();
@@ -418,7 +419,7 @@ pub fn render(checkpoint: &Path, out: &Path, frames: Option<u32>, size: u32) -> 
                 size,
                 image::ExtendedColorType::Rgb8,
             )?;
-            crate::atomic_file::write_atomically(&out.join(format!("f{f:04}_v{v:02}.png")), &png)?;
+            efficient4d::atomic_file::write_atomically(&out.join(format!("f{f:04}_v{v:02}.png")), &png)?;
         }
     }
     println!("rendered {} frames × {} views to {}", times.len(), rig.views, out.display());
@@ -538,7 +539,7 @@ pub fn bench_view(json: bool, iterations: usize) -> anyhow::Result<()> {
 /// machine compares with these after scaling by the two machines' references (docs/speed.md).
 pub(crate) fn finish_bench(json: bool, report: impl serde::Serialize) -> anyhow::Result<()> {
     let gpu = GpuContext::shared()?;
-    let machine = crate::machine::Fingerprint::measure(&gpu).map_err(anyhow::Error::msg)?;
+    let machine = efficient4d::machine::Fingerprint::measure(&gpu).map_err(anyhow::Error::msg)?;
     if json {
         let mut value = serde_json::to_value(report)?;
         match &mut value {

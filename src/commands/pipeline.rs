@@ -2,11 +2,11 @@
 
 use super::progress::Progress;
 use crate::cli::Stage1Args;
-use crate::generate::demo::{self, demo_clip};
-use crate::gpu::GpuContext;
-use crate::pipeline::{ExportSpec, Input, JobSpec, Stage1Spec, TrainSpec};
-use crate::render::Rasterizer;
-use crate::video::encode::{write_gif, write_mp4};
+use efficient4d::generate::demo::{self, demo_clip};
+use efficient4d::gpu::GpuContext;
+use efficient4d::pipeline::{ExportSpec, Input, JobSpec, Stage1Spec, TrainSpec};
+use efficient4d::render::Rasterizer;
+use efficient4d::video::encode::{write_gif, write_mp4};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -27,7 +27,7 @@ pub fn generate(video: &Path, out: &Path, args: &Stage1Args) -> anyhow::Result<(
     };
     let gpu = GpuContext::headless()?;
     let rast = Arc::new(Rasterizer::new(gpu.clone())?);
-    crate::pipeline::run(&gpu, &rast, &job, &super::interrupt_control(), &mut Progress::new(false))?;
+    efficient4d::pipeline::run(&gpu, &rast, &job, &super::interrupt_control(), &mut Progress::new(false))?;
     Ok(())
 }
 
@@ -51,7 +51,7 @@ pub fn run(
     };
     let gpu = GpuContext::headless()?;
     let rast = Arc::new(Rasterizer::new(gpu.clone())?);
-    let report = crate::pipeline::run(&gpu, &rast, &job, &super::interrupt_control(), &mut Progress::new(json))?;
+    let report = efficient4d::pipeline::run(&gpu, &rast, &job, &super::interrupt_control(), &mut Progress::new(json))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
@@ -65,7 +65,7 @@ pub fn run(
         out.join("ply").display(),
         out.join("turntable.gif").display()
     );
-    let model = out.join(crate::pipeline::MODEL_FILE);
+    let model = out.join(efficient4d::pipeline::MODEL_FILE);
     println!("done in {:.0} s; open it with: efficient4d {}", report.total_seconds, model.display());
     Ok(())
 }

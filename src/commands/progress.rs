@@ -1,7 +1,7 @@
 //! The CLI's observer of a pipeline job: progress bars on a terminal, lines for what the user should
 //! read, nothing but warnings and evaluation lines (on stderr) under `--json`.
 
-use crate::pipeline::{Event, Observer, Stage};
+use efficient4d::pipeline::{Event, Observer, Stage};
 use indicatif::{ProgressBar, ProgressStyle};
 
 pub struct Progress {

@@ -1,9 +1,9 @@
 //! `efficient4d weights` (what is installed, where) and `weights get` (download, check, install).
 
 use crate::cli::WeightsChoice;
-use crate::pipeline::weights::{Installed, install, status};
-use crate::weights::download::{Phase, human_bytes};
-use crate::weights::{self, hub};
+use efficient4d::pipeline::weights::{Installed, install, status};
+use efficient4d::weights::download::{Phase, human_bytes};
+use efficient4d::weights::{self, hub};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// `efficient4d weights`: each known weight file — installed, partly downloaded or missing — and the

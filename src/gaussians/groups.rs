@@ -2,8 +2,8 @@
 //! moments, learning rates, CPU rows, row widths. Code that treats every group alike maps over them;
 //! code that treats one group specially names it.
 
-/// One `T` per parameter group, in the order of [`ParamGroups::NAMES`].
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+/// One `T` per parameter group, in the order of [`ParamGroups::NAMES`]; on disk, a map by name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ParamGroups<T> {
     /// [N, 4]: x, y, z, t.
     pub means: T,

@@ -5,8 +5,8 @@
 use super::RasterView;
 use super::reference::{ReferenceImage, render, render_backward};
 use crate::camera::{Intrinsics, SyncDreamerRig};
-use crate::gaussians::Gaussians4d;
 use crate::gaussians::math::{GaussianGrad, ViewParams};
+use crate::gaussians::{Gaussians4d, ParamGroups};
 
 /// Rig view `i` at `time`, rendered at w × h with the rig's field of view (stretched to the aspect).
 pub fn rig_view(i: u32, time: f32, (w, h): (u32, u32), background: [f32; 3]) -> RasterView {
@@ -98,28 +98,21 @@ pub fn reference_gradients(gs: &Gaussians4d, views: &[RasterView], d: &[f32]) ->
     total
 }
 
-/// The parameter groups of a gradient held as Gaussians (the GPU's layout), by name.
-pub fn gradient_groups(g: &Gaussians4d) -> [(&'static str, &[f32]); 6] {
-    [
-        ("means", &g.means),
-        ("log_scales", &g.log_scales),
-        ("rot_left", &g.rot_left),
-        ("rot_right", &g.rot_right),
-        ("opacity", &g.opacity),
-        ("sh", &g.sh),
-    ]
+/// The parameter groups of a gradient held as Gaussians (the GPU's layout).
+pub fn gradient_groups(g: &Gaussians4d) -> ParamGroups<&[f32]> {
+    g.groups().map(|rows| rows.as_slice())
 }
 
-/// The same groups of the reference's gradients, in the same order and layout.
-pub fn reference_groups(r: &[GaussianGrad]) -> [Vec<f64>; 6] {
-    [
-        r.iter().flat_map(|g| g.mean).collect(),
-        r.iter().flat_map(|g| g.log_scale).collect(),
-        r.iter().flat_map(|g| g.rot_left).collect(),
-        r.iter().flat_map(|g| g.rot_right).collect(),
-        r.iter().map(|g| g.opacity_logit).collect(),
-        r.iter().flat_map(|g| g.sh.clone()).collect(),
-    ]
+/// The same groups of the reference's gradients, in the same layout.
+pub fn reference_groups(r: &[GaussianGrad]) -> ParamGroups<Vec<f64>> {
+    ParamGroups {
+        means: r.iter().flat_map(|g| g.mean).collect(),
+        log_scales: r.iter().flat_map(|g| g.log_scale).collect(),
+        rot_left: r.iter().flat_map(|g| g.rot_left).collect(),
+        rot_right: r.iter().flat_map(|g| g.rot_right).collect(),
+        opacity: r.iter().map(|g| g.opacity_logit).collect(),
+        sh: r.iter().flat_map(|g| g.sh.clone()).collect(),
+    }
 }
 
 /// The worst error of one gradient group against the reference, in units of its tolerance
@@ -137,9 +130,11 @@ pub struct GroupError {
 
 pub fn group_errors(got: &Gaussians4d, want: &[GaussianGrad]) -> Vec<GroupError> {
     gradient_groups(got)
-        .into_iter()
         .zip(reference_groups(want))
-        .map(|((group, got), want)| {
+        .into_array()
+        .into_iter()
+        .zip(ParamGroups::<()>::NAMES)
+        .map(|((got, want), group)| {
             let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
             let mut e = GroupError { group, worst: 0.0, index: 0, got: 0.0, want: 0.0 };
             if scale == 0.0 || got.len() != want.len() {

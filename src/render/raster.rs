@@ -13,7 +13,7 @@ use super::gpu_sizes::{Count, Groups, Layout, Sizes};
 use super::profiler::{StageProfiler, StageTime};
 use super::shaders::{ShaderFeatures, Stage, layout_entries, parse_and_validate};
 use crate::camera::Camera;
-use crate::gaussians::{Gaussians4d, sh_coeffs};
+use crate::gaussians::{Gaussians4d, ParamGroups, sh_coeffs};
 use crate::gpu::GpuContext;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -769,7 +769,7 @@ impl Rasterizer {
             )));
         }
         let mut enc = d.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("backward") });
-        for g in grads.slices() {
+        for g in grads.groups().into_array() {
             enc.clear_buffer(&g.buffer, g.offset, Some(g.size));
         }
         for chunk in &rendered.chunks {
@@ -895,17 +895,24 @@ impl Rendered {
 
 impl GaussianBuffers {
     pub fn gpu_bytes(&self) -> u64 {
-        self.slices().iter().map(|b| b.size).sum()
+        self.groups().into_array().iter().map(|b| b.size).sum()
     }
 
-    /// The six groups in binding order: means, log_scales, rot_left, rot_right, opacity, sh.
-    pub fn slices(&self) -> [&GpuSlice; 6] {
-        [&self.means, &self.log_scales, &self.rot_left, &self.rot_right, &self.opacity, &self.sh]
+    /// The six groups by name; their binding order is `ParamGroups::NAMES`'.
+    pub fn groups(&self) -> ParamGroups<&GpuSlice> {
+        ParamGroups {
+            means: &self.means,
+            log_scales: &self.log_scales,
+            rot_left: &self.rot_left,
+            rot_right: &self.rot_right,
+            opacity: &self.opacity,
+            sh: &self.sh,
+        }
     }
 
     /// The six groups bound at consecutive indices from `first` (the layout of gaussian_params.wgsl).
     fn bindings(&self, first: u32) -> impl Iterator<Item = (u32, wgpu::BindingResource<'_>)> {
-        self.slices().into_iter().zip(first..).map(|(s, i)| (i, s.as_entire_binding()))
+        self.groups().into_array().into_iter().zip(first..).map(|(s, i)| (i, s.as_entire_binding()))
     }
 }
 

@@ -13,7 +13,8 @@ use std::path::Path;
 /// The state's file name in a training output folder.
 pub const STATE_FILE: &str = "train_state.safetensors";
 const META_KEY: &str = "efficient4d_train_state";
-const VERSION: u32 = 1;
+/// 2: tensors and widths by group name (`m.means`, `{"means": 4, ...}`); 1 (still read): by position.
+const VERSION: u32 = 2;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StateMeta {
@@ -23,12 +24,32 @@ pub struct StateMeta {
     pub lr_scale: f64,
     pub scene_extent: f32,
     pub splats: usize,
-    /// Columns of the six parameter groups, in the order of `ParamGroups::NAMES`.
-    pub widths: [usize; 6],
+    /// Columns of the six parameter groups (format 1 wrote them as a list in the order of
+    /// `ParamGroups::NAMES`, which is still read).
+    #[serde(deserialize_with = "widths_by_name_or_position")]
+    pub widths: ParamGroups<usize>,
     /// How the run was to stop, as the pipeline recorded it when saving (what was left of its time
     /// budget, its plateau rule), so `--resume` goes on under the same rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_rule: Option<serde_json::Value>,
+}
+
+fn widths_by_name_or_position<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ParamGroups<usize>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Widths {
+        ByName(ParamGroups<usize>),
+        ByPosition([usize; 6]),
+    }
+    Ok(match Widths::deserialize(d)? {
+        Widths::ByName(w) => w,
+        Widths::ByPosition(w) => ParamGroups::from_array(w),
+    })
+}
+
+/// The tensor of moment `moment` ("m" or "v") of group `k` as format `version` names it.
+fn tensor_name(version: u32, moment: &str, k: usize) -> String {
+    if version < 2 { format!("{moment}.{k}") } else { format!("{moment}.{}", ParamGroups::<()>::NAMES[k]) }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -42,14 +63,13 @@ pub struct TrainState {
 impl TrainState {
     pub fn new(step: u32, lr_scale: f64, scene_extent: f32, widths: ParamGroups<usize>, m: Rows, v: Rows) -> Self {
         let splats = m.opacity.len() / widths.opacity.max(1);
-        let widths = widths.into_array();
         let meta = StateMeta { format_version: VERSION, step, lr_scale, scene_extent, splats, widths, stop_rule: None };
         Self { meta, m, v }
     }
 
     /// Columns of each parameter group.
     pub fn widths(&self) -> ParamGroups<usize> {
-        ParamGroups::from_array(self.meta.widths)
+        self.meta.widths
     }
 
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
@@ -59,8 +79,9 @@ impl TrainState {
     /// The file's bytes (`path`: where they are going, named in errors).
     pub fn to_bytes(&self, path: &Path) -> Result<Vec<u8>, CheckpointError> {
         let invalid = |message: String| CheckpointError::Invalid { path: path.display().to_string(), message };
-        // Stored by the group's position in `ParamGroups::NAMES`: m.0 … m.5, v.0 … v.5.
-        let names: Vec<String> = (0..6).flat_map(|k| [format!("m.{k}"), format!("v.{k}")]).collect();
+        // By group name: m.means … m.sh, v.means … v.sh.
+        let names: Vec<String> =
+            (0..6).flat_map(|k| [tensor_name(VERSION, "m", k), tensor_name(VERSION, "v", k)]).collect();
         let groups = self.m.as_ref().zip(self.v.as_ref()).zip(self.widths()).into_array();
         let mut views = Vec::new();
         for (pair, ((m, v), width)) in names.chunks_exact(2).zip(groups) {
@@ -91,9 +112,9 @@ impl TrainState {
             Ok(v)
         };
         let (mut m, mut v) = (Vec::with_capacity(6), Vec::with_capacity(6));
-        for (k, cols) in meta.widths.into_iter().enumerate() {
-            m.push(read(format!("m.{k}"), cols)?);
-            v.push(read(format!("v.{k}"), cols)?);
+        for (k, cols) in meta.widths.into_array().into_iter().enumerate() {
+            m.push(read(tensor_name(meta.format_version, "m", k), cols)?);
+            v.push(read(tensor_name(meta.format_version, "v", k), cols)?);
         }
         let groups = |rows: Vec<Vec<f32>>| -> Rows { ParamGroups::from_array(rows.try_into().expect("six groups")) };
         Ok(Self { meta, m: groups(m), v: groups(v) })
@@ -121,6 +142,33 @@ mod tests {
         let mut nan = s.clone();
         nan.v.rot_left[3] = f32::NAN;
         nan.save(&path).unwrap();
-        assert!(TrainState::load(&path).unwrap_err().to_string().contains("v.2"));
+        assert!(TrainState::load(&path).unwrap_err().to_string().contains("v.rot_left"));
+    }
+
+    #[test]
+    fn a_state_of_format_1_is_still_read() {
+        let widths = ParamGroups::from_array([4, 4, 4, 4, 1, 3]);
+        let rows = |seed: f32| -> Rows { widths.map(|w| (0..2 * w).map(|i| seed + i as f32).collect()) };
+        let s = TrainState::new(7, 1.0, 0.5, widths, rows(1.0), rows(3.0));
+        // Written as format 1 did: tensors by position, widths as a list.
+        let (m, v) = (s.m.clone().into_array(), s.v.clone().into_array());
+        let names: Vec<String> = (0..6).flat_map(|k| [format!("m.{k}"), format!("v.{k}")]).collect();
+        let views: Vec<(&str, TensorView)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let rows = if i % 2 == 0 { &m[i / 2] } else { &v[i / 2] };
+                let shape = vec![2, widths.into_array()[i / 2]];
+                (name.as_str(), TensorView::new(Dtype::F32, shape, bytemuck::cast_slice(rows)).unwrap())
+            })
+            .collect();
+        let meta =
+            r#"{"format_version":1,"step":7,"lr_scale":1.0,"scene_extent":0.5,"splats":2,"widths":[4,4,4,4,1,3]}"#;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STATE_FILE);
+        write_file(&path, &serialize_tensors(&path, views, META_KEY, meta.to_string()).unwrap()).unwrap();
+        let old = TrainState::load(&path).unwrap();
+        assert_eq!((old.widths(), old.m, old.v), (widths, s.m, s.v));
+        assert_eq!(old.meta.format_version, 1);
     }
 }
