@@ -495,7 +495,7 @@ fn the_full_size_loader_asks_for_the_published_keys() {
         assert_eq!(published.get(name), Some(shape), "{name}: requested {shape:?}");
     }
     let mut unused: Vec<&str> = published.keys().filter(|k| !requested.contains_key(*k)).map(|k| k.as_str()).collect();
-    unused.sort();
+    unused.sort_unstable();
     // The schedule is computed (bit-identical, tested above); the CLIP text tower is never used.
     let expected_unused = [
         "alphas",

@@ -93,9 +93,9 @@ pub(crate) mod tests {
         }
         // The penalty is zero above the floor and ln(floor/σ) below it.
         let penalty = |floor: f64| -> f32 { time_floor_penalty(&ls, &ql, &qr, floor).into_scalar() };
-        let floor = (var.iter().cloned().fold(f32::INFINITY, f32::min) as f64).sqrt() * 0.5;
+        let floor = (var.iter().copied().fold(f32::INFINITY, f32::min) as f64).sqrt() * 0.5;
         assert_eq!(penalty(floor), 0.0);
-        let high = 10.0 * var.iter().cloned().fold(0.0f32, f32::max).sqrt() as f64;
+        let high = 10.0 * var.iter().copied().fold(0.0f32, f32::max).sqrt() as f64;
         let p = penalty(high);
         let expected: f64 = var.iter().map(|v| high.ln() - 0.5 * (*v as f64).ln()).sum::<f64>() / var.len() as f64;
         assert!((p as f64 - expected).abs() < 1e-3 * expected, "{p} vs {expected}");
