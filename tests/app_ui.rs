@@ -423,3 +423,28 @@ fn the_weights_window_gets_cancels_resumes_and_installs() {
     let ranges = hub.ranges();
     assert!(ranges.len() == 2 && ranges[0] == 0 && ranges[1] > 0, "{ranges:?}");
 }
+
+/// Stage 1's settings in the right panel: one out of range is said there, and a video opened with it is
+/// refused in the same words as the command line and the library use (`Stage1Config::validate`).
+#[test]
+fn stage_1_settings_out_of_range_are_said_and_refused_in_the_librarys_words() {
+    let mut h = harness(None, options());
+    h.run_steps(2);
+    h.get_by_label("Stage 1 (next video)").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("key frames").is_some(), "the section opened");
+    h.state_mut().stage1_settings_mut().key_frames = 1;
+    h.run_steps(2);
+    let words = h.state_mut().stage1_settings_mut().validate().unwrap_err();
+    assert!(h.query_by_label_contains(&words).is_some(), "the panel says `{words}`");
+
+    let clip = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/creature.mp4");
+    drop_file(&mut h, &clip);
+    let start = std::time::Instant::now();
+    while h.state().error.is_none() {
+        assert!(start.elapsed() < common::HANG_CEILING, "the job was not refused");
+        h.run_steps(1);
+    }
+    let error = h.state().error.clone().unwrap();
+    assert!(error.contains(&words), "{error}");
+}

@@ -273,6 +273,11 @@ impl App {
         self.start_job(job_spec(&self.options, input, stage1, out));
     }
 
+    /// Stage 1's settings for the next video (the right panel edits them).
+    pub fn stage1_settings_mut(&mut self) -> &mut Stage1Config {
+        &mut self.options.stage1
+    }
+
     /// Goes on with the unfinished run on offer from its last save, in its own work folder.
     pub fn resume_unfinished(&mut self) {
         let Some(run) = self.unfinished.take() else { return };

@@ -266,6 +266,7 @@ pub fn right_panel(app: &mut App, ui: &mut egui::Ui) {
             .on_hover_text("0: one per key frame");
         export_buttons(app, ui);
         edit_section(app, ui);
+        stage1_section(app, ui);
         if let Some(m) = &app.model {
             ui.separator();
             let name = std::path::Path::new(&m.source).file_name().map(|n| n.to_string_lossy().into_owned());
@@ -276,6 +277,48 @@ pub fn right_panel(app: &mut App, ui: &mut egui::Ui) {
                 m.gaussians.sh_degree
             ))
             .on_hover_text(&m.source);
+        }
+    });
+}
+
+/// Stage 1's settings for the next video opened, as `run` takes them; a setting out of range is said
+/// here in the words the pipeline refuses it with (`Stage1Config::validate`).
+fn stage1_section(app: &mut App, ui: &mut egui::Ui) {
+    use crate::generate::settings::GeneratorChoice;
+    use crate::generate::syncdreamer::Precision;
+    use crate::generate::syncdreamer::memory::ViewBatch;
+    ui.separator();
+    egui::CollapsingHeader::new("Stage 1 (next video)").default_open(false).show(ui, |ui| {
+        let s = app.stage1_settings_mut();
+        // Wide ranges on purpose: the check below, not the widget, says what is allowed.
+        ui.add(egui::DragValue::new(&mut s.key_frames).range(0..=1000).prefix("key frames: "));
+        egui::ComboBox::from_label("generator").selected_text(format!("{:?}", s.generator)).show_ui(ui, |ui| {
+            for (choice, name) in [
+                (GeneratorChoice::Auto, "auto"),
+                (GeneratorChoice::Inflate, "inflate (preview)"),
+                (GeneratorChoice::SyncDreamerT, "SyncDreamer-T"),
+            ] {
+                ui.selectable_value(&mut s.generator, choice, name);
+            }
+        });
+        egui::ComboBox::from_label("precision").selected_text(format!("{:?}", s.precision)).show_ui(ui, |ui| {
+            for (choice, name) in [(Precision::Auto, "auto"), (Precision::F16, "f16"), (Precision::F32, "f32")] {
+                ui.selectable_value(&mut s.precision, choice, name);
+            }
+        });
+        ui.horizontal(|ui| {
+            let mut auto = s.view_batch == ViewBatch::Auto;
+            if ui.checkbox(&mut auto, "views per batch: auto").changed() {
+                s.view_batch = if auto { ViewBatch::Auto } else { ViewBatch::Fixed(16) };
+            }
+            if let ViewBatch::Fixed(n) = &mut s.view_batch {
+                ui.add(egui::DragValue::new(n).range(0..=64));
+            }
+        });
+        ui.add(egui::DragValue::new(&mut s.ddim_steps).range(0..=1000).prefix("DDIM steps: "));
+        ui.add(egui::DragValue::new(&mut s.seed).prefix("seed: "));
+        if let Err(why) = s.validate() {
+            ui.colored_label(ui.visuals().error_fg_color, why);
         }
     });
 }
