@@ -81,6 +81,21 @@ impl<A, B> ParamGroups<(A, B)> {
     }
 }
 
+impl ParamGroups<&'static str> {
+    /// Each group's name ("means", ...).
+    pub fn names() -> Self {
+        Self::from_array(Self::NAMES)
+    }
+}
+
+impl ParamGroups<usize> {
+    /// Values per splat in each group, for spherical harmonics of `sh_degree`.
+    pub fn widths(sh_degree: u32) -> Self {
+        let sh = super::sh_coeffs(sh_degree) * 3;
+        Self { means: 4, log_scales: 4, rot_left: 4, rot_right: 4, opacity: 1, sh }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::ParamGroups;

@@ -54,7 +54,7 @@ impl Gaussians4d {
 
     /// Values per splat in each group.
     pub fn widths(&self) -> ParamGroups<usize> {
-        ParamGroups { means: 4, log_scales: 4, rot_left: 4, rot_right: 4, opacity: 1, sh: self.sh_stride() }
+        ParamGroups::widths(self.sh_degree)
     }
 
     /// The arrays by group.

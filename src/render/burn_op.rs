@@ -230,11 +230,7 @@ fn bind_params(ts: ParamGroups<&CubeTensor>, sh_degree: u32) -> Bound {
         guards.push(g);
         s
     });
-    let ParamGroups { means, log_scales, rot_left, rot_right, opacity, sh } = slices;
-    Bound {
-        buffers: GaussianBuffers { means, log_scales, rot_left, rot_right, opacity, sh, count, sh_degree },
-        _guards: guards,
-    }
+    Bound { buffers: GaussianBuffers { groups: slices, count, sh_degree }, _guards: guards }
 }
 
 impl SplatOps for CubeBackend {

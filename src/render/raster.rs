@@ -82,12 +82,8 @@ struct RasterParams {
 /// Each field may be a whole buffer or a range of one (a burn tensor's storage).
 #[derive(Clone, Debug)]
 pub struct GaussianBuffers {
-    pub means: GpuSlice,
-    pub log_scales: GpuSlice,
-    pub rot_left: GpuSlice,
-    pub rot_right: GpuSlice,
-    pub opacity: GpuSlice,
-    pub sh: GpuSlice,
+    /// The six parameter groups, bound in the order of `ParamGroups::NAMES`.
+    pub groups: ParamGroups<GpuSlice>,
     pub count: u32,
     pub sh_degree: u32,
 }
@@ -319,12 +315,7 @@ impl Rasterizer {
         let d = self.device();
         let b = |label: &str, v: &[f32]| GpuSlice::whole(gb::storage_init(d, label, bytemuck::cast_slice(v)));
         Ok(GaussianBuffers {
-            means: b("means", &g.means),
-            log_scales: b("log_scales", &g.log_scales),
-            rot_left: b("rot_left", &g.rot_left),
-            rot_right: b("rot_right", &g.rot_right),
-            opacity: b("opacity", &g.opacity),
-            sh: b("sh", &g.sh),
+            groups: ParamGroups::names().zip(g.groups()).map(|(name, values)| b(name, values)),
             count: g.len() as u32,
             sh_degree: g.sh_degree,
         })
@@ -728,15 +719,10 @@ impl Rasterizer {
     ) -> Result<GradientBuffers, RasterError> {
         let d = self.device();
         let n = params.count as u64;
-        let k3 = sh_coeffs(params.sh_degree) as u64 * 3;
-        let b = |label: &str, bytes: u64| GpuSlice::whole(storage(d, label, bytes));
         let grads = GaussianBuffers {
-            means: b("d means", n * 16),
-            log_scales: b("d log_scales", n * 16),
-            rot_left: b("d rot_left", n * 16),
-            rot_right: b("d rot_right", n * 16),
-            opacity: b("d opacity", n * 4),
-            sh: b("d sh", n * k3 * 4),
+            groups: ParamGroups::names()
+                .zip(ParamGroups::widths(params.sh_degree))
+                .map(|(name, width)| GpuSlice::whole(storage(d, &format!("d {name}"), n * width as u64 * 4))),
             count: params.count,
             sh_degree: params.sh_degree,
         };
@@ -863,15 +849,13 @@ impl Rasterizer {
             self.count_readback(count as u64 * 4);
             gb::read_f32(self.device(), &self.gpu.queue, buf, count).map_err(RasterError::Gpu)
         };
-        Ok(Gaussians4d {
-            means: read(&b.means, n * 4)?,
-            log_scales: read(&b.log_scales, n * 4)?,
-            rot_left: read(&b.rot_left, n * 4)?,
-            rot_right: read(&b.rot_right, n * 4)?,
-            opacity: read(&b.opacity, n)?,
-            sh: read(&b.sh, n * sh_coeffs(b.sh_degree) * 3)?,
-            sh_degree: b.sh_degree,
-        })
+        let rows = b.groups.as_ref().zip(ParamGroups::widths(b.sh_degree)).into_array();
+        let mut read_back = Vec::with_capacity(6);
+        for (buf, width) in rows {
+            read_back.push(read(buf, n * width)?);
+        }
+        let groups = ParamGroups::from_array(read_back.try_into().expect("six groups"));
+        Ok(Gaussians4d::from_groups(groups, b.sh_degree))
     }
 
     /// Uploads per-pixel gradients dL/d(r, g, b, alpha) laid out like `Rendered::color`.
@@ -900,14 +884,7 @@ impl GaussianBuffers {
 
     /// The six groups by name; their binding order is `ParamGroups::NAMES`'.
     pub fn groups(&self) -> ParamGroups<&GpuSlice> {
-        ParamGroups {
-            means: &self.means,
-            log_scales: &self.log_scales,
-            rot_left: &self.rot_left,
-            rot_right: &self.rot_right,
-            opacity: &self.opacity,
-            sh: &self.sh,
-        }
+        self.groups.as_ref()
     }
 
     /// The six groups bound at consecutive indices from `first` (the layout of gaussian_params.wgsl).
