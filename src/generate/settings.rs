@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 #[serde(default)]
 pub struct Stage1Config {
     /// Key frames taken evenly from the clip (the paper uses 16; 2 works).
-    #[arg(long = "frames", default_value_t = Stage1Config::default().key_frames)]
+    #[arg(long = "frames", value_name = "K", default_value_t = Stage1Config::default().key_frames)]
     pub key_frames: usize,
     /// Only use this part of the clip, in seconds: `--range 1.5 4`.
     #[arg(long, num_args = 2, value_names = ["START", "END"])]
