@@ -160,30 +160,24 @@ pub fn video_to_matrix(
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(Stage1Progress),
 ) -> Result<ObjectFrames, PipelineError> {
-    let objects = decode_for_matrix(r, video, options)?;
-    objects_to_matrix(r, &objects, out, options, cancel, progress)?;
+    // Resolved before the video is decoded (bad settings, missing weights or a GPU too small fail
+    // before any work), loaded after (a bad video fails before a long load).
+    let (resolved, _) = resolve_generator(options, r)?;
+    let objects = video_to_objects(video, options)?;
+    objects_to_matrix(r, resolved, &objects, out, options, cancel, progress)?;
     Ok(objects)
 }
 
-/// Stage 1's first half: checks the options and that the generator can run, then decodes and
-/// preprocesses `video` (so a caller can show the key frames while the matrix is made).
-pub fn decode_for_matrix(r: &Rasterizer, video: &Path, options: &VideoToMatrix) -> Result<ObjectFrames, PipelineError> {
-    // Missing weights are reported before the video is decoded; they are loaded after (a bad video
-    // fails before a long load).
-    resolve_generator(options, r)?;
-    Ok(video_to_objects(video, options)?)
-}
-
-/// Stage 1's second half: loads the generator and writes the matrix of `objects` into `out`.
+/// Stage 1's second half: loads the `resolved` generator and writes the matrix of `objects` into `out`.
 pub fn objects_to_matrix(
     r: &Rasterizer,
+    resolved: Resolved,
     objects: &ObjectFrames,
     out: &Path,
     options: &VideoToMatrix,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(Stage1Progress),
 ) -> Result<(), PipelineError> {
-    let (resolved, _) = resolve_generator(options, r)?;
     let generator = make_generator(r, resolved, options)?;
     progress(Stage1Progress::Decoded { frames: objects.frames.len(), generator: generator.name() });
     generator.generate(objects, out, cancel, progress)?;

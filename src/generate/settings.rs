@@ -3,7 +3,7 @@
 //! `Default` only; `validate` is the one check, with the same words for every caller.
 
 use super::syncdreamer::Precision;
-use super::syncdreamer::memory::ViewBatch;
+use super::syncdreamer::memory::{MAX_VIEW_BATCH, ViewBatch};
 use crate::video::{CropMode, PAPER_KEY_FRAMES};
 use serde::{Deserialize, Serialize};
 
@@ -84,9 +84,9 @@ impl Stage1Config {
             ));
         }
         if let ViewBatch::Fixed(n) = self.view_batch
-            && !(1..=16).contains(&n)
+            && !(1..=MAX_VIEW_BATCH).contains(&n)
         {
-            return Err(format!("views per batch (--view-batch): {n} is outside 1..=16 (or auto)"));
+            return Err(format!("views per batch (--view-batch): {n} is outside 1..={MAX_VIEW_BATCH} (or auto)"));
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 
 use super::events::{Control, Event, Observer, Stage};
 use crate::generate::Stage1Progress;
-use crate::generate::from_video::{VideoToMatrix, decode_for_matrix, objects_to_matrix, resolve_generator};
+use crate::generate::from_video::{VideoToMatrix, objects_to_matrix, resolve_generator, video_to_objects};
 use crate::gpu::GpuContext;
 use crate::interpolate::{Interpolator, InterpolatorChoice, RefineOptions, RefineSummary, refine_matrix};
 use crate::render::Rasterizer;
@@ -69,15 +69,17 @@ pub fn video_to_dataset(
     control: &Control,
     observer: &mut dyn Observer,
 ) -> anyhow::Result<Stage1Report> {
+    // Resolved once, before the video is decoded: bad settings, missing weights or a GPU too small fail
+    // before any work.
     let (resolved, why) = resolve_generator(&spec.generate, rast)?;
     let preview = matches!(resolved, crate::generate::from_video::Resolved::Inflate);
     observer.on_event(Event::Generator { preview, why: why.clone() });
     let mut clock = Instant::now();
     observer.on_event(Event::StageStarted { stage: Stage::Decode, what: format!("decoding {}", video.display()) });
-    let objects = decode_for_matrix(rast, video, &spec.generate)?;
+    let objects = video_to_objects(video, &spec.generate)?;
     // At once, so a viewer can play the clip while the matrix is made.
     observer.on_event(Event::KeyFrames(objects.frames.clone()));
-    objects_to_matrix(rast, &objects, matrix, &spec.generate, control.cancel_flag(), &mut |p| match p {
+    objects_to_matrix(rast, resolved, &objects, matrix, &spec.generate, control.cancel_flag(), &mut |p| match p {
         Stage1Progress::Decoded { frames, generator } => {
             observer.on_event(Event::StageFinished { stage: Stage::Decode, seconds: clock.elapsed().as_secs_f64() });
             clock = Instant::now();

@@ -31,9 +31,15 @@ pub const LIVE_TENSORS: u64 = 6;
 const PAGE_SLACK: f64 = 0.1;
 const SMALL_POOLS: u64 = 128 << 20;
 
+/// The most views per batch: all of the rig's 16.
+pub const MAX_VIEW_BATCH: usize = 16;
+
+/// Where [`DeviceMemory::host`] says its (unplanned) capacity lives.
+const HOST_MEMORY: &str = "host memory";
+
 /// The view batches tried, largest first: divisors of the 16 views, so every batch has the same shape
 /// (one kernel tuning per shape).
-pub const VIEW_BATCHES: [usize; 5] = [16, 8, 4, 2, 1];
+pub const VIEW_BATCHES: [usize; 5] = [MAX_VIEW_BATCH, 8, 4, 2, 1];
 
 /// What one run of SyncDreamer-T keeps on the device, in bytes.
 #[derive(Clone, Debug, PartialEq)]
@@ -178,7 +184,7 @@ impl DeviceMemory {
 
     /// burn's CPU backend: host memory (not planned for) and no buffer limit.
     pub fn host() -> Self {
-        Self { capacity: None, source: "host memory", max_buffer: u64::MAX, f16: true }
+        Self { capacity: None, source: HOST_MEMORY, max_buffer: u64::MAX, f16: true }
     }
 
     /// The GPU itself: its free memory where the vendor's tools state it, its buffer limits, whether
@@ -220,8 +226,8 @@ impl std::str::FromStr for ViewBatch {
             return Ok(Self::Auto);
         }
         match s.parse::<usize>() {
-            Ok(n) if (1..=16).contains(&n) => Ok(Self::Fixed(n)),
-            _ => Err(format!("`{s}`: the view batch is `auto` or a number of views in 1..=16")),
+            Ok(n) if (1..=MAX_VIEW_BATCH).contains(&n) => Ok(Self::Fixed(n)),
+            _ => Err(format!("`{s}`: the view batch is `auto` or a number of views in 1..={MAX_VIEW_BATCH}")),
         }
     }
 }
@@ -264,7 +270,7 @@ impl Stage1Fit {
     pub fn describe(&self) -> String {
         let of = match self.device.usable() {
             Some(u) => format!(" of {} usable ({})", gib(u), self.device.source),
-            None if self.device.source == "host memory" => " (host memory)".into(),
+            None if self.device.source == HOST_MEMORY => format!(" ({HOST_MEMORY})"),
             None => format!(" (the GPU's memory is not stated: set {})", crate::gpu::memory::MEMORY_ENV),
         };
         format!(
@@ -360,8 +366,10 @@ fn refusal(
         ViewBatch::Fixed(n) => format!("SyncDreamer-T in {precision}, {n} views per batch, {frames} frames:"),
     };
     // The smallest setting that fits: a smaller view batch, then half precision, then fewer frames.
+    // The weights are counted once per precision (each count walks the whole model).
+    let weights = [weights_bytes(config, false), weights_bytes(config, true)];
     let fits = |n: usize, h: bool, f: usize| {
-        let e = estimate_with_weights(config, f, n, weights_bytes(config, h));
+        let e = estimate_with_weights(config, f, n, weights[usize::from(h)]);
         device.fits(&e).then_some(e)
     };
     let suggestion = if let ViewBatch::Fixed(_) = batch
@@ -375,7 +383,7 @@ fn refusal(
     } else {
         format!(
             "no setting fits; the smallest run (f16 if the device has it, 1 view per batch, 2 frames) needs {}",
-            gib(estimate_with_weights(config, 2, 1, weights_bytes(config, half || device.f16)).peak())
+            gib(estimate_with_weights(config, 2, 1, weights[usize::from(half || device.f16)]).peak())
         )
     };
     format!("{asked} {needs}; {suggestion}")
