@@ -300,6 +300,8 @@ pub enum ExportFormat {
     Ply,
     PlyZip,
     Splatv,
+    /// One HTML file that plays the model offline in any WebGL2 browser.
+    Html,
     Mp4,
 }
 
@@ -310,6 +312,7 @@ impl ExportFormat {
             Self::Ply => None,
             Self::PlyZip => Some("zip"),
             Self::Splatv => Some("splatv"),
+            Self::Html => Some("html"),
             Self::Mp4 => Some("mp4"),
         }
     }
@@ -328,6 +331,7 @@ impl ExportFormat {
         match out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
             Some("zip") => Self::PlyZip,
             Some("splatv") => Self::Splatv,
+            Some("html" | "htm") => Self::Html,
             Some("mp4") => Self::Mp4,
             _ => Self::Ply,
         }

@@ -27,6 +27,21 @@ pub fn export_splatv(model: &LoadedModel, path: &Path, camera: &Camera) -> anyho
     Ok(crate::export::splatv::write_splatv(path, &model.gaussians, model.time_range, camera)?)
 }
 
+/// One HTML file that plays the model offline; it starts from `camera` (the app's view), and offers the
+/// input view and the rig's views as snaps.
+pub fn export_html_player(
+    model: &LoadedModel,
+    path: &Path,
+    camera: &Camera,
+    background: [f32; 3],
+) -> anyhow::Result<usize> {
+    use crate::export::html_player::{PlayerSettings, rig_cameras, write_html_player};
+    let cameras = rig_cameras(&crate::camera::SyncDreamerRig::default(), Some(("your view", *camera)));
+    let title = path.file_stem().map_or("efficient4d".into(), |s| s.to_string_lossy().into_owned());
+    let settings = PlayerSettings::new(&title, background);
+    Ok(write_html_player(path, &model.gaussians, model.time_range, &cameras, &settings)?)
+}
+
 /// What an MP4 export renders.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct VideoSettings {
@@ -104,6 +119,7 @@ pub enum ExportKind {
     PlyFrames,
     PlyZip,
     Splatv,
+    HtmlPlayer,
     Mp4Turntable,
     Mp4View,
     TurntableGif,
@@ -112,10 +128,11 @@ pub enum ExportKind {
 }
 
 impl ExportKind {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::PlyFrames,
         Self::PlyZip,
         Self::Splatv,
+        Self::HtmlPlayer,
         Self::Mp4Turntable,
         Self::Mp4View,
         Self::TurntableGif,
@@ -128,6 +145,7 @@ impl ExportKind {
             Self::PlyFrames => "PLY frames (folder)...",
             Self::PlyZip => "PLY frames (zip, plays in Brush)...",
             Self::Splatv => "4D splats (.splatv, plays in splaTV)...",
+            Self::HtmlPlayer => "HTML player (one file, plays offline)...",
             Self::Mp4Turntable => "MP4 turntable...",
             Self::Mp4View => "MP4 from this view...",
             Self::TurntableGif => "Turntable GIF...",
@@ -142,6 +160,7 @@ impl ExportKind {
             Self::PlyFrames => None,
             Self::PlyZip => Some("model.zip"),
             Self::Splatv => Some("model.splatv"),
+            Self::HtmlPlayer => Some("model.html"),
             Self::Mp4Turntable => Some("turntable.mp4"),
             Self::Mp4View => Some("clip.mp4"),
             Self::TurntableGif => Some("turntable.gif"),
@@ -190,6 +209,10 @@ impl super::App {
             }
             ExportKind::PlyZip => format!("{} PLY frames into ", export_ply_zip(model, path, self.export_frames)?),
             ExportKind::Splatv => format!("{} splats to ", export_splatv(model, path, &self.view_camera())?),
+            ExportKind::HtmlPlayer => {
+                let n = export_html_player(model, path, &self.view_camera(), self.background)?;
+                format!("{n} splats into the player ")
+            }
             ExportKind::Mp4Turntable => {
                 export_mp4(r, model, path, CameraPath::Orbit { elevation_deg: 15.0 }, self.background, self.video)?;
                 String::new()

@@ -358,6 +358,19 @@ pub fn export(
                 .with_context(|| format!("writing {}", out.display()))?;
             println!("wrote {n} splats to {} (splaTV layout; time 0..1 is {time_range:?})", out.display());
         }
+        ExportFormat::Html => {
+            use efficient4d::export::html_player::{PlayerSettings, rig_cameras, write_html_player};
+            let title = checkpoint.file_stem().map_or("efficient4d".into(), |s| s.to_string_lossy().into_owned());
+            let settings = PlayerSettings::new(&title, ck.meta.background);
+            let n = write_html_player(out, &ck.gaussians, time_range, &rig_cameras(&rig, None), &settings)
+                .with_context(|| format!("writing {}", out.display()))?;
+            let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+            println!(
+                "wrote {n} splats into the player {} ({:.1} MB; opens offline in a WebGL2 browser)",
+                out.display(),
+                size as f64 / 1e6
+            );
+        }
         ExportFormat::Mp4 => {
             use efficient4d::export::turntable::{CameraPath, TurntableSpec, render_turntable};
             anyhow::ensure!((16..=4096).contains(&video.size), "--size must be in 16..=4096");

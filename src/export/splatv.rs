@@ -63,6 +63,11 @@ pub struct SplatvCamera {
 }
 
 impl SplatvCamera {
+    /// `camera` under the name viewers list it by (`img_name`).
+    pub fn named(id: u32, name: &str, camera: &Camera) -> Self {
+        Self { img_name: name.to_string(), ..Self::from_camera(id, camera) }
+    }
+
     pub fn from_camera(id: u32, camera: &Camera) -> Self {
         let w2c = camera.world_to_camera;
         let r = DMat3::from_mat4(w2c);

@@ -1,0 +1,117 @@
+//! One HTML file that plays a 4D model offline: our own WebGL2 player (`assets/player/`) with the
+//! model embedded as a base64 `.splatv` (64 bytes a splat before base64, 86 after). The player draws
+//! by our rasterizer's rules (its shader follows `gaussians::math::project`), sorts in a worker, and
+//! offers orbit / pan / zoom (touch too), a time scrubber, play / pause / loop / speed, the cameras
+//! below as snaps and the background colour. It makes no network request, so it opens from `file://`.
+
+use super::splatv::{SplatvCamera, encode, to_bytes};
+use crate::atomic_file::write_atomically;
+use crate::camera::{Camera, SyncDreamerRig, input_view_camera};
+use crate::gaussians::Gaussians4d;
+use base64::Engine as _;
+use serde::Serialize;
+use std::path::Path;
+
+/// The page around the player; `{{…}}` marks what [`player_html`] fills in.
+const TEMPLATE: &str = include_str!("../../assets/player/player.html");
+/// The player itself, inlined into the page.
+pub const PLAYER_JS: &str = include_str!("../../assets/player/player.js");
+
+/// What the page starts with besides the model.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlayerSettings {
+    pub title: String,
+    /// Linear RGB in 0..1, as the checkpoint stores it.
+    pub background: [f32; 3],
+    /// Seconds that the whole time range takes to play at 1×.
+    pub duration_s: f64,
+    /// The world's up, which orbiting turns about (ours: +Z).
+    pub up: [f64; 3],
+}
+
+impl PlayerSettings {
+    /// Ours: +Z up; 3 s for the clip, as the MP4 export's default (72 frames at 24 fps).
+    pub fn new(title: &str, background: [f32; 3]) -> Self {
+        Self { title: title.to_string(), background, duration_s: 3.0, up: [0.0, 0.0, 1.0] }
+    }
+}
+
+/// The snaps a player offers for a model trained on `rig`: `first` (e.g. the app's current view) if
+/// given, the input video's view, then the rig's views.
+pub fn rig_cameras(rig: &SyncDreamerRig, first: Option<(&str, Camera)>) -> Vec<(String, Camera)> {
+    let mut cameras: Vec<(String, Camera)> = first.map(|(n, c)| (n.to_string(), c)).into_iter().collect();
+    cameras.push(("input view".into(), input_view_camera(rig)));
+    cameras.extend((0..rig.views).map(|v| (format!("rig view {v} ({}°)", rig.azimuth_deg(v)), rig.camera(v))));
+    cameras
+}
+
+/// Replaces what HTML would read as markup.
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The page for a `.splatv` file's bytes. JSON inside a `<script>` cannot close it: `<` is escaped.
+pub fn player_html(splatv: &[u8], settings: &PlayerSettings) -> String {
+    let json = serde_json::to_string(settings).expect("settings serialise").replace('<', "\\u003c");
+    let model = base64::engine::general_purpose::STANDARD.encode(splatv);
+    // Each placeholder once, in the template's order, so that nothing filled in is searched again.
+    let mut out = String::with_capacity(TEMPLATE.len() + PLAYER_JS.len() + model.len());
+    let mut rest = TEMPLATE;
+    for (mark, value) in [
+        ("{{TITLE}}", escape_html(&settings.title).as_str()),
+        ("{{SETTINGS_JSON}}", json.as_str()),
+        ("{{MODEL_BASE64}}", model.as_str()),
+        ("{{PLAYER_JS}}", PLAYER_JS),
+    ] {
+        let (before, after) = rest.split_once(mark).expect("the template holds each placeholder once, in order");
+        out.push_str(before);
+        out.push_str(value);
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Writes the player for a 4D model (atomically). Returns how many splats it holds.
+pub fn write_html_player(
+    path: &Path,
+    g: &Gaussians4d,
+    time_range: (f32, f32),
+    cameras: &[(String, Camera)],
+    settings: &PlayerSettings,
+) -> std::io::Result<usize> {
+    let splats = encode(g, time_range);
+    let cameras: Vec<SplatvCamera> =
+        cameras.iter().enumerate().map(|(i, (name, c))| SplatvCamera::named(i as u32, name, c)).collect();
+    let html = player_html(&to_bytes(&splats, &cameras, time_range), settings);
+    write_atomically(path, html.as_bytes())?;
+    Ok(splats.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_holds_every_part_once_and_nothing_closes_a_script_early() {
+        let settings = PlayerSettings::new("a <b> & </script>", [0.1, 0.2, 0.3]);
+        let html = player_html(&[1, 2, 3, 4], &settings);
+        assert!(!html.contains("{{"), "a placeholder was left");
+        assert!(html.contains("<title>a &lt;b&gt; &amp; &lt;/script&gt;</title>"));
+        assert!(html.contains(r#""title":"a \u003cb> & \u003c/script>""#), "{html:.0}");
+        assert!(html.contains("AQIDBA=="), "the model's base64");
+        assert_eq!(html.matches("</script>").count(), 3, "settings, model and player close once each");
+        assert!(!PLAYER_JS.contains("</script"), "the player's source would end its script tag");
+        assert!(!PLAYER_JS.contains("http://") && !PLAYER_JS.contains("https://"), "the player fetches nothing");
+    }
+
+    #[test]
+    fn rig_cameras_list_the_given_view_the_input_view_and_the_rig() {
+        let rig = SyncDreamerRig::default();
+        let names: Vec<String> =
+            rig_cameras(&rig, Some(("your view", rig.camera(3)))).into_iter().map(|c| c.0).collect();
+        assert_eq!(names.len(), 18);
+        assert_eq!(names[..3], ["your view", "input view", "rig view 0 (0°)"]);
+        assert_eq!(names[17], "rig view 15 (337.5°)");
+    }
+}
