@@ -4,7 +4,7 @@
 //! Modules depend downward only:
 //! - foundations: `camera`, `gpu`, `dataset` (the D-NeRF convention between the stages), `gaussians`,
 //!   `video` (decode, mask, crop), `metrics`, `weights`, `atomic_file`, `machine` (what a benchmark
-//!   ran on, and how fast it was then);
+//!   ran on, and how fast it was then), `browser` (a headless Chromium, where the HTML player is checked);
 //! - `render`: the WGSL tile rasterizer, forward and backward, and its burn op;
 //! - the stages: `generate` (stage 1: the 16-view image matrix), `interpolate` (new frames and
 //!   confidence maps), `train` (stage 2), `export` (checkpoint, PLY, turntable);
@@ -15,6 +15,7 @@
 
 pub mod app;
 pub mod atomic_file;
+pub mod browser;
 pub mod camera;
 pub mod dataset;
 pub mod export;

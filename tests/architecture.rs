@@ -13,6 +13,7 @@ use std::path::Path;
 /// Layer of each top-level module (higher layers may use lower ones, never the reverse).
 const LAYERS: &[(&str, u32)] = &[
     ("atomic_file", 0),
+    ("browser", 0),
     ("camera", 0),
     ("gpu", 0),
     ("metrics", 0),

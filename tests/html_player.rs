@@ -1,0 +1,186 @@
+//! The one-file HTML player (`export CKPT --out M --format html`), opened as a receiver would: from
+//! `file://` in Debian's Chromium, headless, WebGL2 on SwiftShader. It must start and draw without an
+//! error, and its renders of a small trained model must match our rasterizer's renders of the same
+//! cameras and times (silhouette IoU and PSNR on the object). Planted errors in the player — a mirrored
+//! axis, time running backwards — must fail that comparison, so it is shown to tell. No browser, no
+//! pass: a Chromium that cannot start fails the test.
+
+mod common;
+use common::*;
+use efficient4d::browser::Browser;
+use efficient4d::camera::SyncDreamerRig;
+use efficient4d::dataset::{LoadOptions, load_dataset};
+use efficient4d::export::Checkpoint;
+use efficient4d::export::html_player::rig_cameras;
+use efficient4d::render::{RasterView, Rasterizer};
+use efficient4d::train::{TrainConfig, Trainer};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Capture width in pixels (the rig's cameras are square).
+const SIZE: u32 = 96;
+/// Viewer times 0..1 compared.
+const TIMES: [f32; 3] = [0.0, 0.5, 1.0];
+/// Header cameras compared: the input view and rig view 4 (azimuth 90°, elevation 30°).
+const CAMERAS: [usize; 2] = [0, 5];
+/// The agreement every shot must reach.
+const MIN_IOU: f64 = 0.9;
+const MIN_PSNR: f64 = 30.0;
+
+/// A small model trained on the truth matrix (64², 3 key frames): 60 steps from 1500 points.
+fn trained_checkpoint(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    write_truth(&data, 64, 3);
+    let ds = load_dataset(&data, LoadOptions::default()).unwrap();
+    let rast = Arc::new(Rasterizer::new(gpu()).unwrap());
+    let config = TrainConfig { iterations: 60, batch_views: 4, init_points: 1500, ..Default::default() };
+    let mut trainer = Trainer::new(&gpu(), rast, &ds, config, None).unwrap();
+    for _ in 0..60 {
+        trainer.step();
+    }
+    let path = dir.join("model.safetensors");
+    trainer.checkpoint().save(&path).unwrap();
+    path
+}
+
+/// One capture of the player: which camera, when, and its premultiplied RGBA (top row first).
+struct Shot {
+    camera: usize,
+    u: f32,
+    rgba: Vec<u8>,
+}
+
+/// Opens `html`, waits for the interactive page's first sorted frame, then captures every compared view.
+fn capture(browser: &mut Browser, html: &Path) -> Vec<Shot> {
+    browser.open(&format!("file://{}", html.display()), Duration::from_secs(60)).unwrap();
+    browser
+        .wait_until(
+            "window.efficient4dPlayer && efficient4dPlayer.framesDrawn > 0 && efficient4dPlayer.player.drawCount > 0",
+            Duration::from_secs(60),
+        )
+        .unwrap_or_else(|e| panic!("{e:#}\nbrowser log: {:#?}", browser.log_tail(20)));
+    let shots: Vec<String> =
+        CAMERAS.iter().flat_map(|c| TIMES.iter().map(move |u| format!("{{camera: {c}, u: {u}}}"))).collect();
+    let images = browser
+        .evaluate(&format!("efficient4dPlayer.capture([{}], {SIZE})", shots.join(", ")), Duration::from_secs(120))
+        .unwrap();
+    use base64::Engine as _;
+    images
+        .as_array()
+        .expect("an array of images")
+        .iter()
+        .map(|image| {
+            assert_eq!((image["width"].as_u64(), image["height"].as_u64()), (Some(SIZE as u64), Some(SIZE as u64)));
+            let rgba = base64::engine::general_purpose::STANDARD
+                .decode(image["rgba"].as_str().expect("rgba"))
+                .expect("base64");
+            assert_eq!(rgba.len(), (SIZE * SIZE * 4) as usize);
+            Shot { camera: image["camera"].as_u64().unwrap() as usize, u: image["u"].as_f64().unwrap() as f32, rgba }
+        })
+        .collect()
+}
+
+/// Our rasterizer's render (RGBA, on black, so colour is premultiplied) of every shot's camera and time.
+fn our_renders(ck: &Checkpoint, shots: &[Shot]) -> Vec<Vec<f32>> {
+    let rig = ck.meta.rig.clone().unwrap_or_default();
+    let cameras = rig_cameras(&rig, None);
+    let (t0, t1) = (ck.meta.time_range[0], ck.meta.time_range[1]);
+    let rast = rasterizer();
+    let params = rast.upload(&ck.gaussians).unwrap();
+    shots
+        .iter()
+        .map(|shot| {
+            let mut camera = cameras[shot.camera].1;
+            camera.intrinsics = camera.intrinsics.scaled_to(SIZE, SIZE);
+            let view = RasterView { camera, time: t0 + shot.u * (t1 - t0), background: [0.0; 3] };
+            rast.read_color(&rast.forward(&params, &[view], false).unwrap()).unwrap()
+        })
+        .collect()
+}
+
+/// Silhouette IoU (alpha above one half) and PSNR of the colour over the union of the silhouettes.
+fn agreement(player: &[u8], ours: &[f32]) -> (f64, f64) {
+    let (mut both, mut either, mut squared, mut samples) = (0usize, 0usize, 0.0f64, 0usize);
+    for (p, o) in player.chunks_exact(4).zip(ours.chunks_exact(4)) {
+        let (in_player, in_ours) = (p[3] as f64 / 255.0 > 0.5, o[3] > 0.5);
+        both += usize::from(in_player && in_ours);
+        if in_player || in_ours {
+            either += 1;
+            for c in 0..3 {
+                squared += (p[c] as f64 / 255.0 - (o[c] as f64).clamp(0.0, 1.0)).powi(2);
+            }
+            samples += 3;
+        }
+    }
+    assert!(either > 100, "the object covers only {either} pixels: nothing to compare");
+    (both as f64 / either as f64, 10.0 * (samples as f64 / squared.max(1e-12)).log10())
+}
+
+/// Every shot's (camera, u, IoU, PSNR).
+fn compare(ck: &Checkpoint, shots: &[Shot]) -> Vec<(usize, f32, f64, f64)> {
+    our_renders(ck, shots)
+        .iter()
+        .zip(shots)
+        .map(|(ours, shot)| {
+            let (iou, psnr) = agreement(&shot.rgba, ours);
+            (shot.camera, shot.u, iou, psnr)
+        })
+        .collect()
+}
+
+fn agrees(figures: &[(usize, f32, f64, f64)]) -> bool {
+    figures.iter().all(|&(_, _, iou, psnr)| iou >= MIN_IOU && psnr >= MIN_PSNR)
+}
+
+/// `html` with `from` (which must occur) replaced by `to`, written beside it as `name`.
+fn planted(html: &Path, name: &str, from: &str, to: &str) -> PathBuf {
+    let text = std::fs::read_to_string(html).unwrap();
+    assert_eq!(text.matches(from).count(), 1, "the player no longer holds `{from}`: update the planted error");
+    let path = html.with_file_name(name);
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+    path
+}
+
+#[test]
+fn the_html_player_renders_like_our_rasterizer_and_a_planted_error_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = trained_checkpoint(dir.path());
+    let ck = Checkpoint::load(&ckpt).unwrap();
+    assert_eq!(ck.meta.rig.clone().unwrap_or_default(), SyncDreamerRig::default());
+
+    // The command a user runs; no extension on --out: the format's is added and the path said.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_efficient4d"))
+        .args(["export", ckpt.to_str().unwrap(), "--out", dir.path().join("player").to_str().unwrap()])
+        .args(["--format", "html"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    let html = dir.path().join("player.html");
+    assert!(said.contains(&html.display().to_string()), "{said}");
+
+    let mut browser = Browser::launch(640, 480).expect("Chromium must start: the player cannot be checked without it");
+    let shots = capture(&mut browser, &html);
+    assert!(browser.errors().is_empty(), "the page reported errors: {:#?}", browser.errors());
+    let figures = compare(&ck, &shots);
+    for (camera, u, iou, psnr) in &figures {
+        eprintln!("camera {camera}, u = {u}: silhouette IoU {iou:.4}, object PSNR {psnr:.2} dB");
+    }
+    assert!(agrees(&figures), "the player differs from our rasterizer: {figures:?}");
+
+    // The same comparison fails on a player with a mirrored x axis, and on one playing time backwards.
+    for (name, from, to) in [
+        ("mirrored.html", "uintBitsToFloat(t0.xyz)", "uintBitsToFloat(t0.xyz) * vec3(-1.0, 1.0, 1.0)"),
+        ("backwards.html", "float dt = u_time - timing.x;", "float dt = (1.0 - u_time) - timing.x;"),
+    ] {
+        let shots = capture(&mut browser, &planted(&html, name, from, to));
+        let figures = compare(&ck, &shots);
+        let worst = figures.iter().map(|f| f.3).fold(f64::INFINITY, f64::min);
+        eprintln!(
+            "planted {name}: worst PSNR {worst:.2} dB, IoU {:?}",
+            figures.iter().map(|f| f.2).collect::<Vec<_>>()
+        );
+        assert!(!agrees(&figures), "{name}: a planted error passed the comparison: {figures:?}");
+    }
+}
