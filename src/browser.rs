@@ -16,6 +16,8 @@ const BROWSERS: [&str; 4] = ["chromium", "chromium-browser", "google-chrome", "g
 
 /// A running headless browser with one page, and what that page reported as errors.
 pub struct Browser {
+    /// The browser's name and version, as it reports them (`Chrome/156.0.8078.129`).
+    pub product: String,
     child: Child,
     socket: WebSocket<TcpStream>,
     session: String,
@@ -102,8 +104,18 @@ impl Browser {
         let stream = TcpStream::connect(&host).with_context(|| format!("connecting to {address}"))?;
         let (socket, _) = tungstenite::client::client(address.as_str(), stream)
             .map_err(|e| anyhow!("DevTools handshake with {address}: {e}"))?;
-        let mut browser =
-            Self { child, socket, session: String::new(), next_id: 0, errors: Vec::new(), log, _profile: profile };
+        let mut browser = Self {
+            product: String::new(),
+            child,
+            socket,
+            session: String::new(),
+            next_id: 0,
+            errors: Vec::new(),
+            log,
+            _profile: profile,
+        };
+        let version = browser.call("Browser.getVersion", json!({}), Duration::from_secs(30))?;
+        browser.product = version["product"].as_str().unwrap_or("unknown browser").to_string();
         let target = browser.call("Target.createTarget", json!({ "url": "about:blank" }), Duration::from_secs(30))?;
         let target_id = target["targetId"].as_str().ok_or_else(|| anyhow!("no target id in {target}"))?.to_string();
         let attached = browser.call(

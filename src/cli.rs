@@ -197,7 +197,8 @@ pub enum Command {
         wgpu: bool,
         /// `raster`: time these trained models (checkpoints) as training renders them — the rig's 16
         /// views over the clip, `--batch` views at a time, at `--size` — instead of random clouds, with
-        /// how deep each pixel walks its tile's list (repeatable).
+        /// how deep each pixel walks its tile's list (repeatable). `player`: also measure the HTML
+        /// player of each.
         #[arg(long = "model", value_name = "CHECKPOINT")]
         models: Vec<PathBuf>,
         /// `app`: in a real window (needs a display; under Xvfb without one) as a user watching it sees

@@ -168,6 +168,14 @@ fn every_export_writes_a_file_that_reads_back() {
     assert!(splatv.splats.len() > model.gaussians.len() / 2, "{} splats in the .splatv", splatv.splats.len());
     assert_eq!(splatv.time_range, model.time_range);
     assert_eq!(splatv.cameras.len(), 1);
+    let html = std::fs::read_to_string(at("model.html")).unwrap();
+    let embedded =
+        efficient4d::export::splatv::from_bytes(&efficient4d::export::html_player::embedded_splatv(&html).unwrap())
+            .unwrap();
+    assert_eq!(embedded.splats, splatv.splats, "the player holds the same splats as the .splatv");
+    let snaps: Vec<&str> = embedded.cameras.iter().map(|c| c.img_name.as_str()).collect();
+    assert_eq!(snaps[..2], ["your view", "input view"], "the app's view first, then the input view and the rig's 16");
+    assert_eq!(snaps.len(), 18);
     // The MP4s decode with our own decoder: the frame count and size asked for.
     let view_size = efficient4d::export::turntable::TurntableSpec {
         size: 96,

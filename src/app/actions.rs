@@ -145,7 +145,7 @@ impl ExportKind {
             Self::PlyFrames => "PLY frames (folder)...",
             Self::PlyZip => "PLY frames (zip, plays in Brush)...",
             Self::Splatv => "4D splats (.splatv, plays in splaTV)...",
-            Self::HtmlPlayer => "HTML player (one file, plays offline)...",
+            Self::HtmlPlayer => "HTML player (plays offline)...",
             Self::Mp4Turntable => "MP4 turntable...",
             Self::Mp4View => "MP4 from this view...",
             Self::TurntableGif => "Turntable GIF...",

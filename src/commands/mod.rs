@@ -5,6 +5,7 @@ pub mod bench_app;
 pub mod bench_confidence;
 pub mod bench_generate;
 pub mod bench_interpolate;
+pub mod bench_player;
 pub mod bench_raster;
 pub mod bench_ring;
 pub mod bench_view;
@@ -122,6 +123,7 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
                 overrides: overrides.overrides,
             })?,
             "view" => bench_view(json, iterations)?,
+            "player" => bench_player(&models, json, iterations)?,
             "generate" => bench_generate::bench_generate(&bench_generate::GenerateBenchArgs {
                 json,
                 iterations,
@@ -140,7 +142,7 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
                 bench_confidence::bench_confidence(bench_confidence::AblationArgs { frames, size, json, settings })?
             }
             other => anyhow::bail!(
-                "unknown benchmark `{other}` (expected raster, ring, view, interpolate, confidence, generate or app)"
+                "unknown benchmark `{other}` (expected raster, ring, view, player, interpolate, confidence, generate or app)"
             ),
         },
         Command::Weights { action: None } => weights::list()?,
@@ -544,6 +546,30 @@ pub fn bench_view(json: bool, iterations: usize) -> anyhow::Result<()> {
             );
         }
     })?;
+    finish_bench(json, &report)
+}
+
+pub fn bench_player(models: &[PathBuf], json: bool, iterations: usize) -> anyhow::Result<()> {
+    // Every frame re-sorts (the camera orbits, time runs): ten per timed iteration.
+    let frames = iterations.max(1) * 10;
+    let report = bench_player::bench_player(models, frames, |row| {
+        if !json {
+            println!(
+                "{:<24} {:>8} splats {:>7.2} MB ({:.0} kB per 10k) sort {:>7.1} ms draw {:>7.1} ms ({:.1} fps at {c}x{c})",
+                row.model,
+                row.splats,
+                row.file_bytes as f64 / 1e6,
+                row.bytes_per_10k_splats / 1e3,
+                row.sort_ms,
+                row.draw_ms,
+                row.fps,
+                c = row.canvas
+            );
+        }
+    })?;
+    if !json {
+        println!("browser: {}", report.browser);
+    }
     finish_bench(json, &report)
 }
 
