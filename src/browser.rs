@@ -136,6 +136,20 @@ impl Browser {
         &self.errors
     }
 
+    /// Runs `source` in every page this browser opens from now on, before the page's own scripts (to
+    /// hold a viewer's clock still, or keep its drawing buffer readable).
+    pub fn add_init_script(&mut self, source: &str) -> anyhow::Result<()> {
+        self.call("Page.addScriptToEvaluateOnNewDocument", json!({ "source": source }), Duration::from_secs(30))?;
+        Ok(())
+    }
+
+    /// Makes the page's viewport `width`×`height` CSS pixels at one device pixel each.
+    pub fn set_viewport(&mut self, width: u32, height: u32) -> anyhow::Result<()> {
+        let metrics = json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false });
+        self.call("Emulation.setDeviceMetricsOverride", metrics, Duration::from_secs(30))?;
+        Ok(())
+    }
+
     /// Opens `url` and waits for its load event.
     pub fn open(&mut self, url: &str, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;

@@ -205,6 +205,9 @@ pub enum Command {
         /// it, instead of headless with the timeline playing.
         #[arg(long)]
         window: bool,
+        /// `viewers`: where scripts/splatv-viewers.sh serves the viewers' pages and the model.
+        #[arg(long, value_name = "URL")]
+        serve: Option<String>,
     },
     /// Show which model weights are installed, partly downloaded or missing, and where they go;
     /// `weights get` downloads them.

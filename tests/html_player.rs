@@ -12,6 +12,7 @@ use efficient4d::camera::SyncDreamerRig;
 use efficient4d::dataset::{LoadOptions, load_dataset};
 use efficient4d::export::Checkpoint;
 use efficient4d::export::html_player::rig_cameras;
+use efficient4d::render::compare::capture_agreement;
 use efficient4d::render::{RasterView, Rasterizer};
 use efficient4d::train::{TrainConfig, Trainer};
 use std::path::{Path, PathBuf};
@@ -99,32 +100,15 @@ fn our_renders(ck: &Checkpoint, shots: &[Shot]) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// Silhouette IoU (alpha above one half) and PSNR of the colour over the union of the silhouettes.
-fn agreement(player: &[u8], ours: &[f32]) -> (f64, f64) {
-    let (mut both, mut either, mut squared, mut samples) = (0usize, 0usize, 0.0f64, 0usize);
-    for (p, o) in player.chunks_exact(4).zip(ours.chunks_exact(4)) {
-        let (in_player, in_ours) = (p[3] as f64 / 255.0 > 0.5, o[3] > 0.5);
-        both += usize::from(in_player && in_ours);
-        if in_player || in_ours {
-            either += 1;
-            for c in 0..3 {
-                squared += (p[c] as f64 / 255.0 - (o[c] as f64).clamp(0.0, 1.0)).powi(2);
-            }
-            samples += 3;
-        }
-    }
-    assert!(either > 100, "the object covers only {either} pixels: nothing to compare");
-    (both as f64 / either as f64, 10.0 * (samples as f64 / squared.max(1e-12)).log10())
-}
-
 /// Every shot's (camera, u, IoU, PSNR).
 fn compare(ck: &Checkpoint, shots: &[Shot]) -> Vec<(usize, f32, f64, f64)> {
     our_renders(ck, shots)
         .iter()
         .zip(shots)
         .map(|(ours, shot)| {
-            let (iou, psnr) = agreement(&shot.rgba, ours);
-            (shot.camera, shot.u, iou, psnr)
+            let a = capture_agreement(&shot.rgba, ours);
+            assert!(a.object_pixels > 100, "the object covers only {} pixels: nothing to compare", a.object_pixels);
+            (shot.camera, shot.u, a.iou, a.psnr)
         })
         .collect()
 }

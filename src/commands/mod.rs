@@ -9,6 +9,7 @@ pub mod bench_player;
 pub mod bench_raster;
 pub mod bench_ring;
 pub mod bench_view;
+pub mod bench_viewers;
 pub mod pipeline;
 pub mod progress;
 pub mod refine;
@@ -110,6 +111,7 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
             wgpu,
             models,
             window,
+            serve,
         } => match what.as_str() {
             "raster" if !models.is_empty() => bench_models(&models, size, settings.batch_views, json, iterations)?,
             "raster" => bench_raster(json, iterations)?,
@@ -124,6 +126,22 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
             })?,
             "view" => bench_view(json, iterations)?,
             "player" => bench_player(&models, json, iterations)?,
+            "viewers" => {
+                let serve =
+                    serve.ok_or_else(|| anyhow::anyhow!("bench viewers needs --serve (scripts/splatv-viewers.sh)"))?;
+                let model = models.first().ok_or_else(|| anyhow::anyhow!("bench viewers needs --model CHECKPOINT"))?;
+                let report = bench_viewers::bench_viewers(&serve, model)?;
+                if !json {
+                    for row in &report.rows {
+                        println!(
+                            "{:<20} u = {:.2}: silhouette IoU {:.4}, object PSNR {:.2} dB ({} pixels)",
+                            row.viewer, row.u, row.agreement.iou, row.agreement.psnr, row.agreement.object_pixels
+                        );
+                    }
+                    println!("browser: {}; page errors: {:?}", report.browser, report.page_errors);
+                }
+                finish_bench(json, &report)?
+            }
             "generate" => bench_generate::bench_generate(&bench_generate::GenerateBenchArgs {
                 json,
                 iterations,
@@ -142,7 +160,7 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
                 bench_confidence::bench_confidence(bench_confidence::AblationArgs { frames, size, json, settings })?
             }
             other => anyhow::bail!(
-                "unknown benchmark `{other}` (expected raster, ring, view, player, interpolate, confidence, generate or app)"
+                "unknown benchmark `{other}` (expected raster, ring, view, player, viewers, interpolate, confidence, generate or app)"
             ),
         },
         Command::Weights { action: None } => weights::list()?,

@@ -152,3 +152,50 @@ pub fn group_errors(got: &Gaussians4d, want: &[GaussianGrad]) -> Vec<GroupError>
         })
         .collect()
 }
+
+/// How closely another renderer's image of a view (a browser viewer's canvas: premultiplied RGBA8, top
+/// row first) matches ours (RGBA f32 rendered on black, so its colour is premultiplied too).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct CaptureAgreement {
+    /// Intersection over union of the silhouettes (alpha above one half).
+    pub iou: f64,
+    /// PSNR of the colour over the union of the silhouettes.
+    pub psnr: f64,
+    /// Pixels in that union.
+    pub object_pixels: usize,
+}
+
+pub fn capture_agreement(captured: &[u8], ours: &[f32]) -> CaptureAgreement {
+    assert_eq!(captured.len(), ours.len(), "the two images must have the same size");
+    let (mut both, mut either, mut squared) = (0usize, 0usize, 0.0f64);
+    for (p, o) in captured.chunks_exact(4).zip(ours.chunks_exact(4)) {
+        let (in_captured, in_ours) = (f64::from(p[3]) / 255.0 > 0.5, o[3] > 0.5);
+        both += usize::from(in_captured && in_ours);
+        if in_captured || in_ours {
+            either += 1;
+            squared += (0..3).map(|c| (f64::from(p[c]) / 255.0 - f64::from(o[c]).clamp(0.0, 1.0)).powi(2)).sum::<f64>();
+        }
+    }
+    let mse = squared / (3 * either.max(1)) as f64;
+    CaptureAgreement {
+        iou: both as f64 / either.max(1) as f64,
+        psnr: 10.0 * (1.0 / mse.max(1e-12)).log10(),
+        object_pixels: either,
+    }
+}
+
+#[cfg(test)]
+mod capture_tests {
+    use super::*;
+
+    #[test]
+    fn capture_agreement_counts_silhouettes_and_colour_error() {
+        // Two pixels: both opaque red (one captured a level off), one only in ours, one empty.
+        let captured = [254, 0, 0, 255, 255, 0, 0, 255, 0, 0, 0, 0, 0, 0, 0, 0];
+        let ours = [1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.5, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0];
+        let a = capture_agreement(&captured, &ours);
+        assert_eq!((a.iou, a.object_pixels), (2.0 / 3.0, 3));
+        let mse = ((1.0f64 / 255.0).powi(2) + 0.25) / 9.0;
+        assert!((a.psnr - 10.0 * (1.0 / mse).log10()).abs() < 1e-9, "{a:?}");
+    }
+}

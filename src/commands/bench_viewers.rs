@@ -1,0 +1,142 @@
+//! `efficient4d bench viewers --serve URL --model CKPT`: our `.splatv` in the browser viewers that read it
+//! — splaTV (`index.html` + `hybrid.js`) and gsplat.js (`gsplat.html`, our harness page around the npm
+//! package) — in headless Chromium, each compared with our rasterizer's render of the same camera and
+//! time (silhouette IoU, PSNR on the object). `scripts/splatv-viewers.sh` prepares and serves the pages
+//! (the viewers' code is fetched there, never kept in this repository) and runs this.
+//!
+//! Both viewers play time from the wall clock (`sin(Date.now() / 1000) / 2 + 1/2`), so the page's clock is
+//! held where that gives the time asked for; their WebGL drawing buffers are kept (`preserveDrawingBuffer`)
+//! so that the last frame can be read back with its alpha. `EFFICIENT4D_VIEWERS_SAVE=DIR` keeps the images.
+
+use efficient4d::browser::Browser;
+use efficient4d::camera::Camera;
+use efficient4d::export::Checkpoint;
+use efficient4d::export::splatv::SplatvCamera;
+use efficient4d::render::compare::{CaptureAgreement, capture_agreement};
+use efficient4d::render::{RasterView, Rasterizer};
+use serde::Serialize;
+use std::time::Duration;
+
+/// A folder to save every capture and our render in (PNG, RGBA), to look at what the figures say.
+const SAVE_VAR: &str = "EFFICIENT4D_VIEWERS_SAVE";
+/// Viewer times compared.
+const TIMES: [f32; 3] = [0.0, 0.5, 1.0];
+/// Frames each viewer draws before its image is read (its worker sorts meanwhile).
+const SETTLE_FRAMES: u32 = 60;
+
+/// Holds the page's clock at the viewer time in `?e4d_u=`, keeps WebGL drawing buffers readable, counts
+/// animation frames, and hands the header camera to our gsplat.js page.
+const INIT_SCRIPT: &str = r#"(() => {
+  const params = new URLSearchParams(location.search);
+  const u = Number(params.get('e4d_u') || 0);
+  const held = 1000 * Math.asin(Math.min(Math.max(2 * u - 1, -1), 1));
+  Date.now = () => held;
+  const getContext = HTMLCanvasElement.prototype.getContext;
+  HTMLCanvasElement.prototype.getContext = function (type, options) {
+    const context = getContext.call(this, type, Object.assign({}, options, { preserveDrawingBuffer: true }));
+    if (type === 'webgl2' && context) window.__efficient4dGl = context;
+    return context;
+  };
+  window.__efficient4dFrames = 0;
+  const requestFrame = window.requestAnimationFrame.bind(window);
+  window.requestAnimationFrame = (f) => requestFrame((t) => { window.__efficient4dFrames++; f(t); });
+  window.__efficient4dHeaderCamera = JSON.parse(params.get('e4d_camera') || 'null');
+})();"#;
+
+/// Reads the WebGL2 drawing buffer: premultiplied RGBA8, bottom row first, in base64.
+const READ_PIXELS: &str = r#"(() => {
+  const gl = window.__efficient4dGl;
+  const w = gl.drawingBufferWidth, h = gl.drawingBufferHeight;
+  const pixels = new Uint8Array(w * h * 4);
+  gl.readPixels(0, 0, w, h, gl.RGBA, gl.UNSIGNED_BYTE, pixels);
+  let s = '';
+  for (let i = 0; i < pixels.length; i += 0x8000) s += String.fromCharCode.apply(null, pixels.subarray(i, i + 0x8000));
+  return { width: w, height: h, rgba: btoa(s) };
+})()"#;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ViewerRow {
+    pub viewer: String,
+    /// Viewer time 0..1 (the model's time range mapped onto it).
+    pub u: f32,
+    #[serde(flatten)]
+    pub agreement: CaptureAgreement,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ViewersReport {
+    pub browser: String,
+    pub model: String,
+    pub size: u32,
+    pub rows: Vec<ViewerRow>,
+    /// Errors the viewers' pages reported (console errors, exceptions).
+    pub page_errors: Vec<String>,
+}
+
+/// Column-major world-to-camera matrix, as splaTV takes it in the address's hash.
+fn view_matrix(camera: &Camera) -> Vec<f64> {
+    camera.world_to_camera.to_cols_array().to_vec()
+}
+
+fn capture(browser: &mut Browser, url: &str) -> anyhow::Result<(u32, u32, Vec<u8>)> {
+    browser.open(url, Duration::from_secs(120))?;
+    browser.wait_until(
+        &format!("window.__efficient4dGl && window.__efficient4dFrames > {SETTLE_FRAMES}"),
+        Duration::from_secs(300),
+    )?;
+    let image = browser.evaluate(READ_PIXELS, Duration::from_secs(60))?;
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(image["rgba"].as_str().unwrap_or_default())?;
+    let (w, h) = (image["width"].as_u64().unwrap_or(0) as u32, image["height"].as_u64().unwrap_or(0) as u32);
+    anyhow::ensure!(bytes.len() == (w * h * 4) as usize, "{url}: read {} bytes for {w}x{h}", bytes.len());
+    // Top row first, as our renders are.
+    let row = (w * 4) as usize;
+    let flipped = bytes.chunks_exact(row).rev().flatten().copied().collect();
+    Ok((w, h, flipped))
+}
+
+pub fn bench_viewers(serve: &str, model: &std::path::Path) -> anyhow::Result<ViewersReport> {
+    let ck = Checkpoint::load(model)?;
+    let rig = ck.meta.rig.clone().unwrap_or_default();
+    // The camera our .splatv export writes first: the viewers start there.
+    let camera = efficient4d::camera::input_view_camera(&rig);
+    let size = camera.intrinsics.width;
+    let header = serde_json::to_string(&SplatvCamera::from_camera(0, &camera))?;
+    let hash = serde_json::to_string(&view_matrix(&camera))?;
+    let encode = |s: &str| s.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
+
+    let mut browser = Browser::launch(size, size)?;
+    browser.set_viewport(size, size)?;
+    browser.add_init_script(INIT_SCRIPT)?;
+    let rast = Rasterizer::new(efficient4d::gpu::GpuContext::shared()?)?;
+    let params = rast.upload(&ck.gaussians)?;
+    let (t0, t1) = (ck.meta.time_range[0], ck.meta.time_range[1]);
+    let mut rows = Vec::new();
+    for &u in &TIMES {
+        let view = RasterView { camera, time: t0 + u * (t1 - t0), background: [0.0; 3] };
+        let ours = rast.read_color(&rast.forward(&params, &[view], false)?)?;
+        let pages = [
+            // splaTV resolves a relative `url` against its own model host: the address must be whole.
+            ("splaTV (hybrid.js)", format!("{serve}/index.html?url={serve}/model.splatv&e4d_u={u}#{}", encode(&hash))),
+            ("gsplat.js", format!("{serve}/gsplat.html?size={size}&e4d_u={u}&e4d_camera={}", encode(&header))),
+        ];
+        for (viewer, url) in pages {
+            let (w, h, rgba) = capture(&mut browser, &url)?;
+            anyhow::ensure!((w, h) == (size, size), "{viewer} drew {w}x{h}, not {size}x{size}");
+            if let Ok(dir) = std::env::var(SAVE_VAR) {
+                let name = format!("{dir}/{}-{u}.png", viewer.split(' ').next().unwrap_or("viewer"));
+                image::save_buffer(&name, &rgba, w, h, image::ExtendedColorType::Rgba8)?;
+                let ours8: Vec<u8> = ours.iter().map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8).collect();
+                image::save_buffer(format!("{dir}/ours-{u}.png"), &ours8, w, h, image::ExtendedColorType::Rgba8)?;
+            }
+            rows.push(ViewerRow { viewer: viewer.into(), u, agreement: capture_agreement(&rgba, &ours) });
+        }
+    }
+    Ok(ViewersReport {
+        browser: browser.product.clone(),
+        model: model.display().to_string(),
+        size,
+        rows,
+        page_errors: browser.errors().to_vec(),
+    })
+}
