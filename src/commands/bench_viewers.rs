@@ -1,6 +1,6 @@
 //! `efficient4d bench viewers --serve URL --model CKPT`: our `.splatv` in the browser viewers that read it
 //! — splaTV (`index.html` + `hybrid.js`) and gsplat.js (`gsplat.html`, our harness page around the npm
-//! package) — in headless Chromium, each compared with our rasterizer's render of the same camera and
+//! package) — and our own HTML player (from `file://`, as exported), in headless Chromium, each compared with our rasterizer's render of the same camera and
 //! time (silhouette IoU, PSNR on the object). `scripts/splatv-viewers.sh` prepares and serves the pages
 //! (the viewers' code is fetched there, never kept in this repository) and runs this.
 //!
@@ -112,6 +112,26 @@ pub fn bench_viewers(serve: &str, model: &std::path::Path) -> anyhow::Result<Vie
     let params = rast.upload(&ck.gaussians)?;
     let (t0, t1) = (ck.meta.time_range[0], ck.meta.time_range[1]);
     let mut rows = Vec::new();
+    // Our player first: camera 0 of its snaps is the input view, as the .splatv's header camera is.
+    let dir = tempfile::tempdir()?;
+    let html = dir.path().join("player.html");
+    let cameras = efficient4d::export::html_player::rig_cameras(&rig, None);
+    let settings = efficient4d::export::html_player::PlayerSettings::new("bench", [0.0; 3]);
+    efficient4d::export::html_player::write_html_player(&html, &ck.gaussians, (t0, t1), &cameras, &settings)?;
+    browser.open(&format!("file://{}", html.display()), Duration::from_secs(120))?;
+    browser
+        .wait_until("window.efficient4dPlayer && efficient4dPlayer.player.drawCount > 0", Duration::from_secs(300))?;
+    let shots: Vec<String> = TIMES.iter().map(|u| format!("{{camera: 0, u: {u}}}")).collect();
+    let images = browser
+        .evaluate(&format!("efficient4dPlayer.capture([{}], {size})", shots.join(", ")), Duration::from_secs(300))?;
+    for (image, &u) in images.as_array().map(Vec::as_slice).unwrap_or_default().iter().zip(&TIMES) {
+        use base64::Engine as _;
+        let rgba = base64::engine::general_purpose::STANDARD.decode(image["rgba"].as_str().unwrap_or_default())?;
+        let view = RasterView { camera, time: t0 + u * (t1 - t0), background: [0.0; 3] };
+        let ours = rast.read_color(&rast.forward(&params, &[view], false)?)?;
+        anyhow::ensure!(rgba.len() == ours.len(), "the player drew {} bytes, not {}", rgba.len(), ours.len());
+        rows.push(ViewerRow { viewer: "efficient4d player".into(), u, agreement: capture_agreement(&rgba, &ours) });
+    }
     for &u in &TIMES {
         let view = RasterView { camera, time: t0 + u * (t1 - t0), background: [0.0; 3] };
         let ours = rast.read_color(&rast.forward(&params, &[view], false)?)?;
