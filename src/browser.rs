@@ -150,6 +150,33 @@ impl Browser {
         Ok(())
     }
 
+    /// Drags the mouse from `from` to `to` (CSS pixels) in `steps` moves with `button` held
+    /// (`left`, `right`), and `modifiers` (DevTools bit mask: 8 is shift), as a user's hand would.
+    pub fn drag(&mut self, from: (f64, f64), to: (f64, f64), button: &str, modifiers: u32) -> anyhow::Result<()> {
+        let steps = 8;
+        let mut event = |kind: &str, (x, y): (f64, f64)| {
+            let params = json!({ "type": kind, "x": x, "y": y, "button": button, "buttons": if button == "right" { 2 } else { 1 },
+                "clickCount": 1, "modifiers": modifiers });
+            self.call("Input.dispatchMouseEvent", params, Duration::from_secs(30)).map(|_| ())
+        };
+        event("mousePressed", from)?;
+        for i in 1..=steps {
+            let f = f64::from(i) / f64::from(steps);
+            event("mouseMoved", (from.0 + (to.0 - from.0) * f, from.1 + (to.1 - from.1) * f))?;
+        }
+        event("mouseReleased", to)
+    }
+
+    /// Presses and releases one key (`key` as the DOM names it: " ", "ArrowRight").
+    pub fn press_key(&mut self, key: &str, code: &str) -> anyhow::Result<()> {
+        for kind in ["keyDown", "keyUp"] {
+            let params =
+                json!({ "type": kind, "key": key, "code": code, "text": if kind == "keyDown" { key } else { "" } });
+            self.call("Input.dispatchKeyEvent", params, Duration::from_secs(30))?;
+        }
+        Ok(())
+    }
+
     /// Opens `url` and waits for its load event.
     pub fn open(&mut self, url: &str, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;

@@ -2,8 +2,9 @@
 //! `file://` in Debian's Chromium, headless, WebGL2 on SwiftShader. It must start and draw without an
 //! error, and its renders of a small trained model must match our rasterizer's renders of the same
 //! cameras and times (silhouette IoU and PSNR on the object). Planted errors in the player — a mirrored
-//! axis, time running backwards — must fail that comparison, so it is shown to tell. No browser, no
-//! pass: a Chromium that cannot start fails the test.
+//! axis, time running backwards — must fail that comparison, so it is shown to tell. Its controls answer
+//! mouse and keyboard events, and a damaged file is reported. No browser, no pass: a Chromium that
+//! cannot start fails the test.
 
 mod common;
 use common::*;
@@ -152,6 +153,51 @@ fn the_html_player_renders_like_our_rasterizer_and_a_planted_error_fails() {
         eprintln!("camera {camera}, u = {u}: silhouette IoU {iou:.4}, object PSNR {psnr:.2} dB");
     }
     assert!(agrees(&figures), "the player differs from our rasterizer: {figures:?}");
+
+    // The controls, driven as a user's mouse and keyboard would: a drag orbits, a right-drag pans,
+    // space plays, the view list snaps to a rig camera.
+    let pose = |b: &mut Browser| b.evaluate("JSON.stringify(efficient4dPlayer.pose)", Duration::from_secs(30)).unwrap();
+    let before = pose(&mut browser);
+    browser.drag((320.0, 240.0), (420.0, 260.0), "left", 0).unwrap();
+    let orbited = pose(&mut browser);
+    assert_ne!(orbited, before, "a drag orbits");
+    let eye_to_target = |b: &mut Browser| {
+        b.evaluate("efficient4dPlayer.pose.distance", Duration::from_secs(30)).unwrap().as_f64().unwrap()
+    };
+    let distance = eye_to_target(&mut browser);
+    browser.drag((320.0, 240.0), (300.0, 200.0), "right", 0).unwrap();
+    assert_ne!(pose(&mut browser), orbited, "a right-drag pans");
+    assert_eq!(eye_to_target(&mut browser), distance, "panning keeps the distance");
+    browser.press_key(" ", "Space").unwrap();
+    browser.wait_until("efficient4dPlayer.playing && efficient4dPlayer.player.u > 0", Duration::from_secs(30)).unwrap();
+    browser.press_key(" ", "Space").unwrap();
+    browser.wait_until("!efficient4dPlayer.playing", Duration::from_secs(30)).unwrap();
+    let snapped = browser
+        .evaluate(
+            "(() => { const s = document.getElementById('camera'); s.value = '5'; s.dispatchEvent(new Event('change')); \
+             const p = efficient4dPlayer.pose, c = efficient4dPlayer.file.cameras[5]; \
+             return [efficient4dPlayer.cameraIndex, Math.hypot(...p.eye.map((v, i) => v - c.position[i]))]; })()",
+            Duration::from_secs(30),
+        )
+        .unwrap();
+    assert_eq!(snapped[0], 5, "{snapped}");
+    assert!(snapped[1].as_f64().unwrap() < 1e-6, "the snap puts the eye at the rig camera: {snapped}");
+    assert!(browser.errors().is_empty(), "the page reported errors: {:#?}", browser.errors());
+
+    // A damaged file says so on the page and in the console rather than showing nothing.
+    let text = std::fs::read_to_string(&html).unwrap();
+    let (head, rest) = text.split_once(r#"<script id="model" type="application/gzip">"#).unwrap();
+    let broken = dir.path().join("broken.html");
+    std::fs::write(
+        &broken,
+        format!("{head}<script id=\"model\" type=\"application/gzip\">H4sIAAAAAAAA{}", &rest[200..]),
+    )
+    .unwrap();
+    browser.open(&format!("file://{}", broken.display()), Duration::from_secs(60)).unwrap();
+    browser
+        .wait_until("document.getElementById('status').textContent.startsWith('error')", Duration::from_secs(60))
+        .unwrap();
+    assert!(!browser.errors().is_empty(), "the damage went unreported");
 
     // The same comparison fails on a player with a mirrored x axis, and on one playing time backwards.
     for (name, from, to) in [
