@@ -5,13 +5,13 @@
 
 pub mod actions;
 pub mod edit;
-pub mod model;
-pub mod open;
+pub(crate) mod model;
+pub(crate) mod open;
 mod panels;
 pub mod preview;
-pub mod timeline;
+pub(crate) mod timeline;
 pub mod unfinished;
-pub mod viewport;
+pub(crate) mod viewport;
 pub mod weights_window;
 pub mod worker;
 

@@ -10,6 +10,16 @@ use std::time::Instant;
 #[derive(Clone, Debug, Serialize)]
 pub struct RasterBenchRow {
     pub gaussians: usize,
+    #[serde(flatten)]
+    pub timing: BatchTiming,
+    /// Bytes of the rasterizer's own GPU buffers for one batch (forward + backward).
+    pub gpu_buffer_mb: f64,
+    pub iterations: usize,
+}
+
+/// The rasterizer's time per image and its workload, for random clouds and trained models alike.
+#[derive(Clone, Debug, Serialize)]
+pub struct BatchTiming {
     pub resolution: u32,
     pub views_per_batch: usize,
     pub forward_ms_per_image: f64,
@@ -17,9 +27,6 @@ pub struct RasterBenchRow {
     /// Visible (view, Gaussian) pairs and tile/splat pairs per image, to judge the workload.
     pub visible_per_image: f64,
     pub tile_pairs_per_image: f64,
-    /// Bytes of the rasterizer's own GPU buffers for one batch (forward + backward).
-    pub gpu_buffer_mb: f64,
-    pub iterations: usize,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -110,12 +117,14 @@ pub fn bench_case(
     let per = 1e3 / (iterations * views_per_batch) as f64;
     Ok(RasterBenchRow {
         gaussians,
-        resolution: size,
-        views_per_batch,
-        forward_ms_per_image: fwd * per,
-        forward_backward_ms_per_image: both * per,
-        visible_per_image: visible as f64 / views_per_batch as f64,
-        tile_pairs_per_image: pairs as f64 / views_per_batch as f64,
+        timing: BatchTiming {
+            resolution: size,
+            views_per_batch,
+            forward_ms_per_image: fwd * per,
+            forward_backward_ms_per_image: both * per,
+            visible_per_image: visible as f64 / views_per_batch as f64,
+            tile_pairs_per_image: pairs as f64 / views_per_batch as f64,
+        },
         gpu_buffer_mb: bytes as f64 / (1 << 20) as f64,
         iterations,
     })
@@ -143,12 +152,8 @@ pub fn bench_raster(
 pub struct ModelBenchRow {
     pub model: String,
     pub splats: usize,
-    pub resolution: u32,
-    pub views_per_batch: usize,
-    pub forward_ms_per_image: f64,
-    pub forward_backward_ms_per_image: f64,
-    pub visible_per_image: f64,
-    pub tile_pairs_per_image: f64,
+    #[serde(flatten)]
+    pub timing: BatchTiming,
     /// Entries of a tile's depth-sorted list, on average over the tiles of every image.
     pub tile_list_mean: f64,
     /// Entries each pixel walked before it saturated or its list ended (mean over pixels).
@@ -217,12 +222,14 @@ pub fn bench_model(
     Ok(ModelBenchRow {
         model: model.to_string(),
         splats: g.len(),
-        resolution: size,
-        views_per_batch,
-        forward_ms_per_image: fwd * per,
-        forward_backward_ms_per_image: both * per,
-        visible_per_image: visible as f64 / images,
-        tile_pairs_per_image: pairs as f64 / images,
+        timing: BatchTiming {
+            resolution: size,
+            views_per_batch,
+            forward_ms_per_image: fwd * per,
+            forward_backward_ms_per_image: both * per,
+            visible_per_image: visible as f64 / images,
+            tile_pairs_per_image: pairs as f64 / images,
+        },
         tile_list_mean: pairs as f64 / (images * (tiles * tiles) as f64),
         walked_per_pixel: walked_pixels as f64 / pixels,
         walked_per_tile: walked_tiles as f64 / (images * (tiles * tiles) as f64),

@@ -475,12 +475,12 @@ pub fn bench_raster(json: bool, iterations: usize) -> anyhow::Result<()> {
             println!(
                 "{:>9} {:>6} {:>6} {:>12.2} {:>14.2} {:>10.0} {:>11.0} {:>9.1}",
                 row.gaussians,
-                row.resolution,
-                row.views_per_batch,
-                row.forward_ms_per_image,
-                row.forward_backward_ms_per_image,
-                row.visible_per_image,
-                row.tile_pairs_per_image,
+                row.timing.resolution,
+                row.timing.views_per_batch,
+                row.timing.forward_ms_per_image,
+                row.timing.forward_backward_ms_per_image,
+                row.timing.visible_per_image,
+                row.timing.tile_pairs_per_image,
                 row.gpu_buffer_mb
             );
         }
@@ -519,10 +519,10 @@ fn bench_models(models: &[PathBuf], size: u32, batch: usize, json: bool, iterati
             println!(
                 "{:>8} {:>12.2} {:>14.2} {:>10.0} {:>11.0} {:>10.1} {:>9.1} {:>9.1} {:>7.0}%  {}",
                 row.splats,
-                row.forward_ms_per_image,
-                row.forward_backward_ms_per_image,
-                row.visible_per_image,
-                row.tile_pairs_per_image,
+                row.timing.forward_ms_per_image,
+                row.timing.forward_backward_ms_per_image,
+                row.timing.visible_per_image,
+                row.timing.tile_pairs_per_image,
                 row.tile_list_mean,
                 row.walked_per_pixel,
                 row.walked_per_tile,

@@ -3,7 +3,7 @@
 
 mod error;
 mod read;
-pub mod schema;
+pub(crate) mod schema;
 mod write;
 
 pub use error::DatasetError;

@@ -2,7 +2,7 @@
 //! zip, the one-file 4D `.splatv` for browser viewers, one HTML file that plays the model offline, and
 //! turntable previews.
 
-pub mod checkpoint;
+pub(crate) mod checkpoint;
 pub mod html_player;
 pub mod ply;
 pub mod ply_zip;

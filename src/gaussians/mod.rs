@@ -2,7 +2,7 @@
 //! a left and a right unit quaternion forming a 4D rotation, an opacity logit and SH colour.
 //! Parameters are stored raw (log / logit / unnormalised quaternions), as the optimiser sees them.
 
-pub mod groups;
+pub(crate) mod groups;
 pub mod lift;
 pub mod math;
 pub mod random;

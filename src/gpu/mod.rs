@@ -4,7 +4,7 @@
 //! ([`GpuContext::from_existing`]); either way burn is registered on the *same* device and queue
 //! ([`GpuContext::burn_device`]), so burn tensors and our pipelines share buffers without copies.
 
-pub mod memory;
+pub(crate) mod memory;
 
 use std::sync::{Arc, OnceLock};
 

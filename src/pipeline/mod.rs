@@ -3,8 +3,8 @@
 //! checkpoint (export) — and reports typed events to one observer. The CLI, the app and the
 //! benchmarks are drivers of it; none of them has a stage loop of its own.
 
-pub mod clock;
-pub mod events;
+pub(crate) mod clock;
+pub(crate) mod events;
 pub mod plan;
 pub mod run_length;
 pub mod stage1;

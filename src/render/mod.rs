@@ -1,15 +1,15 @@
 //! Rendering 4D Gaussians: the CPU reference (f64) and the WGSL tile-based rasterizer.
 
-pub mod burn_op;
+pub(crate) mod burn_op;
 pub mod compare;
-pub mod fused_loss;
+pub(crate) mod fused_loss;
 pub mod gpu_buffers;
 mod gpu_sizes;
 pub mod present;
-pub mod profiler;
-pub mod raster;
+pub(crate) mod profiler;
+pub(crate) mod raster;
 pub mod reference;
-pub mod shaders;
+pub(crate) mod shaders;
 
 pub use raster::{
     ChunkCounts, Counting, GaussianBuffers, GradientBuffers, RasterError, RasterView, Rasterizer, Rendered,

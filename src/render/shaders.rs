@@ -60,6 +60,8 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage (the tests validate each in every feature variant).
+    #[cfg(test)]
     pub const ALL: [Stage; 11] = [
         Stage::Project,
         Stage::Scan,

@@ -2,7 +2,7 @@
 //! written on burn tensors so its moments can follow the Gaussians when densification clones,
 //! splits and prunes them (burn's optimisers keep their state opaque).
 
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 
 pub const BETA1: f64 = 0.9;
 pub const BETA2: f64 = 0.999;
@@ -31,12 +31,6 @@ impl Moments {
         let m_hat = self.m.clone() / bc1;
         let v_hat = self.v.clone() / bc2;
         param - lr * m_hat / (v_hat.sqrt() + EPSILON)
-    }
-
-    /// Keeps the rows listed in `keep` (in that order); used by pruning and densification.
-    pub fn select_rows(&mut self, keep: &Tensor<1, Int>) {
-        self.m = self.m.clone().select(0, keep.clone());
-        self.v = self.v.clone().select(0, keep.clone());
     }
 }
 

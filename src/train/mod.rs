@@ -1,18 +1,18 @@
 //! Stage 2: fit 4D Gaussians to a multi-view, multi-time dataset (an image matrix from stage 1, or
 //! any dataset in the D-NeRF convention) with the confidence-aware loss, on the shared GPU.
 
-pub mod adam;
-pub mod carve;
-pub mod densify;
+pub(crate) mod adam;
+pub(crate) mod carve;
+pub(crate) mod densify;
 pub mod eval;
-pub mod init;
-pub mod loss;
+pub(crate) mod init;
+pub(crate) mod loss;
 pub mod motion_prior;
 pub mod overrides;
-pub mod sampling;
+pub(crate) mod sampling;
 pub mod state;
-pub mod time_floor;
-pub mod validate;
+pub(crate) mod time_floor;
+pub(crate) mod validate;
 
 use crate::dataset::Dataset;
 use crate::export::{Checkpoint, CheckpointMeta, checkpoint::FORMAT_VERSION};

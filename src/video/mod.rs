@@ -3,16 +3,16 @@
 
 pub mod encode;
 mod error;
-pub mod ffmpeg;
-pub mod folder;
-pub mod gif;
-pub mod h264;
-pub mod mask;
+pub(crate) mod ffmpeg;
+pub(crate) mod folder;
+pub(crate) mod gif;
+pub(crate) mod h264;
+pub(crate) mod mask;
 mod mp4_boxes;
-pub mod pillow_resize;
+pub(crate) mod pillow_resize;
 pub mod preprocess;
-pub mod resize;
-pub mod select;
+pub(crate) mod resize;
+pub(crate) mod select;
 mod source;
 
 pub use error::VideoError;

@@ -4,16 +4,16 @@
 //! spatial volumes averaged over frames at every DDIM step, decomposed guidance); `matrix` turns its
 //! output into the image matrix on disk.
 
-pub mod attention;
+pub(crate) mod attention;
 pub mod clip;
 pub mod conditioning;
-pub mod config;
+pub(crate) mod config;
 pub mod ddim;
-pub mod depth_attention;
+pub(crate) mod depth_attention;
 pub mod frustum;
 pub mod frustum_net;
 pub mod guidance;
-pub mod layers;
+pub(crate) mod layers;
 pub mod matrix;
 pub mod memory;
 pub mod model;
@@ -21,10 +21,10 @@ pub mod smoothing;
 pub mod spatial_net;
 pub mod target_encoder;
 pub mod unet;
-pub mod unet_blocks;
+pub(crate) mod unet_blocks;
 pub mod unproject;
 pub mod vae;
-pub mod volume_block;
+pub(crate) mod volume_block;
 
 pub use config::SyncDreamerConfig;
 
