@@ -22,7 +22,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Streams into a temporary file beside `path`; the file appears under `path` only if `fill` succeeds.
-pub fn write_atomically_with(
+pub(crate) fn write_atomically_with(
     path: &Path,
     fill: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
@@ -35,7 +35,7 @@ pub fn write_atomically_with(
 /// Writes several files, each atomically, with every one fully written before the first is renamed
 /// into place: a failure while writing leaves all the old files; only a crash in the instant between
 /// the renames (in the order given) can leave some new and some old.
-pub fn write_files_atomically(files: &[(&Path, &[u8])]) -> std::io::Result<()> {
+pub(crate) fn write_files_atomically(files: &[(&Path, &[u8])]) -> std::io::Result<()> {
     let mut temps = Vec::with_capacity(files.len());
     for (path, bytes) in files {
         let tmp = filled_temp(path, |w| w.write_all(bytes))?;
@@ -84,7 +84,7 @@ fn filled_temp(
 
 /// Removes the temporary files of ours in `dir` that no live writer holds (a killed process's), and
 /// returns how many. Best effort: what cannot be read or removed is left.
-pub fn remove_stale_temps(dir: &Path) -> usize {
+pub(crate) fn remove_stale_temps(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     let mut removed = 0;
     for entry in entries.flatten() {

@@ -347,7 +347,7 @@ pub fn burn_op_check(gpu: &Arc<GpuContext>, rast: &Arc<Rasterizer>) -> anyhow::R
 }
 
 /// The demo creature's 16 rig views at 256², as a 4 × 4 grid of opaque RGBA8 on white.
-pub fn creature_grid(rast: &Rasterizer) -> anyhow::Result<image::RgbaImage> {
+pub(crate) fn creature_grid(rast: &Rasterizer) -> anyhow::Result<image::RgbaImage> {
     let g = crate::generate::demo::creature(STORED_TIME as f64);
     let views: Vec<RasterView> =
         (0..16).map(|v| rig_view(v, STORED_TIME, (STORED_SIDE, STORED_SIDE), [1.0; 3])).collect();

@@ -8,7 +8,7 @@ pub const C1: f64 = 0.01 * 0.01;
 pub const C2: f64 = 0.03 * 0.03;
 
 /// The normalised 1D Gaussian window, in f64.
-pub fn gaussian_window_f64() -> Vec<f64> {
+pub(crate) fn gaussian_window_f64() -> Vec<f64> {
     let half = (SSIM_WINDOW / 2) as f64;
     let w: Vec<f64> =
         (0..SSIM_WINDOW).map(|i| (-(i as f64 - half).powi(2) / (2.0 * SSIM_SIGMA * SSIM_SIGMA)).exp()).collect();
@@ -28,7 +28,7 @@ pub enum Border {
 /// Separable blur of a w × h image with an odd-length kernel (rows, then columns). Each pass adds
 /// the taps' shifted copies of whole rows (a padded one for the horizontal pass), which the compiler
 /// vectorises; each pixel's sum still runs in tap order.
-pub fn separable_blur<T>(src: &[T], w: usize, h: usize, taps: &[T], border: Border) -> Vec<T>
+pub(crate) fn separable_blur<T>(src: &[T], w: usize, h: usize, taps: &[T], border: Border) -> Vec<T>
 where
     T: Copy + Default + std::ops::Mul<Output = T> + std::ops::AddAssign,
 {
@@ -70,7 +70,7 @@ where
 
 /// Per-pixel SSIM on the CPU in f64, averaged over channels: `a[c]` and `b[c]` are channel c of the
 /// two images (w × h, row-major). Zero padding, the 11×11 Gaussian window, C1 = 0.01², C2 = 0.03².
-pub fn ssim_map_cpu(a: &[&[f32]], b: &[&[f32]], width: usize, height: usize) -> Vec<f64> {
+pub(crate) fn ssim_map_cpu(a: &[&[f32]], b: &[&[f32]], width: usize, height: usize) -> Vec<f64> {
     assert_eq!(a.len(), b.len(), "SSIM needs the same channels");
     let win = gaussian_window_f64();
     let blur = |src: &[f64]| separable_blur(src, width, height, &win, Border::Zero);
@@ -92,7 +92,7 @@ pub fn ssim_map_cpu(a: &[&[f32]], b: &[&[f32]], width: usize, height: usize) -> 
 }
 
 /// SSIM of two images on the CPU in f64 (evaluation): rgb in [0, 1], interleaved, w × h.
-pub fn ssim_cpu(a: &[f32], b: &[f32], width: usize, height: usize, channels: usize) -> f64 {
+pub(crate) fn ssim_cpu(a: &[f32], b: &[f32], width: usize, height: usize, channels: usize) -> f64 {
     let planes = |img: &[f32]| -> Vec<Vec<f32>> {
         (0..channels).map(|c| img.iter().skip(c).step_by(channels).copied().collect()).collect()
     };

@@ -14,22 +14,22 @@ pub fn export_times(model: &LoadedModel, frames: u32) -> Vec<f32> {
     sequence_times(model.time_range, &model.key_times, (frames > 0).then_some(frames))
 }
 
-pub fn export_ply_sequence(model: &LoadedModel, dir: &Path, frames: u32) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn export_ply_sequence(model: &LoadedModel, dir: &Path, frames: u32) -> anyhow::Result<Vec<PathBuf>> {
     Ok(export_sequence(&model.gaussians, &export_times(model, frames), dir, "frame")?)
 }
 
-pub fn export_ply_zip(model: &LoadedModel, path: &Path, frames: u32) -> anyhow::Result<usize> {
+pub(crate) fn export_ply_zip(model: &LoadedModel, path: &Path, frames: u32) -> anyhow::Result<usize> {
     Ok(crate::export::ply_zip::write_ply_zip(path, &model.gaussians, &export_times(model, frames))?)
 }
 
 /// The whole 4D model in one `.splatv`; the browser viewer starts from `camera`.
-pub fn export_splatv(model: &LoadedModel, path: &Path, camera: &Camera) -> anyhow::Result<usize> {
+pub(crate) fn export_splatv(model: &LoadedModel, path: &Path, camera: &Camera) -> anyhow::Result<usize> {
     Ok(crate::export::splatv::write_splatv(path, &model.gaussians, model.time_range, camera)?)
 }
 
 /// One HTML file that plays the model offline; it starts from `camera` (the app's view), and offers the
 /// input view and the rig's views as snaps.
-pub fn export_html_player(
+pub(crate) fn export_html_player(
     model: &LoadedModel,
     path: &Path,
     camera: &Camera,
@@ -59,7 +59,7 @@ impl Default for VideoSettings {
 }
 
 /// An H.264 MP4 of the clip: the camera circles the object, or `camera` holds one camera still.
-pub fn export_mp4(
+pub(crate) fn export_mp4(
     r: &Rasterizer,
     model: &LoadedModel,
     path: &Path,
@@ -80,7 +80,7 @@ pub fn export_mp4(
     Ok(())
 }
 
-pub fn save_checkpoint(model: &LoadedModel, path: &Path) -> anyhow::Result<()> {
+pub(crate) fn save_checkpoint(model: &LoadedModel, path: &Path) -> anyhow::Result<()> {
     let meta = CheckpointMeta {
         format_version: crate::export::checkpoint::FORMAT_VERSION,
         time_range: [model.time_range.0, model.time_range.1],
@@ -95,7 +95,7 @@ pub fn save_checkpoint(model: &LoadedModel, path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn save_screenshot(image: &egui::ColorImage, path: &Path) -> anyhow::Result<()> {
+pub(crate) fn save_screenshot(image: &egui::ColorImage, path: &Path) -> anyhow::Result<()> {
     let [w, h] = image.size;
     let rgba: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
     let mut png = Vec::new();
@@ -106,7 +106,12 @@ pub fn save_screenshot(image: &egui::ColorImage, path: &Path) -> anyhow::Result<
     Ok(())
 }
 
-pub fn export_turntable(r: &Rasterizer, model: &LoadedModel, path: &Path, background: [f32; 3]) -> anyhow::Result<()> {
+pub(crate) fn export_turntable(
+    r: &Rasterizer,
+    model: &LoadedModel,
+    path: &Path,
+    background: [f32; 3],
+) -> anyhow::Result<()> {
     let spec = TurntableSpec { time_range: model.time_range, background, ..Default::default() };
     let frames = render_turntable(r, &model.gaussians, &spec)?;
     crate::video::encode::write_gif(path, &frames, 24.0)?;
@@ -140,7 +145,7 @@ impl ExportKind {
         Self::Screenshot,
     ];
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Self::PlyFrames => "PLY frames (folder)...",
             Self::PlyZip => "PLY frames (zip, plays in Brush)...",
@@ -172,7 +177,7 @@ impl ExportKind {
 
 impl super::App {
     /// Whether `kind` can be exported now (a model, or for a screenshot an image, is shown).
-    pub fn can_export(&self, kind: ExportKind) -> bool {
+    pub(crate) fn can_export(&self, kind: ExportKind) -> bool {
         match kind {
             ExportKind::Screenshot => self.viewport.has_image(),
             _ => self.model.is_some(),

@@ -7,7 +7,7 @@ use crate::gaussians::math::slice;
 
 /// Keeps the Gaussians whose centre — at the time they are most present (their own time mean) —
 /// lies inside the axis-aligned box.
-pub fn crop_to_box(g: &Gaussians4d, min: [f32; 3], max: [f32; 3]) -> Gaussians4d {
+pub(crate) fn crop_to_box(g: &Gaussians4d, min: [f32; 3], max: [f32; 3]) -> Gaussians4d {
     g.filtered(|i| (0..3).all(|a| (min[a]..=max[a]).contains(&g.means[i * 4 + a])))
 }
 
@@ -59,23 +59,23 @@ impl History {
         self.redo.clear();
     }
 
-    pub fn undo(&mut self, current: Gaussians4d) -> Option<Gaussians4d> {
+    pub(crate) fn undo(&mut self, current: Gaussians4d) -> Option<Gaussians4d> {
         let previous = self.undo.pop()?;
         self.redo.push(current);
         Some(previous)
     }
 
-    pub fn redo(&mut self, current: Gaussians4d) -> Option<Gaussians4d> {
+    pub(crate) fn redo(&mut self, current: Gaussians4d) -> Option<Gaussians4d> {
         let next = self.redo.pop()?;
         self.undo.push(current);
         Some(next)
     }
 
-    pub fn can_undo(&self) -> bool {
+    pub(crate) fn can_undo(&self) -> bool {
         !self.undo.is_empty()
     }
 
-    pub fn can_redo(&self) -> bool {
+    pub(crate) fn can_redo(&self) -> bool {
         !self.redo.is_empty()
     }
 

@@ -279,7 +279,7 @@ impl App {
     }
 
     /// Goes on with the unfinished run on offer from its last save, in its own work folder.
-    pub fn resume_unfinished(&mut self) {
+    pub(crate) fn resume_unfinished(&mut self) {
         let Some(run) = self.unfinished.take() else { return };
         let mut job = job_spec(&self.options, Input::Dataset(run.dataset), Stage1Spec::default(), run.work);
         if let Some(train) = job.train.as_mut() {
@@ -289,7 +289,7 @@ impl App {
     }
 
     /// Stops offering the unfinished run, now and on later launches.
-    pub fn dismiss_unfinished(&mut self) {
+    pub(crate) fn dismiss_unfinished(&mut self) {
         if let Some(run) = self.unfinished.take()
             && let Err(e) = run.dismiss()
         {
@@ -342,23 +342,26 @@ impl App {
         }
     }
 
-    pub fn toggle_pause(&mut self) {
+    pub(crate) fn toggle_pause(&mut self) {
         if let Some(w) = &self.worker {
             w.control.set_paused(!w.control.is_paused());
         }
     }
 
-    pub fn is_paused(&self) -> bool {
+    pub(crate) fn is_paused(&self) -> bool {
         self.worker.as_ref().is_some_and(|w| w.control.is_paused())
     }
 
     /// Whether edits are allowed now (not while a job is producing the model).
-    pub fn can_edit(&self) -> bool {
+    pub(crate) fn can_edit(&self) -> bool {
         self.model.is_some() && self.worker.is_none()
     }
 
     /// Replaces the model's Gaussians by an edited version, remembering the old ones for undo.
-    pub fn apply_edit(&mut self, edit: impl FnOnce(&crate::gaussians::Gaussians4d) -> crate::gaussians::Gaussians4d) {
+    pub(crate) fn apply_edit(
+        &mut self,
+        edit: impl FnOnce(&crate::gaussians::Gaussians4d) -> crate::gaussians::Gaussians4d,
+    ) {
         if !self.can_edit() {
             return;
         }
@@ -375,18 +378,18 @@ impl App {
         }
     }
 
-    pub fn delete_selection(&mut self) {
+    pub(crate) fn delete_selection(&mut self) {
         let selection = std::mem::take(&mut self.selection);
         if !selection.is_empty() {
             self.apply_edit(|g| edit::delete(g, &selection));
         }
     }
 
-    pub fn undo(&mut self) {
+    pub(crate) fn undo(&mut self) {
         self.step_history(true);
     }
 
-    pub fn redo(&mut self) {
+    pub(crate) fn redo(&mut self) {
         self.step_history(false);
     }
 
@@ -421,7 +424,7 @@ impl App {
     }
 
     /// Applies the worker's messages (called every frame).
-    pub fn poll_worker(&mut self, ctx: &egui::Context) {
+    pub(crate) fn poll_worker(&mut self, ctx: &egui::Context) {
         let Some(mut w) = self.worker.take() else { return };
         // Checked before draining: a thread that had ended has sent everything we are about to read.
         let running = w.is_running();
@@ -579,7 +582,7 @@ impl App {
             .min_by(|&a, &b| (times[a] - self.timeline.time).abs().total_cmp(&(times[b] - self.timeline.time).abs()))
     }
 
-    pub fn snap_to_rig(&mut self, view: Option<u32>) {
+    pub(crate) fn snap_to_rig(&mut self, view: Option<u32>) {
         let rig = SyncDreamerRig::default();
         self.orbit = match view {
             Some(i) => OrbitCamera::rig_view(&rig, i),
@@ -644,17 +647,13 @@ impl App {
         self.matrix.iter().map(Vec::len).collect()
     }
 
-    pub fn model_version(&self) -> u64 {
-        self.model_version
-    }
-
     /// Seconds since the running job (or the last one) started.
     pub fn job_seconds(&self) -> f64 {
         self.job_started.map_or(0.0, |t| t.elapsed().as_secs_f64())
     }
 
     /// True while a job runs and is not paused: the viewport then keeps to its share of the device.
-    pub fn job_is_running(&self) -> bool {
+    pub(crate) fn job_is_running(&self) -> bool {
         self.worker.as_ref().is_some_and(|w| !w.control.is_paused())
     }
 }
@@ -668,7 +667,7 @@ impl App {
     /// How often the window repaints by itself while a job runs: once a second on a CPU adapter (a
     /// frame of a 1280×800 window cost ~150 ms of the cores the job trains on, so 4-5 frames a second
     /// took a third of training's speed; docs/app.md), a display's rate on a GPU.
-    pub fn job_repaint_pace(&self) -> Duration {
+    pub(crate) fn job_repaint_pace(&self) -> Duration {
         if self.gpu.is_cpu_driver() { Duration::from_secs(1) } else { Duration::from_millis(16) }
     }
 }
@@ -715,7 +714,7 @@ impl App {
     }
 
     /// Where the Weights window installs and what it downloads from.
-    pub fn weights_place(&self) -> &weights_window::WeightsPlace {
+    pub(crate) fn weights_place(&self) -> &weights_window::WeightsPlace {
         &self.options.weights
     }
 }
@@ -750,7 +749,7 @@ pub fn run(input: Option<PathBuf>) -> anyhow::Result<()> {
 }
 
 /// The image with distrusted pixels tinted red (1 − confidence), so inconsistencies stand out.
-pub fn confidence_overlay(img: &image::RgbaImage, confidence: &image::GrayImage) -> image::RgbaImage {
+pub(crate) fn confidence_overlay(img: &image::RgbaImage, confidence: &image::GrayImage) -> image::RgbaImage {
     image::RgbaImage::from_fn(img.width(), img.height(), |x, y| {
         let p = img.get_pixel(x, y);
         let distrust = 1.0 - confidence.get_pixel(x, y)[0] as f32 / 255.0;

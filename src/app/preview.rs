@@ -40,18 +40,18 @@ impl StagePreview {
         *self = Self { texture: self.texture.take(), ..Self::default() };
     }
 
-    pub fn set_clip(&mut self, frames: Vec<RgbaImage>) {
+    pub(crate) fn set_clip(&mut self, frames: Vec<RgbaImage>) {
         self.clip = frames;
     }
 
     /// Key frame `frame` of `total` was generated; `views` are its rig views, in order.
-    pub fn set_generated(&mut self, frame: usize, total: usize, views: Vec<RgbaImage>) {
+    pub(crate) fn set_generated(&mut self, frame: usize, total: usize, views: Vec<RgbaImage>) {
         if !views.is_empty() {
             self.newest = Some((frame, total, views));
         }
     }
 
-    pub fn set_matrix(&mut self, ds: Arc<Dataset>) {
+    pub(crate) fn set_matrix(&mut self, ds: Arc<Dataset>) {
         // Rig views only where there is a rig: its input view (numbered after them) would jump out of the turn.
         let rig_views = ds.rig.as_ref().map(|r| r.views);
         let mut frames: Vec<(f32, Vec<(usize, u32)>)> = Vec::new();
@@ -94,7 +94,7 @@ impl StagePreview {
     }
 
     /// The caption of a pick.
-    pub fn caption(&self, pick: Pick) -> String {
+    pub(crate) fn caption(&self, pick: Pick) -> String {
         match pick {
             Pick::Clip(k) => {
                 format!("input clip: key frame {} of {} (stage 1 is generating views)", k + 1, self.clip.len())

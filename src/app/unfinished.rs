@@ -54,7 +54,7 @@ impl Unfinished {
     }
 
     /// Never offer this one again.
-    pub fn dismiss(&self) -> std::io::Result<()> {
+    pub(crate) fn dismiss(&self) -> std::io::Result<()> {
         JobRecord { dataset: self.dataset.clone(), dismissed: true }.write(&self.work)
     }
 }

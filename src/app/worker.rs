@@ -84,11 +84,11 @@ impl Worker {
 
     /// Wake `ctx`'s window when the job sends something: at once, or within `pace` for routine
     /// updates (the first call counts).
-    pub fn wake(&self, ctx: &egui::Context, pace: std::time::Duration) {
+    pub(crate) fn wake(&self, ctx: &egui::Context, pace: std::time::Duration) {
         let _ = self.waker.set((ctx.clone(), pace));
     }
 
-    pub fn is_running(&self) -> bool {
+    pub(crate) fn is_running(&self) -> bool {
         self.handle.as_ref().is_some_and(|h| !h.is_finished())
     }
 
@@ -122,7 +122,7 @@ fn frame_views(matrix: &Path, frame: usize) -> Vec<RgbaImage> {
 
 /// Where the app keeps a job's files (the generated matrix, the model): a fresh folder under `root`
 /// (the system's temporary directory by default), named after the input.
-pub fn work_dir_for(root: &Path, input: &Path) -> PathBuf {
+pub(crate) fn work_dir_for(root: &Path, input: &Path) -> PathBuf {
     let stem = input.file_stem().and_then(|s| s.to_str()).unwrap_or("input");
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     root.join(format!("{stem}-{stamp}"))

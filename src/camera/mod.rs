@@ -26,7 +26,7 @@ pub struct Intrinsics {
 
 impl Intrinsics {
     /// Intrinsics from a horizontal field of view (the D-NeRF `camera_angle_x`), centred principal point.
-    pub fn from_fov_x(fov_x: f64, width: u32, height: u32) -> Self {
+    pub(crate) fn from_fov_x(fov_x: f64, width: u32, height: u32) -> Self {
         let fx = 0.5 * width as f64 / (0.5 * fov_x).tan();
         Self { fx, fy: fx, cx: 0.5 * width as f64, cy: 0.5 * height as f64, width, height }
     }
@@ -36,10 +36,6 @@ impl Intrinsics {
         let sx = width as f64 / self.width as f64;
         let sy = height as f64 / self.height as f64;
         Self { fx: self.fx * sx, fy: self.fy * sy, cx: self.cx * sx, cy: self.cy * sy, width, height }
-    }
-
-    pub fn fov_y(&self) -> f64 {
-        2.0 * (0.5 * self.height as f64 / self.fy).atan()
     }
 }
 
@@ -59,17 +55,17 @@ const GL_CV_FLIP: DMat4 = DMat4::from_cols(
 );
 
 /// OpenGL camera-to-world (D-NeRF `transform_matrix`) → OpenCV world-to-camera.
-pub fn opengl_c2w_to_opencv_w2c(c2w_gl: DMat4) -> DMat4 {
+pub(crate) fn opengl_c2w_to_opencv_w2c(c2w_gl: DMat4) -> DMat4 {
     rigid_inverse(c2w_gl * GL_CV_FLIP)
 }
 
 /// OpenCV world-to-camera → OpenGL camera-to-world (D-NeRF `transform_matrix`).
-pub fn opencv_w2c_to_opengl_c2w(w2c_cv: DMat4) -> DMat4 {
+pub(crate) fn opencv_w2c_to_opengl_c2w(w2c_cv: DMat4) -> DMat4 {
     rigid_inverse(w2c_cv) * GL_CV_FLIP
 }
 
 /// Inverse of a rigid transform [R|t] without a general 4x4 inversion (exact for rotations).
-pub fn rigid_inverse(m: DMat4) -> DMat4 {
+pub(crate) fn rigid_inverse(m: DMat4) -> DMat4 {
     let r = DMat3::from_mat4(m);
     let t = m.w_axis.truncate();
     let rt = r.transpose();
@@ -78,11 +74,11 @@ pub fn rigid_inverse(m: DMat4) -> DMat4 {
 }
 
 impl Camera {
-    pub fn from_opengl_c2w(c2w: DMat4, intrinsics: Intrinsics) -> Self {
+    pub(crate) fn from_opengl_c2w(c2w: DMat4, intrinsics: Intrinsics) -> Self {
         Self { world_to_camera: opengl_c2w_to_opencv_w2c(c2w), intrinsics }
     }
 
-    pub fn opengl_c2w(&self) -> DMat4 {
+    pub(crate) fn opengl_c2w(&self) -> DMat4 {
         opencv_w2c_to_opengl_c2w(self.world_to_camera)
     }
 
@@ -92,7 +88,7 @@ impl Camera {
     }
 
     /// A camera at `eye` looking at `target`, with `up` the world's up direction (Z for our scenes).
-    pub fn look_at(eye: DVec3, target: DVec3, up: DVec3, intrinsics: Intrinsics) -> Self {
+    pub(crate) fn look_at(eye: DVec3, target: DVec3, up: DVec3, intrinsics: Intrinsics) -> Self {
         let forward = (target - eye).normalize();
         let right = forward.cross(up).normalize();
         let down = forward.cross(right);
@@ -116,7 +112,7 @@ impl Camera {
 }
 
 /// Determinant of the rotation block, used to reject reflections and scaled poses.
-pub fn rotation_determinant(m: &DMat4) -> f64 {
+pub(crate) fn rotation_determinant(m: &DMat4) -> f64 {
     DMat3::from_mat4(*m).determinant()
 }
 
@@ -160,7 +156,8 @@ mod tests {
         // 256 px with fx = 280 is a 49.13° field of view (spec §2).
         let kk = Intrinsics::from_fov_x(2.0 * (128.0f64 / 280.0).atan(), 256, 256);
         assert!((kk.fx - 280.0).abs() < 1e-9);
-        assert!((kk.fov_y().to_degrees() - 49.13).abs() < 0.01);
+        let fov_y = 2.0 * (0.5 * kk.height as f64 / kk.fy).atan();
+        assert!((fov_y.to_degrees() - 49.13).abs() < 0.01);
         let half = kk.scaled_to(128, 128);
         assert!((half.fx - 140.0).abs() < 1e-9 && (half.cx - 64.0).abs() < 1e-9);
     }

@@ -41,7 +41,7 @@ impl OrbitCamera {
     }
 
     /// The input video's view (azimuth 0, elevation 0).
-    pub fn input_view(rig: &SyncDreamerRig) -> Self {
+    pub(crate) fn input_view(rig: &SyncDreamerRig) -> Self {
         Self { elevation_deg: 0.0, ..Self::rig_view(rig, 0) }
     }
 
@@ -64,7 +64,7 @@ impl OrbitCamera {
     }
 
     /// Move the target in the view plane by a drag of (dx, dy) points on a `height`-point viewport.
-    pub fn pan(&mut self, dx: f32, dy: f32, height: f32) {
+    pub(crate) fn pan(&mut self, dx: f32, dy: f32, height: f32) {
         let forward = (self.target - self.eye()).normalize();
         let right = forward.cross(DVec3::Z).normalize();
         let up = right.cross(forward);
@@ -96,7 +96,7 @@ impl OrbitCamera {
     }
 
     /// Zoom by wheel `scroll` points (positive: closer).
-    pub fn zoom(&mut self, scroll: f32) {
+    pub(crate) fn zoom(&mut self, scroll: f32) {
         self.distance = (self.distance * (-scroll as f64 * 0.002).exp()).clamp(0.05, 50.0);
     }
 }

@@ -64,7 +64,7 @@ pub fn input_view_camera(rig: &SyncDreamerRig) -> Camera {
 }
 
 /// A camera on a sphere around the origin, looking at it, world Z up.
-pub fn orbit_camera(azimuth_deg: f64, elevation_deg: f64, distance: f64, k: Intrinsics) -> Camera {
+pub(crate) fn orbit_camera(azimuth_deg: f64, elevation_deg: f64, distance: f64, k: Intrinsics) -> Camera {
     let (az, el) = (azimuth_deg.to_radians(), elevation_deg.to_radians());
     let eye = distance * DVec3::new(el.cos() * az.cos(), el.cos() * az.sin(), el.sin());
     Camera::look_at(eye, DVec3::ZERO, DVec3::Z, k)

@@ -63,7 +63,7 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// The page for a `.splatv` file's bytes. JSON inside a `<script>` cannot close it: `<` is escaped.
-pub fn player_html(splatv: &[u8], settings: &PlayerSettings) -> String {
+pub(crate) fn player_html(splatv: &[u8], settings: &PlayerSettings) -> String {
     let json = serde_json::to_string(settings).expect("settings serialise").replace('<', "\\u003c");
     let model = base64::engine::general_purpose::STANDARD.encode(gzip(splatv));
     // Each placeholder once, in the template's order, so that nothing filled in is searched again.

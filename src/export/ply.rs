@@ -22,7 +22,7 @@ pub fn write_ply(path: &Path, splats: &[Splat3d], sh_degree: u32) -> std::io::Re
 }
 
 /// Writes one PLY (binary little endian) into any writer (a file, a zip entry).
-pub fn write_ply_to(w: &mut impl Write, splats: &[Splat3d], sh_degree: u32) -> std::io::Result<()> {
+pub(crate) fn write_ply_to(w: &mut impl Write, splats: &[Splat3d], sh_degree: u32) -> std::io::Result<()> {
     let rest = (sh_coeffs(sh_degree) - 1) * 3;
     if let Some(s) = splats.iter().find(|s| s.f_rest.len() != rest) {
         return Err(std::io::Error::other(format!(
@@ -65,7 +65,7 @@ pub fn read_ply(path: &Path) -> Result<(Vec<Splat3d>, u32), PlyError> {
 }
 
 /// Parses a 3DGS PLY's bytes; `name` (a path or a zip entry) goes into errors.
-pub fn parse_ply(bytes: &[u8], name: &str) -> Result<(Vec<Splat3d>, u32), PlyError> {
+pub(crate) fn parse_ply(bytes: &[u8], name: &str) -> Result<(Vec<Splat3d>, u32), PlyError> {
     let err = |message: String| PlyError { path: name.to_string(), message };
     let end = bytes
         .windows(11)

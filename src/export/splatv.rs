@@ -149,7 +149,7 @@ impl SplatvSplat {
     }
 
     /// Whether the record moves only linearly and does not turn (what our 4D Gaussians can hold exactly).
-    pub fn is_linear(&self) -> bool {
+    pub(crate) fn is_linear(&self) -> bool {
         self.motion[3..].iter().chain(&self.omega).all(|&v| v == 0.0)
     }
 }

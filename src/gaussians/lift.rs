@@ -29,7 +29,7 @@ fn conj(q: [f64; 4]) -> [f64; 4] {
 /// q_l · v · conj(q_r). It fixes t (the k axis) exactly when q_r = k·q_l·conj(k); then v·k turns
 /// (x, y, z) into the pure quaternion (z, −y, x) = P·(x, y, z), on which the map is the ordinary
 /// rotation by q_l. P is the half turn about (1, 0, 1)/√2, so q_l = p·q·conj(p) rotates x, y, z by q.
-pub fn rotation_3d_to_4d(q: [f64; 4]) -> ([f64; 4], [f64; 4]) {
+pub(crate) fn rotation_3d_to_4d(q: [f64; 4]) -> ([f64; 4], [f64; 4]) {
     let n = q.iter().map(|v| v * v).sum::<f64>().sqrt();
     let q = if n > 0.0 && n.is_finite() { q.map(|v| v / n) } else { [1.0, 0.0, 0.0, 0.0] };
     let h = std::f64::consts::FRAC_1_SQRT_2;

@@ -58,11 +58,11 @@ pub struct Gaussian {
 pub type GaussianGrad = Gaussian;
 
 impl Gaussian {
-    pub fn zero_like(&self) -> Self {
+    pub(crate) fn zero_like(&self) -> Self {
         Self { sh: vec![0.0; self.sh.len()], ..Default::default() }
     }
 
-    pub fn add_assign(&mut self, o: &Self) {
+    pub(crate) fn add_assign(&mut self, o: &Self) {
         for k in 0..4 {
             self.mean[k] += o.mean[k];
             self.log_scale[k] += o.log_scale[k];
@@ -108,7 +108,7 @@ impl ViewParams {
         DMat3::from_mat4(self.world_to_camera)
     }
 
-    pub fn camera_position(&self) -> DVec3 {
+    pub(crate) fn camera_position(&self) -> DVec3 {
         -(self.rotation().transpose() * self.world_to_camera.w_axis.truncate())
     }
 }
@@ -118,13 +118,13 @@ fn rows4(r: [[f64; 4]; 4]) -> DMat4 {
 }
 
 /// Left-isoclinic matrix of q_l = (a, b, c, d).
-pub fn left_matrix(q: [f64; 4]) -> DMat4 {
+pub(crate) fn left_matrix(q: [f64; 4]) -> DMat4 {
     let [a, b, c, d] = q;
     rows4([[a, -b, -c, -d], [b, a, -d, c], [c, d, a, -b], [d, -c, b, a]])
 }
 
 /// Right-isoclinic matrix of q_r = (p, q, r, s).
-pub fn right_matrix(q: [f64; 4]) -> DMat4 {
+pub(crate) fn right_matrix(q: [f64; 4]) -> DMat4 {
     let [p, q, r, s] = q;
     rows4([[p, q, r, s], [-q, p, -s, r], [-r, s, p, -q], [-s, -r, q, p]])
 }
@@ -169,7 +169,7 @@ fn covariance4(g: &Gaussian) -> Covariance4 {
 }
 
 /// L = R·diag(exp(s)): the 4D Gaussian is mean + L·z with z ~ N(0, I₄) (used to split splats).
-pub fn scaled_rotation(g: &Gaussian) -> DMat4 {
+pub(crate) fn scaled_rotation(g: &Gaussian) -> DMat4 {
     covariance4(g).l
 }
 
@@ -239,7 +239,7 @@ pub struct ProjectedGrad {
 }
 
 /// SH basis values for a unit direction, up to `k` coefficients.
-pub fn sh_basis(d: DVec3, k: usize) -> [f64; 16] {
+pub(crate) fn sh_basis(d: DVec3, k: usize) -> [f64; 16] {
     let (x, y, z) = (d.x, d.y, d.z);
     let mut b = [0.0; 16];
     b[0] = SH_C0;
@@ -402,7 +402,7 @@ pub fn project(g: &Gaussian, v: &ViewParams) -> Option<Projected> {
 
 /// Chain rule from the projected quantities back to every raw parameter.
 #[allow(clippy::needless_range_loop)] // small matrix products read clearest with indices
-pub fn project_backward(g: &Gaussian, v: &ViewParams, grad: &ProjectedGrad) -> GaussianGrad {
+pub(crate) fn project_backward(g: &Gaussian, v: &ViewParams, grad: &ProjectedGrad) -> GaussianGrad {
     let mut out = g.zero_like();
     let Some(pp) = project_parts(g, v) else {
         return out;
@@ -562,7 +562,7 @@ fn normalize_backward(q_hat: [f64; 4], norm: f64, d: [f64; 4]) -> [f64; 4] {
 /// `left_matrix(l) · right_matrix(r) = m` (unique up to a common sign). The product is bilinear in
 /// (l, r), so `m` is a linear image of the outer product l·rᵀ; that map is inverted and l, r are read
 /// off the rank-one result. Used to turn 3D splats (PLY frames) into 4D Gaussians.
-pub fn factor_rotation4(m: DMat4) -> ([f64; 4], [f64; 4]) {
+pub(crate) fn factor_rotation4(m: DMat4) -> ([f64; 4], [f64; 4]) {
     use nalgebra::{SMatrix, SVector};
     let basis = |i: usize| {
         let mut q = [0.0; 4];

@@ -53,7 +53,7 @@ impl Gaussians4d {
     }
 
     /// Values per splat in each group.
-    pub fn widths(&self) -> ParamGroups<usize> {
+    pub(crate) fn widths(&self) -> ParamGroups<usize> {
         ParamGroups::widths(self.sh_degree)
     }
 
@@ -69,7 +69,7 @@ impl Gaussians4d {
         }
     }
 
-    pub fn groups_mut(&mut self) -> ParamGroups<&mut Vec<f32>> {
+    pub(crate) fn groups_mut(&mut self) -> ParamGroups<&mut Vec<f32>> {
         ParamGroups {
             means: &mut self.means,
             log_scales: &mut self.log_scales,
@@ -81,7 +81,7 @@ impl Gaussians4d {
     }
 
     /// Gaussians from their arrays by group.
-    pub fn from_groups(g: ParamGroups<Vec<f32>>, sh_degree: u32) -> Self {
+    pub(crate) fn from_groups(g: ParamGroups<Vec<f32>>, sh_degree: u32) -> Self {
         let ParamGroups { means, log_scales, rot_left, rot_right, opacity, sh } = g;
         Self { means, log_scales, rot_left, rot_right, opacity, sh, sh_degree }
     }

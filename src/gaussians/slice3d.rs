@@ -33,7 +33,7 @@ pub fn slice_to_3d(g: &Gaussians4d, t: f32) -> Vec<Splat3d> {
 
 /// One Gaussian's slice `s` as a stored 3D splat with the first `k` SH coefficients; `None` when its
 /// opacity is 0 or 1 (no finite logit) or a value is not finite.
-pub fn to_splat3d(gi: &Gaussian, s: &Sliced, k: usize) -> Option<Splat3d> {
+pub(crate) fn to_splat3d(gi: &Gaussian, s: &Sliced, k: usize) -> Option<Splat3d> {
     if !(s.opacity > 0.0 && s.opacity < 1.0) {
         return None;
     }

@@ -34,7 +34,7 @@ pub fn demo_clip() -> std::path::PathBuf {
 pub const CLIP_FRAMES: u32 = 46;
 pub const CLIP_FPS: f64 = 23.0;
 /// The clip's camera: the input view (azimuth 0, elevation 0, distance 1.5), 320×240.
-pub fn clip_camera() -> Camera {
+pub(crate) fn clip_camera() -> Camera {
     let k = Intrinsics { fx: 250.0, fy: 250.0, cx: 160.0, cy: 120.0, width: 320, height: 240 };
     orbit_camera(0.0, 0.0, SyncDreamerRig::default().distance, k)
 }

@@ -47,7 +47,7 @@ impl From<Stage1Config> for VideoToMatrix {
 }
 
 impl VideoToMatrix {
-    pub fn decode_options(&self) -> DecodeOptions {
+    pub(crate) fn decode_options(&self) -> DecodeOptions {
         DecodeOptions {
             key_frames: self.settings.key_frames,
             range_s: self.settings.range_s(),
@@ -55,7 +55,7 @@ impl VideoToMatrix {
         }
     }
 
-    pub fn preprocess_options(&self) -> PreprocessOptions {
+    pub(crate) fn preprocess_options(&self) -> PreprocessOptions {
         PreprocessOptions { crop: self.settings.crop, ..self.preprocess.clone() }
     }
 }
@@ -87,7 +87,7 @@ pub enum Resolved {
 
 /// The generator `options` resolve to on this machine, and why (for the user): SyncDreamer-T comes
 /// with the precision and view batch that fit the device, or a refusal naming what would fit.
-pub fn resolve_generator(options: &VideoToMatrix, r: &Rasterizer) -> Result<(Resolved, String), PipelineError> {
+pub(crate) fn resolve_generator(options: &VideoToMatrix, r: &Rasterizer) -> Result<(Resolved, String), PipelineError> {
     // Every way into stage 1 resolves its generator first: the settings are checked here, whichever
     // generator runs, before any work.
     options.settings.validate().map_err(PipelineError::Options)?;
@@ -124,7 +124,7 @@ pub fn resolve_generator(options: &VideoToMatrix, r: &Rasterizer) -> Result<(Res
 
 /// The `resolved` generator, ready to run with `options` (SyncDreamer-T's weights loaded on the device
 /// `gpu::network_device` picks, in the precision and view batch its fit chose).
-pub fn make_generator<'a>(
+pub(crate) fn make_generator<'a>(
     r: &'a Rasterizer,
     resolved: Resolved,
     options: &VideoToMatrix,
@@ -169,7 +169,7 @@ pub fn video_to_matrix(
 }
 
 /// Stage 1's second half: loads the `resolved` generator and writes the matrix of `objects` into `out`.
-pub fn objects_to_matrix(
+pub(crate) fn objects_to_matrix(
     r: &Rasterizer,
     resolved: Resolved,
     objects: &ObjectFrames,

@@ -31,7 +31,7 @@ impl Default for InflateOptions {
 }
 
 /// Two-pass chamfer distance (1, √2) to the nearest pixel outside the mask, in pixels.
-pub fn distance_to_outside(inside: &[bool], w: usize, h: usize) -> Vec<f32> {
+pub(crate) fn distance_to_outside(inside: &[bool], w: usize, h: usize) -> Vec<f32> {
     const D: f32 = std::f32::consts::SQRT_2;
     let mut d: Vec<f32> = inside.iter().map(|&i| if i { f32::INFINITY } else { 0.0 }).collect();
     // Pixels on the image border are next to the outside too.
@@ -164,7 +164,7 @@ pub enum GenerateError {
 /// Writes the image matrix of `objects` to `out`: the 16 rig views of every key frame (generated) and the
 /// input view (the preprocessed frame itself, view index = rig.views), all in the train split.
 /// `progress(done, total)` is called after each frame.
-pub fn generate_matrix(
+pub(crate) fn generate_matrix(
     r: &Rasterizer,
     objects: &ObjectFrames,
     out: &Path,

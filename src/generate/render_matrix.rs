@@ -43,7 +43,7 @@ pub(crate) fn key_times(n: u32) -> Vec<f32> {
 }
 
 /// Renders `g` (already uploaded) from each camera at `time` as straight-alpha RGBA images.
-pub fn render_views_rgba(
+pub(crate) fn render_views_rgba(
     r: &Rasterizer,
     params: &crate::render::GaussianBuffers,
     cameras: &[Camera],

@@ -53,12 +53,12 @@ impl std::fmt::Debug for GpuContext {
 /// The features to ask for: everything the adapter has (cubecl derives the tensor types it may use
 /// from the adapter's features, so asking for less breaks burn), minus mappable primary buffers,
 /// which make every buffer slower on discrete GPUs.
-pub fn device_features(adapter: &wgpu::Adapter) -> wgpu::Features {
+pub(crate) fn device_features(adapter: &wgpu::Adapter) -> wgpu::Features {
     adapter.features() - wgpu::Features::MAPPABLE_PRIMARY_BUFFERS
 }
 
 /// The device descriptor every part of the project uses (also handed to eframe).
-pub fn device_descriptor(adapter: &wgpu::Adapter) -> wgpu::DeviceDescriptor<'static> {
+pub(crate) fn device_descriptor(adapter: &wgpu::Adapter) -> wgpu::DeviceDescriptor<'static> {
     wgpu::DeviceDescriptor {
         label: Some("efficient4d"),
         required_features: device_features(adapter),
@@ -85,7 +85,7 @@ impl GpuContext {
     }
 
     /// Adopts handles created elsewhere (eframe's render state).
-    pub fn from_existing(
+    pub(crate) fn from_existing(
         instance: wgpu::Instance,
         adapter: wgpu::Adapter,
         device: wgpu::Device,
@@ -127,7 +127,7 @@ impl GpuContext {
 
     /// The device's memory free for us, from the vendor's tools (wgpu states none): see
     /// [`memory::capacity`].
-    pub fn memory_capacity(&self) -> Option<memory::Capacity> {
+    pub(crate) fn memory_capacity(&self) -> Option<memory::Capacity> {
         memory::capacity(&self.adapter.get_info())
     }
 
@@ -153,7 +153,7 @@ impl GpuContext {
     }
 
     /// The adapter's name alone ("llvmpipe (LLVM 15.0.6, 256 bits)", "NVIDIA H200").
-    pub fn adapter_name(&self) -> String {
+    pub(crate) fn adapter_name(&self) -> String {
         self.adapter.get_info().name
     }
 

@@ -23,14 +23,14 @@ pub enum ConfidenceMetric {
 
 /// Per-pixel SSIM averaged over channels (dynamic range 1), computed in f64: the trainer's evaluation
 /// SSIM, per pixel.
-pub fn ssim_map(a: &Planes, b: &Planes) -> Vec<f32> {
+pub(crate) fn ssim_map(a: &Planes, b: &Planes) -> Vec<f32> {
     assert_eq!((a.channels, a.width, a.height), (b.channels, b.width, b.height), "SSIM needs equal shapes");
     let (pa, pb): (Vec<&[f32]>, Vec<&[f32]>) = (0..a.channels).map(|c| (a.plane(c), b.plane(c))).unzip();
     ssim_map_cpu(&pa, &pb, a.width, a.height).into_iter().map(|s| s as f32).collect()
 }
 
 /// The error map of `frame` against its `prediction` (same channels; use RGB on the background).
-pub fn error_map(frame: &Planes, prediction: &Planes, metric: ConfidenceMetric) -> Vec<f32> {
+pub(crate) fn error_map(frame: &Planes, prediction: &Planes, metric: ConfidenceMetric) -> Vec<f32> {
     match metric {
         ConfidenceMetric::Ssim => ssim_map(frame, prediction).iter().map(|s| 1.0 - s).collect(),
         ConfidenceMetric::Rgb => {
@@ -48,7 +48,7 @@ pub fn error_map(frame: &Planes, prediction: &Planes, metric: ConfidenceMetric) 
 
 /// Error → confidence: `(max e − e) / max(max e − e)`, clamped to [0, 1]. A flat error (nothing
 /// stands out, e.g. a perfect prediction) gives full confidence rather than 0/0.
-pub fn error_to_confidence(error: &[f32]) -> Vec<f32> {
+pub(crate) fn error_to_confidence(error: &[f32]) -> Vec<f32> {
     let (lo, hi) = error.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &e| {
         if e.is_finite() { (lo.min(e), hi.max(e)) } else { (lo, hi) }
     });
@@ -61,7 +61,7 @@ pub fn error_to_confidence(error: &[f32]) -> Vec<f32> {
 }
 
 /// Which neighbour pairs predict frame `i` of `n` (empty: fully trusted).
-pub fn neighbour_pairs(i: usize, n: usize) -> Vec<(usize, usize)> {
+pub(crate) fn neighbour_pairs(i: usize, n: usize) -> Vec<(usize, usize)> {
     if i == 0 || i + 1 >= n {
         return Vec::new();
     }

@@ -149,7 +149,7 @@ pub struct MidpointFlow {
 
 /// Estimates the symmetric midpoint flow between two frames (first three planes used as luma; an
 /// alpha plane 3, when present, is added as a cue so silhouettes align too; further planes ride along).
-pub fn midpoint_flow(a: &Planes, b: &Planes, options: &FlowOptions) -> MidpointFlow {
+pub(crate) fn midpoint_flow(a: &Planes, b: &Planes, options: &FlowOptions) -> MidpointFlow {
     assert_eq!((a.width, a.height), (b.width, b.height), "frames differ in size");
     let cue = |p: &Planes| {
         // Non-finite pixels (a broken generator output) become black rather than poisoning the flow.
@@ -246,7 +246,7 @@ pub fn midpoint_frame(a: &Planes, b: &Planes, options: &FlowOptions) -> Planes {
 }
 
 /// `(a(x − d) + b(x + d)) / 2` on every plane.
-pub fn warp_average(a: &Planes, b: &Planes, flow: &MidpointFlow) -> Planes {
+pub(crate) fn warp_average(a: &Planes, b: &Planes, flow: &MidpointFlow) -> Planes {
     let (w, h) = (a.width, a.height);
     let mut out = Planes::zeros(a.channels, w, h);
     for c in 0..a.channels {

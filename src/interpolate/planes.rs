@@ -22,7 +22,7 @@ impl Planes {
     }
 
     /// RGBA 8-bit (straight alpha) → 4 planes in [0, 1].
-    pub fn from_rgba(img: &RgbaImage) -> Self {
+    pub(crate) fn from_rgba(img: &RgbaImage) -> Self {
         let (w, h) = (img.width() as usize, img.height() as usize);
         let mut out = Self::zeros(4, w, h);
         for (i, p) in img.pixels().enumerate() {
@@ -34,7 +34,7 @@ impl Planes {
     }
 
     /// 4 planes (straight alpha) → RGBA 8-bit, rounded and clamped.
-    pub fn to_rgba(&self) -> RgbaImage {
+    pub(crate) fn to_rgba(&self) -> RgbaImage {
         assert_eq!(self.channels, 4, "to_rgba needs four planes");
         let n = self.width * self.height;
         let q = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
@@ -49,26 +49,26 @@ impl Planes {
         &self.data[c * n..(c + 1) * n]
     }
 
-    pub fn plane_mut(&mut self, c: usize) -> &mut [f32] {
+    pub(crate) fn plane_mut(&mut self, c: usize) -> &mut [f32] {
         let n = self.width * self.height;
         &mut self.data[c * n..(c + 1) * n]
     }
 
     /// Channel-weighted luminance of the first three planes (Rec. 601), one plane.
-    pub fn luma(&self) -> Vec<f32> {
+    pub(crate) fn luma(&self) -> Vec<f32> {
         let (r, g, b) = (self.plane(0), self.plane(1), self.plane(2));
         r.iter().zip(g).zip(b).map(|((r, g), b)| 0.299 * r + 0.587 * g + 0.114 * b).collect()
     }
 
     /// Appends one plane (width × height values).
-    pub fn push_plane(&mut self, plane: &[f32]) {
+    pub(crate) fn push_plane(&mut self, plane: &[f32]) {
         assert_eq!(plane.len(), self.width * self.height, "plane size");
         self.data.extend_from_slice(plane);
         self.channels += 1;
     }
 
     /// The first `n` planes.
-    pub fn first_planes(&self, n: usize) -> Planes {
+    pub(crate) fn first_planes(&self, n: usize) -> Planes {
         assert!(n <= self.channels, "asked for {n} of {} planes", self.channels);
         let len = self.width * self.height;
         Planes::from_vec(n, self.width, self.height, self.data[..n * len].to_vec())
@@ -76,7 +76,7 @@ impl Planes {
 
     /// RGBA 8-bit (straight alpha) → (RGB composited on white, alpha): what the interpolators work
     /// on, so colours under transparent pixels cannot bleed in and the RGB is what the generator drew.
-    pub fn from_rgba_on_white(img: &RgbaImage) -> Self {
+    pub(crate) fn from_rgba_on_white(img: &RgbaImage) -> Self {
         let mut out = Self::from_rgba(img);
         let n = out.width * out.height;
         for i in 0..n {
@@ -90,7 +90,7 @@ impl Planes {
 
     /// The inverse of [`Planes::from_rgba_on_white`]: straight-alpha RGBA 8-bit (colour of fully
     /// transparent pixels: white).
-    pub fn to_rgba_from_white(&self) -> RgbaImage {
+    pub(crate) fn to_rgba_from_white(&self) -> RgbaImage {
         assert_eq!(self.channels, 4, "needs RGB on white plus alpha");
         let n = self.width * self.height;
         let mut straight = self.clone();

@@ -71,7 +71,7 @@ impl Interpolator {
 
 /// Inserts `per_pair` (1 or 3) frames between each pair of `frames`, as Efficient4D does with
 /// RIFE: the midpoint m = R(a, b), then R(a, m) and R(m, b). Returns the whole sequence in order.
-pub fn interpolate_sequence(interp: &Interpolator, frames: &[Planes], per_pair: usize) -> Vec<Planes> {
+pub(crate) fn interpolate_sequence(interp: &Interpolator, frames: &[Planes], per_pair: usize) -> Vec<Planes> {
     assert!(per_pair == 1 || per_pair == 3, "1 or 3 new frames per pair");
     if frames.len() < 2 {
         return frames.to_vec();

@@ -79,7 +79,7 @@ pub struct JobSpec {
 
 impl JobSpec {
     /// Where stage 1 writes the matrix of a video input.
-    pub fn matrix_dir(&self) -> PathBuf {
+    pub(crate) fn matrix_dir(&self) -> PathBuf {
         if self.train.is_some() { self.out.join("matrix") } else { self.out.clone() }
     }
 }

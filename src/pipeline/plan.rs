@@ -27,7 +27,7 @@ pub const SHORT_PLAN_QUALITY: &str =
 /// The warning for a plan that `budget` fits to only `steps` steps of `seconds_per_step` (full
 /// resolution) with `views_per_step` views, with the cheaper settings that would fit more; `None` when
 /// the plan is long enough.
-pub fn short_plan_warning(
+pub(crate) fn short_plan_warning(
     steps: u32,
     budget: Duration,
     seconds_per_step: f64,

@@ -21,7 +21,7 @@ pub struct RefineSpec {
 
 impl RefineSpec {
     /// Whether there is anything to do (new frames or confidence maps).
-    pub fn does_something(&self) -> bool {
+    pub(crate) fn does_something(&self) -> bool {
         self.options.new_frames_per_pair > 0 || self.options.confidence.is_some()
     }
 }
@@ -60,7 +60,7 @@ pub(super) fn as_stage<T>(
 }
 
 /// Decodes `video`, generates its image matrix into `matrix` and refines it as `spec` says.
-pub fn video_to_dataset(
+pub(crate) fn video_to_dataset(
     gpu: &GpuContext,
     rast: &Rasterizer,
     video: &Path,

@@ -95,7 +95,7 @@ impl PlateauWatch {
         best(recent) - best(before) < p.min_gain_db
     }
 
-    pub fn best(&self) -> f64 {
+    pub(crate) fn best(&self) -> f64 {
         self.history.iter().copied().fold(f64::NEG_INFINITY, f64::max)
     }
 }
@@ -103,7 +103,7 @@ impl PlateauWatch {
 /// The longest plan (never more than `cap`, never before `step` + 1) whose steps after `step` fit in
 /// `remaining` wall time, where `seconds_left(plan)` is what they would take under that plan (it
 /// grows with the plan).
-pub fn fit_to_budget(step: u32, cap: u32, remaining: Duration, seconds_left: impl Fn(u32) -> f64) -> u32 {
+pub(crate) fn fit_to_budget(step: u32, cap: u32, remaining: Duration, seconds_left: impl Fn(u32) -> f64) -> u32 {
     let budget = remaining.as_secs_f64();
     let (mut lo, mut hi) = (step + 1, cap.max(step + 1));
     if seconds_left(hi) <= budget {
@@ -127,7 +127,7 @@ pub const GROW_MARGIN: f64 = 0.05;
 /// (the first estimate of a full-resolution step is a guess from the coarse ones, and the first
 /// steps carry the kernels' compilation, so early plans come out short), and never so far that a run
 /// already at full resolution would fall back into its coarse share.
-pub fn refit(current: u32, fitted: u32, step: u32, coarse_share: f64, now_coarse: bool) -> u32 {
+pub(crate) fn refit(current: u32, fitted: u32, step: u32, coarse_share: f64, now_coarse: bool) -> u32 {
     if fitted <= current {
         return fitted;
     }
@@ -162,7 +162,7 @@ impl StepClock {
     }
 
     /// Seconds per (coarse, full) step; None before any step.
-    pub fn per_step(&self) -> Option<(f64, f64)> {
+    pub(crate) fn per_step(&self) -> Option<(f64, f64)> {
         let mean = |(s, n): (f64, u32)| (n > 0).then(|| s / n as f64);
         match (mean(self.coarse), mean(self.full)) {
             (_, Some(full)) => Some((mean(self.coarse).unwrap_or(full / FULL_OVER_COARSE_STEP), full)),
@@ -173,7 +173,7 @@ impl StepClock {
 
     /// Seconds the steps after `step` take under a plan of `plan` steps whose first `coarse_share`
     /// are coarse, times `overhead` (wall time over step time: evaluations, snapshots).
-    pub fn seconds_left(&self, step: u32, plan: u32, coarse_share: f64, overhead: f64) -> f64 {
+    pub(crate) fn seconds_left(&self, step: u32, plan: u32, coarse_share: f64, overhead: f64) -> f64 {
         let Some((coarse, full)) = self.per_step() else { return 0.0 };
         let coarse_end = ((coarse_share * plan as f64).ceil() as u32).min(plan);
         let coarse_left = coarse_end.saturating_sub(step);
@@ -183,7 +183,7 @@ impl StepClock {
 }
 
 /// Parses a duration as `90s`, `10m`, `1h30m` or plain seconds (`--budget`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if let Ok(seconds) = text.parse::<f64>() {
         return seconds_to_duration(seconds, text);

@@ -36,7 +36,7 @@ pub fn status(w: &KnownWeights) -> Installed {
 }
 
 /// Whether `w` is installed, partly downloaded or missing in `dir`.
-pub fn status_in(w: &KnownWeights, dir: &Path) -> Installed {
+pub(crate) fn status_in(w: &KnownWeights, dir: &Path) -> Installed {
     let target = dir.join(w.file_name);
     if let Ok(meta) = std::fs::metadata(&target)
         && meta.is_file()
@@ -76,7 +76,7 @@ pub fn install(
 }
 
 /// [`install`] into `dir` from `endpoint`.
-pub fn install_into(
+pub(crate) fn install_into(
     w: &KnownWeights,
     dir: &Path,
     endpoint: &str,

@@ -104,7 +104,7 @@ pub fn gradient_groups(g: &Gaussians4d) -> ParamGroups<&[f32]> {
 }
 
 /// The same groups of the reference's gradients, in the same layout.
-pub fn reference_groups(r: &[GaussianGrad]) -> ParamGroups<Vec<f64>> {
+pub(crate) fn reference_groups(r: &[GaussianGrad]) -> ParamGroups<Vec<f64>> {
     ParamGroups {
         means: r.iter().flat_map(|g| g.mean).collect(),
         log_scales: r.iter().flat_map(|g| g.log_scale).collect(),

@@ -17,7 +17,7 @@ impl GpuSlice {
     }
 
     /// Named like `wgpu::Buffer::as_entire_binding` so call sites read the same for both.
-    pub fn as_entire_binding(&self) -> wgpu::BindingResource<'_> {
+    pub(crate) fn as_entire_binding(&self) -> wgpu::BindingResource<'_> {
         wgpu::BindingResource::Buffer(wgpu::BufferBinding {
             buffer: &self.buffer,
             offset: self.offset,
@@ -40,7 +40,7 @@ pub fn storage(device: &wgpu::Device, label: &str, bytes: u64) -> wgpu::Buffer {
     })
 }
 
-pub fn storage_init(device: &wgpu::Device, label: &str, data: &[u8]) -> wgpu::Buffer {
+pub(crate) fn storage_init(device: &wgpu::Device, label: &str, data: &[u8]) -> wgpu::Buffer {
     if data.len() < 16 {
         let mut padded = data.to_vec();
         padded.resize(16, 0);
@@ -62,7 +62,7 @@ pub fn uniform<T: bytemuck::Pod>(device: &wgpu::Device, label: &str, value: &T) 
 }
 
 /// Copies `bytes` starting at `offset` of `buffer` to the CPU (blocking; submits its own copy).
-pub fn read_range(
+pub(crate) fn read_range(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
     buffer: &wgpu::Buffer,
@@ -85,7 +85,7 @@ pub fn read_range(
 }
 
 /// Maps an already-filled MAP_READ buffer and copies out its first `bytes`.
-pub fn map_and_read(device: &wgpu::Device, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>, String> {
+pub(crate) fn map_and_read(device: &wgpu::Device, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>, String> {
     let slice = staging.slice(..bytes.next_multiple_of(4));
     let (tx, rx) = std::sync::mpsc::channel();
     slice.map_async(wgpu::MapMode::Read, move |r| {
@@ -100,7 +100,7 @@ pub fn map_and_read(device: &wgpu::Device, staging: &wgpu::Buffer, bytes: u64) -
     Ok(data)
 }
 
-pub fn read_f32(
+pub(crate) fn read_f32(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
     slice: &GpuSlice,

@@ -133,7 +133,7 @@ impl Presenter {
     }
 
     /// Reads a target back as RGBA8 rows (tests and benchmarks only: the frame path never does).
-    pub fn read_target(&self, target: &PresentTarget) -> Result<Vec<u8>, String> {
+    pub(crate) fn read_target(&self, target: &PresentTarget) -> Result<Vec<u8>, String> {
         let (w, h) = target.size;
         let row = (w * 4).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT) * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
         let d = &self.gpu.device;

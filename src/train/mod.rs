@@ -90,14 +90,14 @@ impl Default for LearningRates {
 }
 
 impl LearningRates {
-    pub fn position_at(&self, step: u32, total: u32) -> f64 {
+    pub(crate) fn position_at(&self, step: u32, total: u32) -> f64 {
         let decay_steps = (total as f64 * self.position_decay_fraction).max(1.0);
         let f = (step as f64 / decay_steps).min(1.0);
         self.position_init * self.position_final_ratio.powf(f)
     }
 
     /// The temporal means' rate at `step` for key frames `spacing` apart.
-    pub fn time_at(&self, step: u32, total: u32, spacing: f64) -> f64 {
+    pub(crate) fn time_at(&self, step: u32, total: u32, spacing: f64) -> f64 {
         let decay = if self.time_decays { self.position_at(step, total) / self.position_init } else { 1.0 };
         (self.time_per_spacing * spacing).min(self.time_max) * decay
     }
@@ -499,11 +499,11 @@ impl Trainer {
 
     /// Lays the rest of the run over `iterations` steps in all (at least one more than taken): the
     /// learning-rate decay and the densification window follow the new length from the next step on.
-    pub fn replan(&mut self, iterations: u32) {
+    pub(crate) fn replan(&mut self, iterations: u32) {
         self.config.iterations = iterations.max(self.step + 1);
     }
 
-    pub fn splat_count(&self) -> usize {
+    pub(crate) fn splat_count(&self) -> usize {
         self.params.opacity.dims()[0]
     }
 

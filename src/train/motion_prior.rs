@@ -67,7 +67,7 @@ pub fn velocities(log_scales: &Tensor<2>, rot_left: &Tensor<2>, rot_right: &Tens
 /// mean over splats and their neighbours of ρ(v_i − v_j) (module doc). `neighbours` is [N·k],
 /// row i·k..(i+1)·k holding splat i's neighbours; `velocity_unit` converts world units per unit
 /// of time into the penalty's units (scene radii per clip).
-pub fn motion_penalty(velocity: Tensor<2>, neighbours: &Tensor<1, Int>, velocity_unit: f64) -> Tensor<1> {
+pub(crate) fn motion_penalty(velocity: Tensor<2>, neighbours: &Tensor<1, Int>, velocity_unit: f64) -> Tensor<1> {
     let [n, _] = velocity.dims();
     let k = neighbours.dims()[0] / n.max(1);
     let v = velocity * velocity_unit;
@@ -102,7 +102,7 @@ pub fn nearest_neighbours(means: &[f32], k: usize, time_to_space: f32) -> Vec<i6
 }
 
 /// Uploads neighbour indices for [`motion_penalty`].
-pub fn neighbour_tensor(indices: Vec<i64>, device: &Device) -> Tensor<1, Int> {
+pub(crate) fn neighbour_tensor(indices: Vec<i64>, device: &Device) -> Tensor<1, Int> {
     let n = indices.len();
     Tensor::<1, Int>::from_data(TensorData::new(indices, [n]), device)
 }

@@ -68,7 +68,7 @@ impl TrainState {
     }
 
     /// Columns of each parameter group.
-    pub fn widths(&self) -> ParamGroups<usize> {
+    pub(crate) fn widths(&self) -> ParamGroups<usize> {
         self.meta.widths
     }
 

@@ -20,7 +20,7 @@ pub fn alpha_bbox(img: &RgbaImage) -> Option<[u32; 4]> {
 }
 
 /// The smallest box holding both.
-pub fn union_box(a: [u32; 4], b: [u32; 4]) -> [u32; 4] {
+pub(crate) fn union_box(a: [u32; 4], b: [u32; 4]) -> [u32; 4] {
     [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])]
 }
 
@@ -77,7 +77,7 @@ pub enum CropMode {
 pub const AUTO_MIN_SIZE: f64 = 0.85;
 
 /// Which mode `Auto` picks for these per-frame boxes.
-pub fn resolve_crop(mode: CropMode, boxes: &[[u32; 4]]) -> CropMode {
+pub(crate) fn resolve_crop(mode: CropMode, boxes: &[[u32; 4]]) -> CropMode {
     if mode != CropMode::Auto {
         return mode;
     }
@@ -120,14 +120,14 @@ pub struct ObjectFrames {
 impl ObjectFrames {
     /// How much the scale changes between frames: (max − min) / mean. Per-frame crops make the object
     /// "breathe" when its box changes (limbs, tails); a stable crop gives 0.
-    pub fn scale_jitter(&self) -> f64 {
+    pub(crate) fn scale_jitter(&self) -> f64 {
         let (lo, hi) = self.scales.iter().fold((f64::MAX, f64::MIN), |(a, b), &s| (a.min(s), b.max(s)));
         let mean = self.scales.iter().sum::<f64>() / self.scales.len().max(1) as f64;
         if mean > 0.0 { (hi - lo) / mean } else { 0.0 }
     }
 
     /// Mean long side of the object's box on the canvas, in pixels (200 with per-frame crops).
-    pub fn mean_object_size(&self) -> f64 {
+    pub(crate) fn mean_object_size(&self) -> f64 {
         let sizes: Vec<f64> = self
             .frames
             .iter()

@@ -62,7 +62,7 @@ pub enum HubError {
 
 /// An HTTP agent with the time-outs a multi-gigabyte download needs: quick to give up on a host that
 /// does not answer, patient with a slow body (each read may wait `per_read`, the whole body has no limit).
-pub fn agent(per_read: Duration) -> ureq::Agent {
+pub(crate) fn agent(per_read: Duration) -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -86,7 +86,7 @@ fn etag_sha256(etag: &str) -> Option<String> {
 }
 
 /// Resolves `location` (absolute, or a path on `base`'s host) against `base`.
-pub fn resolve_location(base: &str, location: &str) -> String {
+pub(crate) fn resolve_location(base: &str, location: &str) -> String {
     if location.contains("://") {
         return location.to_string();
     }
@@ -119,7 +119,7 @@ fn origin(url: &str) -> &str {
 /// `req` with the user's token when `url` is on the hub itself (`endpoint`'s origin): a gated file the
 /// hub serves directly needs it; the storage servers its redirects lead to get signed URLs instead,
 /// and never see the token.
-pub fn with_token<B>(req: ureq::RequestBuilder<B>, url: &str, endpoint: &str) -> ureq::RequestBuilder<B> {
+pub(crate) fn with_token<B>(req: ureq::RequestBuilder<B>, url: &str, endpoint: &str) -> ureq::RequestBuilder<B> {
     match std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()) {
         Some(token) if origin(url).eq_ignore_ascii_case(origin(endpoint)) => {
             req.header("Authorization", format!("Bearer {token}"))
@@ -129,7 +129,7 @@ pub fn with_token<B>(req: ureq::RequestBuilder<B>, url: &str, endpoint: &str) ->
 }
 
 /// Asks the hub for `file`'s size, hash and storage location (a `HEAD`, redirects not followed).
-pub fn stat(agent: &ureq::Agent, endpoint: &str, file: &HubFile) -> Result<RemoteFile, HubError> {
+pub(crate) fn stat(agent: &ureq::Agent, endpoint: &str, file: &HubFile) -> Result<RemoteFile, HubError> {
     let url = file.url(endpoint);
     let resp = with_token(agent.head(&url), &url, endpoint)
         .call()

@@ -71,7 +71,7 @@ pub fn search_folders() -> Vec<PathBuf> {
 }
 
 /// Where `weights get` installs: the first folder searched.
-pub fn install_folder() -> Option<PathBuf> {
+pub(crate) fn install_folder() -> Option<PathBuf> {
     search_folders().into_iter().next()
 }
 
@@ -81,7 +81,7 @@ pub fn find(w: &KnownWeights) -> Option<PathBuf> {
 }
 
 /// What to tell a user whose weights are missing.
-pub fn missing_message(w: &KnownWeights) -> String {
+pub(crate) fn missing_message(w: &KnownWeights) -> String {
     let folders: Vec<String> = search_folders().iter().map(|p| format!("  {}", p.display())).collect();
     format!(
         "{} is not installed: no {} in\n{}\nGet it with `efficient4d weights get {}` (or the app's Weights \
@@ -184,7 +184,10 @@ pub fn read_any(path: &Path, top_level_key: Option<&str>) -> Result<HashMap<Stri
 
 /// The names and shapes of a weight file's floating-point tensors, from its header alone (a 5.5 GB
 /// checkpoint is not read): either container, as [`read_any`] tells them apart.
-pub fn read_shapes(path: &Path, top_level_key: Option<&str>) -> Result<HashMap<String, Vec<usize>>, WeightsError> {
+pub(crate) fn read_shapes(
+    path: &Path,
+    top_level_key: Option<&str>,
+) -> Result<HashMap<String, Vec<usize>>, WeightsError> {
     use std::io::Read;
     let mut file = std::fs::File::open(path).map_err(|e| read_err(path, e))?;
     let file_len = file.metadata().map_err(|e| read_err(path, e))?.len();
@@ -241,7 +244,7 @@ pub fn read_shapes(path: &Path, top_level_key: Option<&str>) -> Result<HashMap<S
 /// [`TensorTable::recorder`] lists them, `file` as [`read_shapes`] reads them and renamed to the
 /// loader's names by `names` (as the loader's own table renames them). The message names the first
 /// few missing and misshapen tensors and how many there are.
-pub fn check_against_loader(
+pub(crate) fn check_against_loader(
     file: &HashMap<String, Vec<usize>>,
     names: impl Fn(&str) -> Option<String>,
     requests: &[(String, Vec<usize>)],
@@ -422,7 +425,7 @@ impl<'a> TensorTable<'a> {
 
 /// Whether a half-precision load hands out the tensor `name` of `dims` dimensions in f16: the weights
 /// of linear and convolution layers (`*.weight` of two dimensions or more).
-pub fn halved_in_half_precision(name: &str, dims: usize) -> bool {
+pub(crate) fn halved_in_half_precision(name: &str, dims: usize) -> bool {
     dims >= 2 && name.ends_with(".weight")
 }
 

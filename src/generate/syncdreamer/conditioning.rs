@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 /// `[cos(t·f) | sin(t·f)]`, `f_i = exp(−ln(10000)·i/half)`, in float32 as the reference computes it
 /// (a float64 version is already 7e-6 off at t = 481).
-pub fn timestep_embedding(timesteps: &[i64], dim: usize, device: &Device) -> Tensor<2> {
+pub(crate) fn timestep_embedding(timesteps: &[i64], dim: usize, device: &Device) -> Tensor<2> {
     let half = dim / 2;
     let scale = -(10000f64.ln() as f32);
     let freqs: Vec<f32> = (0..half).map(|i| (scale * i as f32 / half as f32).exp()).collect();

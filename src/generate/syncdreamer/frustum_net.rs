@@ -23,7 +23,7 @@ impl FrustumFeatures {
 
     /// The features stacked once per entry of `keep`, zeroed where it is false: how guidance branches
     /// keep or drop the volume condition.
-    pub fn stacked(&self, keep: &[bool]) -> Self {
+    pub(crate) fn stacked(&self, keep: &[bool]) -> Self {
         Self {
             levels: self.levels.clone().map(|l| {
                 let parts = keep.iter().map(|&k| if k { l.clone() } else { l.zeros_like() }).collect();

@@ -40,7 +40,7 @@ pub fn check_checkpoint(path: &Path, config: SyncDreamerConfig) -> Result<(), St
 }
 
 /// The key frames as the model's input: [F, 3, 256, 256] in [−1, 1], composited on white.
-pub fn frames_to_tensor(frames: &[RgbaImage], device: &Device) -> Tensor<4> {
+pub(crate) fn frames_to_tensor(frames: &[RgbaImage], device: &Device) -> Tensor<4> {
     let (w, h) = (256usize, 256usize);
     let mut values = Vec::with_capacity(frames.len() * 3 * w * h);
     for frame in frames {

@@ -202,7 +202,7 @@ impl DeviceMemory {
 
     /// What a run may use: the capacity less room for the window, our rasterizer and the driver
     /// (a tenth, at least 512 MiB).
-    pub fn usable(&self) -> Option<u64> {
+    pub(crate) fn usable(&self) -> Option<u64> {
         self.capacity.map(|c| c.saturating_sub((c / 10).max(512 << 20)))
     }
 

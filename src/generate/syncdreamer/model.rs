@@ -214,7 +214,7 @@ impl SyncDreamerT {
 
     /// Each frame's volume replaced by the average over frames with Efficient4D's weights (each row
     /// normalised to sum to 1).
-    pub fn smooth_volumes(volumes: Tensor<5>, smoothing: Smoothing) -> Tensor<5> {
+    pub(crate) fn smooth_volumes(volumes: Tensor<5>, smoothing: Smoothing) -> Tensor<5> {
         let dims = volumes.dims();
         let frames = dims[0];
         if smoothing == Smoothing::Off || frames < 2 {

@@ -55,7 +55,7 @@ impl UNetConfig {
         }
     }
 
-    pub fn time_embed_dim(&self) -> usize {
+    pub(crate) fn time_embed_dim(&self) -> usize {
         4 * self.model_channels
     }
 
