@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The prefix of our temporary files.
-pub const TEMP_PREFIX: &str = ".tmp-efficient4d-";
+pub(crate) const TEMP_PREFIX: &str = ".tmp-efficient4d-";
 
 /// A temporary file this old that nobody holds locked is stale. The age covers the instant between
 /// a writer creating its file and locking it, when the file is unlocked but live.

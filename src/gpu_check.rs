@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// The stored render: the demo creature at t = 0.5, the rig's 16 views at 256² on white, 4 × 4.
-pub const STORED_RENDER: &[u8] = include_bytes!("../assets/gpu_check/creature_16_views.png");
+pub(crate) const STORED_RENDER: &[u8] = include_bytes!("../assets/gpu_check/creature_16_views.png");
 const STORED_SIDE: u32 = 256;
 const STORED_TIME: f32 = 0.5;
 /// 8-bit channels of the stored render: at most this share may differ by more than 2 levels (a splat

@@ -2,10 +2,10 @@
 //! Gaussian, σ = 1.5, zero padding, C1 = 0.01², C2 = 0.03²). Evaluation, confidence maps and the
 //! loss's reference all measure with these.
 
-pub const SSIM_WINDOW: usize = 11;
-pub const SSIM_SIGMA: f64 = 1.5;
-pub const C1: f64 = 0.01 * 0.01;
-pub const C2: f64 = 0.03 * 0.03;
+pub(crate) const SSIM_WINDOW: usize = 11;
+pub(crate) const SSIM_SIGMA: f64 = 1.5;
+pub(crate) const C1: f64 = 0.01 * 0.01;
+pub(crate) const C2: f64 = 0.03 * 0.03;
 
 /// The normalised 1D Gaussian window, in f64.
 pub(crate) fn gaussian_window_f64() -> Vec<f64> {
@@ -18,7 +18,7 @@ pub(crate) fn gaussian_window_f64() -> Vec<f64> {
 
 /// What a blur reads beyond the image's edge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Border {
+pub(crate) enum Border {
     /// Zeros (SSIM's convention).
     Zero,
     /// The nearest edge pixel.

@@ -74,7 +74,7 @@ pub fn video_stage1(options: &AppOptions) -> Stage1Spec {
 }
 
 /// How often the viewport gets the model as it trains.
-pub const SNAPSHOT_EVERY: Duration = Duration::from_millis(1500);
+pub(crate) const SNAPSHOT_EVERY: Duration = Duration::from_millis(1500);
 
 /// The job the app runs for `input` under `options` (stage 1 as `stage1` says for a video, then
 /// training with snapshots for the viewport) in the work folder `out`.

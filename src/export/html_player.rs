@@ -19,7 +19,7 @@ const TEMPLATE: &str = include_str!("../../assets/player/player.html");
 /// The element that holds the model (gzipped `.splatv`, base64).
 const MODEL_TAG: &str = r#"<script id="model" type="application/gzip">"#;
 /// The player itself, inlined into the page.
-pub const PLAYER_JS: &str = include_str!("../../assets/player/player.js");
+pub(crate) const PLAYER_JS: &str = include_str!("../../assets/player/player.js");
 
 /// What the page starts with besides the model.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
 
-pub const MAGIC: u32 = 0x674b;
+pub(crate) const MAGIC: u32 = 0x674b;
 /// Splats per texture row: the viewer indexes texels as `((i & 0x3ff) << 2) | k, i >> 10`.
 const SPLATS_PER_ROW: usize = 1024;
 const WORDS_PER_SPLAT: usize = 16;

@@ -12,17 +12,17 @@ use super::SH_C0;
 /// Temporal marginal below which a Gaussian is skipped at time t.
 pub const MIN_TEMPORAL_WEIGHT: f64 = 0.05;
 /// Points closer than this to the camera plane are culled.
-pub const NEAR_PLANE: f64 = 0.01;
+pub(crate) const NEAR_PLANE: f64 = 0.01;
 /// Screen-space low-pass filter added to the 2D covariance (pixels²).
-pub const LOW_PASS: f64 = 0.3;
+pub(crate) const LOW_PASS: f64 = 0.3;
 /// Alpha below which a splat does not contribute to a pixel.
-pub const MIN_ALPHA: f64 = 1.0 / 255.0;
+pub(crate) const MIN_ALPHA: f64 = 1.0 / 255.0;
 /// Alpha cap, so transmittance never reaches zero in one splat.
-pub const MAX_ALPHA: f64 = 0.99;
+pub(crate) const MAX_ALPHA: f64 = 0.99;
 /// Blending stops once transmittance would fall below this.
-pub const MIN_TRANSMITTANCE: f64 = 1e-4;
+pub(crate) const MIN_TRANSMITTANCE: f64 = 1e-4;
 /// Tangent bound (×half field of view) past which the EWA Jacobian is clamped, as in 3DGS.
-pub const FRUSTUM_GUARD: f64 = 1.3;
+pub(crate) const FRUSTUM_GUARD: f64 = 1.3;
 
 const SH_C1: f64 = 0.488_602_511_902_919_9;
 const SH_C2: [f64; 5] = [
@@ -55,7 +55,7 @@ pub struct Gaussian {
 }
 
 /// Gradient with respect to every raw parameter (same layout as [`Gaussian`]).
-pub type GaussianGrad = Gaussian;
+pub(crate) type GaussianGrad = Gaussian;
 
 impl Gaussian {
     pub(crate) fn zero_like(&self) -> Self {
@@ -231,7 +231,7 @@ pub struct Projected {
 
 /// Gradient of the loss with respect to a [`Projected`] (radius and depth have none).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct ProjectedGrad {
+pub(crate) struct ProjectedGrad {
     pub mean2d: [f64; 2],
     pub conic: [f64; 3],
     pub opacity: f64,

@@ -11,10 +11,10 @@ pub mod slice3d;
 pub use groups::ParamGroups;
 
 /// The SH DC constant: `rgb = 0.5 + SH_C0 * f_dc`.
-pub const SH_C0: f64 = 0.282_094_791_773_878_14;
+pub(crate) const SH_C0: f64 = 0.282_094_791_773_878_14;
 
 /// The highest spherical-harmonics degree of the colour (the rasterizer's shaders evaluate up to it).
-pub const MAX_SH_DEGREE: u32 = 3;
+pub(crate) const MAX_SH_DEGREE: u32 = 3;
 
 /// Number of SH coefficients per channel for a degree (0..=MAX_SH_DEGREE).
 pub const fn sh_coeffs(degree: u32) -> usize {

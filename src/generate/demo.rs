@@ -175,7 +175,7 @@ pub fn render_clip(r: &Rasterizer) -> Result<Vec<RgbaImage>, RasterError> {
 }
 
 /// Held-out cameras of the truth matrix: between the rig's azimuths, above and below its elevation.
-pub const TEST_VIEWS: [(f64, f64); 4] = [(11.25, 15.0), (101.25, 45.0), (191.25, 15.0), (281.25, 45.0)];
+pub(crate) const TEST_VIEWS: [(f64, f64); 4] = [(11.25, 15.0), (101.25, 45.0), (191.25, 15.0), (281.25, 45.0)];
 
 /// Writes the creature's true image matrix: the 16 rig views (and the input view, as a generated
 /// matrix has it, when `with_input_view`) at `frames` key times (train split) and `TEST_VIEWS` at the

@@ -76,7 +76,7 @@ pub enum PipelineError {
 
 /// The generator a choice resolves to on this machine.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Resolved {
+pub(crate) enum Resolved {
     Inflate,
     /// SyncDreamer-T with its checkpoint here, and its setting for this device.
     SyncDreamerT {

@@ -57,7 +57,7 @@ impl Default for Stage1Config {
 }
 
 /// Key frames a clip may give.
-pub const KEY_FRAMES: std::ops::RangeInclusive<usize> = 2..=256;
+pub(crate) const KEY_FRAMES: std::ops::RangeInclusive<usize> = 2..=256;
 
 impl Stage1Config {
     /// Whether every setting is in range, whichever generator runs (a bad option is reported before any

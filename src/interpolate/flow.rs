@@ -140,7 +140,7 @@ fn fill_weak(dx: &[f32], dy: &[f32], strength: &[f32], w: usize, h: usize, sigma
 
 /// The midpoint flow field: frame 0 is seen at x − d, frame 1 at x + d (pixels).
 #[derive(Clone, Debug)]
-pub struct MidpointFlow {
+pub(crate) struct MidpointFlow {
     pub width: usize,
     pub height: usize,
     pub dx: Vec<f32>,
@@ -248,6 +248,7 @@ pub fn midpoint_frame(a: &Planes, b: &Planes, options: &FlowOptions) -> Planes {
 /// `(a(x − d) + b(x + d)) / 2` on every plane.
 pub(crate) fn warp_average(a: &Planes, b: &Planes, flow: &MidpointFlow) -> Planes {
     let (w, h) = (a.width, a.height);
+    assert_eq!((flow.width, flow.height), (w, h), "the flow was estimated for frames of another size");
     let mut out = Planes::zeros(a.channels, w, h);
     for c in 0..a.channels {
         let pa = Gray { w, h, v: a.plane(c).to_vec() };

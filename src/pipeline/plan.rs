@@ -18,10 +18,10 @@ pub const DEFAULT_TRAIN_TIME: Duration = Duration::from_secs(8 * 60);
 /// A plan fitted to a budget with fewer steps than this ends undertrained: on the demo matrix, the
 /// PSNR on the views training fits rose 3.3 dB from 170 to 500 steps and 3.2 dB more to 1400
 /// ([`SHORT_PLAN_QUALITY`]; docs/speed.md, "A slow host").
-pub const FEW_STEPS: u32 = 500;
+pub(crate) const FEW_STEPS: u32 = 500;
 
 /// What a short plan costs, measured on the demo (docs/speed.md): said with the warning.
-pub const SHORT_PLAN_QUALITY: &str =
+pub(crate) const SHORT_PLAN_QUALITY: &str =
     "the demo fits its views to 22.9 dB in 170 steps, 26.2 dB in 500 and 29.4 dB in 1400";
 
 /// The warning for a plan that `budget` fits to only `steps` steps of `seconds_per_step` (full

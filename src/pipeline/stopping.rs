@@ -78,7 +78,7 @@ impl StopReason {
 
 /// The plateau test over a run's decision PSNRs, one per check.
 #[derive(Clone, Debug, Default)]
-pub struct PlateauWatch {
+pub(crate) struct PlateauWatch {
     history: Vec<f64>,
 }
 
@@ -120,7 +120,7 @@ pub(crate) fn fit_to_budget(step: u32, cap: u32, remaining: Duration, seconds_le
 /// A refitted plan must beat the current one by this share before the run lengthens: the step time
 /// is noisy, and a plan that grows and shrinks by a few steps at every refit only stirs the
 /// learning-rate schedule.
-pub const GROW_MARGIN: f64 = 0.05;
+pub(crate) const GROW_MARGIN: f64 = 0.05;
 
 /// The plan to lay the rest of a run over, given the `current` one and the longest that fits the
 /// budget (`fitted`, within the cap). It shrinks at once; it grows only by more than [`GROW_MARGIN`]
@@ -145,14 +145,14 @@ pub(crate) fn refit(current: u32, fitted: u32, step: u32, coarse_share: f64, now
 /// quarter of the pixels). Until a full-resolution step has been timed, it is estimated from the
 /// coarse ones by [`FULL_OVER_COARSE_STEP`].
 #[derive(Clone, Copy, Debug, Default)]
-pub struct StepClock {
+pub(crate) struct StepClock {
     coarse: (f64, u32),
     full: (f64, u32),
 }
 
 /// A full-resolution step over a half-resolution one: 2.25 on the refined demo matrix (1000 steps:
 /// 462 s at full resolution throughout, 334 s with the first half coarse; docs/speed.md).
-pub const FULL_OVER_COARSE_STEP: f64 = 2.25;
+pub(crate) const FULL_OVER_COARSE_STEP: f64 = 2.25;
 
 impl StepClock {
     pub fn record(&mut self, coarse: bool, seconds: f64) {

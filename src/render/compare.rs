@@ -41,8 +41,8 @@ impl ImageDiff {
     /// transmittance stop may flip between f32 and f64, so a few values may differ visibly, the
     /// mean hardly at all.
     pub const MAX: f64 = 5e-3;
-    pub const MEAN: f64 = 1e-5;
-    pub const FRAC_OVER_1E3: f64 = 1e-3;
+    pub(crate) const MEAN: f64 = 1e-5;
+    pub(crate) const FRAC_OVER_1E3: f64 = 1e-3;
 
     pub fn passes(&self) -> bool {
         self.max < Self::MAX && self.mean < Self::MEAN && self.frac_over_1e3 < Self::FRAC_OVER_1E3

@@ -27,7 +27,7 @@ impl GpuSlice {
 }
 
 /// Storage usage for every buffer the rasterizer owns (COPY_SRC for readback and tests).
-pub const STORAGE: wgpu::BufferUsages =
+pub(crate) const STORAGE: wgpu::BufferUsages =
     wgpu::BufferUsages::STORAGE.union(wgpu::BufferUsages::COPY_DST).union(wgpu::BufferUsages::COPY_SRC);
 
 /// A zero-filled storage buffer of at least `bytes` (wgpu rejects empty bindings, so at least 16).

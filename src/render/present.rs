@@ -7,7 +7,7 @@ use super::gpu_buffers::uniform;
 use crate::gpu::GpuContext;
 use std::sync::Arc;
 
-pub const SHADER: &str = include_str!("../../shaders/present.wgsl");
+pub(crate) const SHADER: &str = include_str!("../../shaders/present.wgsl");
 /// What egui-wgpu samples a native texture as.
 pub const FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
 

@@ -24,9 +24,9 @@ use std::io::Read;
 use std::path::Path;
 
 /// Frames larger than this on either side are refused (a 16384² RGBA frame is already 1 GiB).
-pub const MAX_INPUT_SIDE: u32 = 16384;
+pub(crate) const MAX_INPUT_SIDE: u32 = 16384;
 /// Frames smaller than this on either side are refused: nothing can be segmented in them.
-pub const MIN_INPUT_SIDE: u32 = 16;
+pub(crate) const MIN_INPUT_SIDE: u32 = 16;
 
 /// Which frames to decode and how large to keep them.
 #[derive(Clone, Debug)]

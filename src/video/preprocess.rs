@@ -74,7 +74,7 @@ pub enum CropMode {
 }
 
 /// `CropMode::Auto` keeps the stable box while the object keeps at least this share of its per-frame size.
-pub const AUTO_MIN_SIZE: f64 = 0.85;
+pub(crate) const AUTO_MIN_SIZE: f64 = 0.85;
 
 /// Which mode `Auto` picks for these per-frame boxes.
 pub(crate) fn resolve_crop(mode: CropMode, boxes: &[[u32; 4]]) -> CropMode {

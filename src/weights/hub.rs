@@ -9,11 +9,11 @@
 use std::time::Duration;
 
 /// The variable that names a mirror of the hub (the convention of Hugging Face's own tools).
-pub const ENDPOINT_ENV: &str = "HF_ENDPOINT";
+pub(crate) const ENDPOINT_ENV: &str = "HF_ENDPOINT";
 /// The hub itself.
-pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
+pub(crate) const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 /// A token for gated or private repositories (sent to the hub only, never to the storage server).
-pub const TOKEN_ENV: &str = "HF_TOKEN";
+pub(crate) const TOKEN_ENV: &str = "HF_TOKEN";
 
 /// One file of a hub repository at a revision (a branch, tag or commit).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub fn endpoint() -> String {
 
 /// What the hub states about a file before we fetch it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RemoteFile {
+pub(crate) struct RemoteFile {
     /// Bytes.
     pub size: u64,
     /// Lower-case hex SHA-256 of the whole file.

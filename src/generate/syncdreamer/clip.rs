@@ -12,7 +12,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, TensorData};
 
 /// Parameter names start with this in the checkpoint.
-pub const PREFIX: &str = "clip_image_encoder.model.visual.";
+pub(crate) const PREFIX: &str = "clip_image_encoder.model.visual.";
 
 struct ResidualBlock {
     ln_1: LayerNorm,

@@ -4,7 +4,7 @@
 use burn::tensor::Tensor;
 
 /// Diffusion timesteps of the trained model.
-pub const TRAIN_STEPS: usize = 1000;
+pub(crate) const TRAIN_STEPS: usize = 1000;
 
 /// PyTorch's float32 `linspace`: the first half counts up from `start`, the second half down from
 /// `end`, each value one fused multiply-add (rounded once: the f64 product of an f32 step and a

@@ -6,7 +6,7 @@ use super::volume_block::{Conv3d, Resample, VolumeBlock, as_volume};
 use crate::weights::{TensorTable, WeightsError};
 use burn::tensor::Tensor;
 
-pub const PREFIX: &str = "spatial_volume.frustum_volume_feats.";
+pub(crate) const PREFIX: &str = "spatial_volume.frustum_volume_feats.";
 
 /// The frustum features at the four widths: full, ½, ¼ and ⅛ of the frustum's size (depth too).
 #[derive(Clone, Debug)]

@@ -120,7 +120,7 @@ pub fn generate_matrix_syncdreamer(
 
 /// SyncDreamer-T as a stage-1 [`Generator`](crate::generate::Generator): a loaded model, its sampler
 /// settings and the noise seed.
-pub struct SyncDreamerGenerator {
+pub(crate) struct SyncDreamerGenerator {
     pub model: SyncDreamerT,
     pub sample: SampleOptions,
     pub seed: u64,

@@ -24,7 +24,7 @@ const MIB: f64 = (1u64 << 20) as f64;
 const GIB: f64 = (1u64 << 30) as f64;
 
 /// Tensors of a phase's largest size held at once, at most (measured up to 5.1 on the tiny model).
-pub const LIVE_TENSORS: u64 = 6;
+pub(crate) const LIVE_TENSORS: u64 = 6;
 
 /// The allocator's pages are never exactly full: what the resident state costs beyond its bytes, and a
 /// floor for the small tensors' pools (measured on the tiny model: 20 MiB of pages over 58 MiB held).
@@ -32,14 +32,14 @@ const PAGE_SLACK: f64 = 0.1;
 const SMALL_POOLS: u64 = 128 << 20;
 
 /// The most views per batch: all of the rig's 16.
-pub const MAX_VIEW_BATCH: usize = 16;
+pub(crate) const MAX_VIEW_BATCH: usize = 16;
 
 /// Where [`DeviceMemory::host`] says its (unplanned) capacity lives.
 const HOST_MEMORY: &str = "host memory";
 
 /// The view batches tried, largest first: divisors of the 16 views, so every batch has the same shape
 /// (one kernel tuning per shape).
-pub const VIEW_BATCHES: [usize; 5] = [MAX_VIEW_BATCH, 8, 4, 2, 1];
+pub(crate) const VIEW_BATCHES: [usize; 5] = [MAX_VIEW_BATCH, 8, 4, 2, 1];
 
 /// What one run of SyncDreamer-T keeps on the device, in bytes.
 #[derive(Clone, Debug, PartialEq)]

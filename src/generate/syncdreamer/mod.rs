@@ -29,7 +29,7 @@ pub(crate) mod volume_block;
 pub use config::SyncDreamerConfig;
 
 /// How weight errors name the model.
-pub const MODEL_NAME: &str = "SyncDreamer-T";
+pub(crate) const MODEL_NAME: &str = "SyncDreamer-T";
 
 /// Numeric precision of SyncDreamer-T's matmul-class layers (linear, convolutions).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]

@@ -21,9 +21,9 @@ use burn::tensor::{Device, Tensor, TensorData};
 /// Latent side (images are 256², the VAE downsamples by 8).
 pub const LATENT: usize = 32;
 /// The spatial volume: 32³ over [−0.5, 0.5]³.
-pub const VOLUME_SIZE: usize = 32;
-pub const VOLUME_LENGTH: f32 = 0.5;
-pub const IMAGE_SIZE: usize = 256;
+pub(crate) const VOLUME_SIZE: usize = 32;
+pub(crate) const VOLUME_LENGTH: f32 = 0.5;
+pub(crate) const IMAGE_SIZE: usize = 256;
 
 /// Where Gaussian noise comes from: seeded for real runs, replayed from recorded draws in tests.
 pub trait NoiseSource {

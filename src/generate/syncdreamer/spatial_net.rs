@@ -6,7 +6,7 @@ use super::volume_block::{Conv3d, Resample, VolumeBlock, as_volume};
 use crate::weights::{TensorTable, WeightsError};
 use burn::tensor::Tensor;
 
-pub const PREFIX: &str = "spatial_volume.spatial_volume_feats.";
+pub(crate) const PREFIX: &str = "spatial_volume.spatial_volume_feats.";
 
 pub struct SpatialTime3DNet {
     init_conv: Conv3d,

@@ -11,7 +11,7 @@ use super::unet_blocks::{Downsample, ResBlock, Upsample, unet_norm};
 use crate::weights::{TensorTable, WeightsError};
 use burn::tensor::Tensor;
 
-pub const PREFIX: &str = "model.diffusion_model.";
+pub(crate) const PREFIX: &str = "model.diffusion_model.";
 
 /// The UNet's hyper-parameters (`unet_config` of `configs/syncdreamer.yaml`).
 #[derive(Clone, Debug, PartialEq)]

@@ -9,9 +9,9 @@ use crate::weights::{TensorTable, WeightsError};
 use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
 
-pub const PREFIX: &str = "first_stage_model.";
+pub(crate) const PREFIX: &str = "first_stage_model.";
 /// Latents the sampler sees are the VAE's times this.
-pub const SCALE_FACTOR: f32 = 0.18215;
+pub(crate) const SCALE_FACTOR: f32 = 0.18215;
 const GROUPS: usize = 32;
 const EPS: f64 = 1e-6;
 
