@@ -12,7 +12,7 @@ use efficient4d::browser::Browser;
 use efficient4d::camera::SyncDreamerRig;
 use efficient4d::dataset::{LoadOptions, load_dataset};
 use efficient4d::export::Checkpoint;
-use efficient4d::export::html_player::rig_cameras;
+use efficient4d::export::html_player::{PlayerCapture, capture_expression, parse_captures, rig_cameras};
 use efficient4d::render::compare::capture_agreement;
 use efficient4d::render::{RasterView, Rasterizer};
 use efficient4d::train::{TrainConfig, Trainer};
@@ -46,15 +46,8 @@ fn trained_checkpoint(dir: &Path) -> PathBuf {
     path
 }
 
-/// One capture of the player: which camera, when, and its premultiplied RGBA (top row first).
-struct Shot {
-    camera: usize,
-    u: f32,
-    rgba: Vec<u8>,
-}
-
 /// Opens `html`, waits for the interactive page's first sorted frame, then captures every compared view.
-fn capture(browser: &mut Browser, html: &Path) -> Vec<Shot> {
+fn capture(browser: &mut Browser, html: &Path) -> Vec<PlayerCapture> {
     browser.open(&format!("file://{}", html.display()), Duration::from_secs(60)).unwrap();
     browser
         .wait_until(
@@ -62,29 +55,15 @@ fn capture(browser: &mut Browser, html: &Path) -> Vec<Shot> {
             Duration::from_secs(60),
         )
         .unwrap_or_else(|e| panic!("{e:#}\nbrowser log: {:#?}", browser.log_tail(20)));
-    let shots: Vec<String> =
-        CAMERAS.iter().flat_map(|c| TIMES.iter().map(move |u| format!("{{camera: {c}, u: {u}}}"))).collect();
-    let images = browser
-        .evaluate(&format!("efficient4dPlayer.capture([{}], {SIZE})", shots.join(", ")), Duration::from_secs(120))
-        .unwrap();
-    use base64::Engine as _;
-    images
-        .as_array()
-        .expect("an array of images")
-        .iter()
-        .map(|image| {
-            assert_eq!((image["width"].as_u64(), image["height"].as_u64()), (Some(SIZE as u64), Some(SIZE as u64)));
-            let rgba = base64::engine::general_purpose::STANDARD
-                .decode(image["rgba"].as_str().expect("rgba"))
-                .expect("base64");
-            assert_eq!(rgba.len(), (SIZE * SIZE * 4) as usize);
-            Shot { camera: image["camera"].as_u64().unwrap() as usize, u: image["u"].as_f64().unwrap() as f32, rgba }
-        })
-        .collect()
+    let shots: Vec<(usize, f32)> = CAMERAS.iter().flat_map(|&c| TIMES.iter().map(move |&u| (c, u))).collect();
+    let images = browser.evaluate(&capture_expression(&shots, SIZE), Duration::from_secs(120)).unwrap();
+    let captures = parse_captures(&images).unwrap();
+    assert!(captures.iter().all(|c| (c.width, c.height) == (SIZE, SIZE)), "captures of {SIZE}x{SIZE} asked for");
+    captures
 }
 
 /// Our rasterizer's render (RGBA, on black, so colour is premultiplied) of every shot's camera and time.
-fn our_renders(ck: &Checkpoint, shots: &[Shot]) -> Vec<Vec<f32>> {
+fn our_renders(ck: &Checkpoint, shots: &[PlayerCapture]) -> Vec<Vec<f32>> {
     let rig = ck.meta.rig.clone().unwrap_or_default();
     let cameras = rig_cameras(&rig, None);
     let (t0, t1) = (ck.meta.time_range[0], ck.meta.time_range[1]);
@@ -102,7 +81,7 @@ fn our_renders(ck: &Checkpoint, shots: &[Shot]) -> Vec<Vec<f32>> {
 }
 
 /// Every shot's (camera, u, IoU, PSNR).
-fn compare(ck: &Checkpoint, shots: &[Shot]) -> Vec<(usize, f32, f64, f64)> {
+fn compare(ck: &Checkpoint, shots: &[PlayerCapture]) -> Vec<(usize, f32, f64, f64)> {
     our_renders(ck, shots)
         .iter()
         .zip(shots)

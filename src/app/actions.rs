@@ -37,8 +37,7 @@ pub(crate) fn export_html_player(
 ) -> anyhow::Result<usize> {
     use crate::export::html_player::{PlayerSettings, rig_cameras, write_html_player};
     let cameras = rig_cameras(&crate::camera::SyncDreamerRig::default(), Some(("your view", *camera)));
-    let title = path.file_stem().map_or("efficient4d".into(), |s| s.to_string_lossy().into_owned());
-    let settings = PlayerSettings::new(&title, background);
+    let settings = PlayerSettings::for_file(path, background);
     Ok(write_html_player(path, &model.gaussians, model.time_range, &cameras, &settings)?)
 }
 

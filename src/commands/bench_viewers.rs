@@ -11,6 +11,7 @@
 use efficient4d::browser::Browser;
 use efficient4d::camera::Camera;
 use efficient4d::export::Checkpoint;
+use efficient4d::export::html_player::{capture_expression, parse_captures};
 use efficient4d::export::splatv::SplatvCamera;
 use efficient4d::render::compare::{CaptureAgreement, capture_agreement};
 use efficient4d::render::{RasterView, Rasterizer};
@@ -121,16 +122,14 @@ pub fn bench_viewers(serve: &str, model: &std::path::Path) -> anyhow::Result<Vie
     browser.open(&format!("file://{}", html.display()), Duration::from_secs(120))?;
     browser
         .wait_until("window.efficient4dPlayer && efficient4dPlayer.player.drawCount > 0", Duration::from_secs(300))?;
-    let shots: Vec<String> = TIMES.iter().map(|u| format!("{{camera: 0, u: {u}}}")).collect();
-    let images = browser
-        .evaluate(&format!("efficient4dPlayer.capture([{}], {size})", shots.join(", ")), Duration::from_secs(300))?;
-    for (image, &u) in images.as_array().map(Vec::as_slice).unwrap_or_default().iter().zip(&TIMES) {
-        use base64::Engine as _;
-        let rgba = base64::engine::general_purpose::STANDARD.decode(image["rgba"].as_str().unwrap_or_default())?;
-        let view = RasterView { camera, time: t0 + u * (t1 - t0), background: [0.0; 3] };
+    let shots: Vec<(usize, f32)> = TIMES.iter().map(|&u| (0, u)).collect();
+    let images = browser.evaluate(&capture_expression(&shots, size), Duration::from_secs(300))?;
+    for capture in parse_captures(&images).map_err(anyhow::Error::msg)? {
+        let view = RasterView { camera, time: t0 + capture.u * (t1 - t0), background: [0.0; 3] };
         let ours = rast.read_color(&rast.forward(&params, &[view], false)?)?;
-        anyhow::ensure!(rgba.len() == ours.len(), "the player drew {} bytes, not {}", rgba.len(), ours.len());
-        rows.push(ViewerRow { viewer: "efficient4d player".into(), u, agreement: capture_agreement(&rgba, &ours) });
+        anyhow::ensure!(capture.rgba.len() == ours.len(), "the player drew {}x{}", capture.width, capture.height);
+        let agreement = capture_agreement(&capture.rgba, &ours);
+        rows.push(ViewerRow { viewer: "efficient4d player".into(), u: capture.u, agreement });
     }
     for &u in &TIMES {
         let view = RasterView { camera, time: t0 + u * (t1 - t0), background: [0.0; 3] };

@@ -126,22 +126,7 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
             })?,
             "view" => bench_view(json, iterations)?,
             "player" => bench_player(&models, json, iterations)?,
-            "viewers" => {
-                let serve =
-                    serve.ok_or_else(|| anyhow::anyhow!("bench viewers needs --serve (scripts/splatv-viewers.sh)"))?;
-                let model = models.first().ok_or_else(|| anyhow::anyhow!("bench viewers needs --model CHECKPOINT"))?;
-                let report = bench_viewers::bench_viewers(&serve, model)?;
-                if !json {
-                    for row in &report.rows {
-                        println!(
-                            "{:<20} u = {:.2}: silhouette IoU {:.4}, object PSNR {:.2} dB ({} pixels)",
-                            row.viewer, row.u, row.agreement.iou, row.agreement.psnr, row.agreement.object_pixels
-                        );
-                    }
-                    println!("browser: {}; page errors: {:?}", report.browser, report.page_errors);
-                }
-                finish_bench(json, &report)?
-            }
+            "viewers" => bench_viewers(serve.as_deref(), &models, json)?,
             "generate" => bench_generate::bench_generate(&bench_generate::GenerateBenchArgs {
                 json,
                 iterations,
@@ -380,8 +365,7 @@ pub fn export(
         }
         ExportFormat::Html => {
             use efficient4d::export::html_player::{PlayerSettings, rig_cameras, write_html_player};
-            let title = checkpoint.file_stem().map_or("efficient4d".into(), |s| s.to_string_lossy().into_owned());
-            let settings = PlayerSettings::new(&title, ck.meta.background);
+            let settings = PlayerSettings::for_file(out, ck.meta.background);
             let n = write_html_player(out, &ck.gaussians, time_range, &rig_cameras(&rig, None), &settings)
                 .with_context(|| format!("writing {}", out.display()))?;
             let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
@@ -587,6 +571,23 @@ pub fn bench_player(models: &[PathBuf], json: bool, iterations: usize) -> anyhow
     })?;
     if !json {
         println!("browser: {}", report.browser);
+    }
+    finish_bench(json, &report)
+}
+
+/// `bench viewers`: our `.splatv` and HTML player in the browser viewers, against our render.
+fn bench_viewers(serve: Option<&str>, models: &[PathBuf], json: bool) -> anyhow::Result<()> {
+    let serve = serve.ok_or_else(|| anyhow::anyhow!("bench viewers needs --serve (scripts/splatv-viewers.sh)"))?;
+    let model = models.first().ok_or_else(|| anyhow::anyhow!("bench viewers needs --model CHECKPOINT"))?;
+    let report = bench_viewers::bench_viewers(serve, model)?;
+    if !json {
+        for row in &report.rows {
+            println!(
+                "{:<20} u = {:.2}: silhouette IoU {:.4}, object PSNR {:.2} dB ({} pixels)",
+                row.viewer, row.u, row.agreement.iou, row.agreement.psnr, row.agreement.object_pixels
+            );
+        }
+        println!("browser: {}; page errors: {:?}", report.browser, report.page_errors);
     }
     finish_bench(json, &report)
 }

@@ -38,6 +38,11 @@ impl PlayerSettings {
     pub fn new(title: &str, background: [f32; 3]) -> Self {
         Self { title: title.to_string(), background, duration_s: 3.0, up: [0.0, 0.0, 1.0] }
     }
+
+    /// Titled after the file it is written to (`creature.html`: "creature"), as the CLI and the app name it.
+    pub fn for_file(path: &Path, background: [f32; 3]) -> Self {
+        Self::new(&path.file_stem().map_or("efficient4d".into(), |s| s.to_string_lossy()), background)
+    }
 }
 
 /// The snaps a player offers for a model trained on `rig`: `first` (e.g. the app's current view) if
@@ -94,6 +99,42 @@ pub fn embedded_splatv(html: &str) -> Result<Vec<u8>, String> {
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut bytes)
         .map_err(|e| format!("embedded model: {e}"))?;
     Ok(bytes)
+}
+
+/// One image from the player's capture mode (`efficient4dPlayer.capture` in the page, what the tests and
+/// `bench viewers` read): header camera `camera` at viewer time `u`, premultiplied RGBA8, top row first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlayerCapture {
+    pub camera: usize,
+    pub u: f32,
+    pub width: u32,
+    pub height: u32,
+    pub rgba: Vec<u8>,
+}
+
+/// The JavaScript that captures `shots` (header camera, viewer time) at `size` pixels wide.
+pub fn capture_expression(shots: &[(usize, f32)], size: u32) -> String {
+    let shots: Vec<String> = shots.iter().map(|(c, u)| format!("{{camera: {c}, u: {u}}}")).collect();
+    format!("efficient4dPlayer.capture([{}], {size})", shots.join(", "))
+}
+
+/// The images a [`capture_expression`] returned.
+pub fn parse_captures(value: &serde_json::Value) -> Result<Vec<PlayerCapture>, String> {
+    let images = value.as_array().ok_or_else(|| format!("not an array of images: {value:.80}"))?;
+    images
+        .iter()
+        .map(|image| {
+            let number = |key: &str| image[key].as_f64().ok_or_else(|| format!("an image without `{key}`"));
+            let rgba = base64::engine::general_purpose::STANDARD
+                .decode(image["rgba"].as_str().ok_or("an image without pixels")?)
+                .map_err(|e| format!("an image's pixels: {e}"))?;
+            let (width, height) = (number("width")? as u32, number("height")? as u32);
+            if rgba.len() != (width * height * 4) as usize {
+                return Err(format!("{} bytes for a {width}x{height} image", rgba.len()));
+            }
+            Ok(PlayerCapture { camera: number("camera")? as usize, u: number("u")? as f32, width, height, rgba })
+        })
+        .collect()
 }
 
 /// Writes the player for a 4D model (atomically). Returns how many splats it holds.
