@@ -97,7 +97,9 @@ function sortData(words, count) {
     // A transparent splat gets a zero temporal scale, which the sort skips.
     timing[i * 2 + 1] = opaque ? halfToFloat(words[w + 15] >>> 16) : 0;
   }
-  return { count, position, motion, timing };
+  // Scratch space for the sort, reused from frame to frame.
+  const scratch = { depth: new Float32Array(count), visible: new Uint32Array(count), key: new Uint16Array(count), counts: new Uint32Array(65537) };
+  return { count, position, motion, timing, scratch };
 }
 
 /**
@@ -107,8 +109,7 @@ function sortData(words, count) {
  */
 function sortByDepth(data, view, u, minTemporalWeight, nearPlane) {
   const { count, position, motion, timing } = data;
-  const depth = new Float32Array(count);
-  const visible = new Uint32Array(count);
+  const { depth, visible, key, counts } = data.scratch;
   let n = 0;
   let lo = Infinity;
   let hi = -Infinity;
@@ -133,8 +134,7 @@ function sortByDepth(data, view, u, minTemporalWeight, nearPlane) {
   }
   const buckets = 65536;
   const scale = hi > lo ? (buckets - 1) / (hi - lo) : 0;
-  const key = new Uint16Array(n);
-  const counts = new Uint32Array(buckets + 1);
+  counts.fill(0);
   for (let j = 0; j < n; j++) {
     key[j] = Math.floor((depth[j] - lo) * scale);
     counts[key[j] + 1]++;
