@@ -167,6 +167,33 @@ impl Browser {
         event("mouseReleased", to)
     }
 
+    /// Two fingers on a touch screen, centred on `centre`, moving from `from_gap` to `to_gap` pixels
+    /// apart (a pinch).
+    pub fn pinch(&mut self, centre: (f64, f64), from_gap: f64, to_gap: f64) -> anyhow::Result<()> {
+        let steps = 8;
+        let mut touch = |kind: &str, gap: f64| {
+            let points = if kind == "touchEnd" {
+                json!([])
+            } else {
+                json!([
+                    { "x": centre.0 - gap / 2.0, "y": centre.1, "id": 0 },
+                    { "x": centre.0 + gap / 2.0, "y": centre.1, "id": 1 },
+                ])
+            };
+            self.call(
+                "Input.dispatchTouchEvent",
+                json!({ "type": kind, "touchPoints": points }),
+                Duration::from_secs(30),
+            )
+            .map(|_| ())
+        };
+        touch("touchStart", from_gap)?;
+        for i in 1..=steps {
+            touch("touchMove", from_gap + (to_gap - from_gap) * f64::from(i) / f64::from(steps))?;
+        }
+        touch("touchEnd", to_gap)
+    }
+
     /// Presses and releases one key (`key` as the DOM names it: " ", "ArrowRight").
     pub fn press_key(&mut self, key: &str, code: &str) -> anyhow::Result<()> {
         for kind in ["keyDown", "keyUp"] {

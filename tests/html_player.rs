@@ -133,8 +133,8 @@ fn the_html_player_renders_like_our_rasterizer_and_a_planted_error_fails() {
     }
     assert!(agrees(&figures), "the player differs from our rasterizer: {figures:?}");
 
-    // The controls, driven as a user's mouse and keyboard would: a drag orbits, a right-drag pans,
-    // space plays, the view list snaps to a rig camera.
+    // The controls, driven as a user's mouse, fingers and keyboard would: a drag orbits, a right-drag
+    // pans, a pinch zooms, space plays, the view list snaps to a rig camera.
     let pose = |b: &mut Browser| b.evaluate("JSON.stringify(efficient4dPlayer.pose)", Duration::from_secs(30)).unwrap();
     let before = pose(&mut browser);
     browser.drag((320.0, 240.0), (420.0, 260.0), "left", 0).unwrap();
@@ -147,6 +147,9 @@ fn the_html_player_renders_like_our_rasterizer_and_a_planted_error_fails() {
     browser.drag((320.0, 240.0), (300.0, 200.0), "right", 0).unwrap();
     assert_ne!(pose(&mut browser), orbited, "a right-drag pans");
     assert_eq!(eye_to_target(&mut browser), distance, "panning keeps the distance");
+    browser.pinch((320.0, 240.0), 60.0, 180.0).unwrap();
+    let pinched = eye_to_target(&mut browser);
+    assert!(pinched < distance * 0.6, "spreading two fingers zooms in: {distance} → {pinched}");
     browser.press_key(" ", "Space").unwrap();
     browser.wait_until("efficient4dPlayer.playing && efficient4dPlayer.player.u > 0", Duration::from_secs(30)).unwrap();
     browser.press_key(" ", "Space").unwrap();
