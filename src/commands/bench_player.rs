@@ -19,7 +19,7 @@ pub const CANVAS: u32 = 800;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct PlayerBenchRow {
-    /// `random` or the checkpoint's path.
+    /// `random N` (splats) or the checkpoint's path.
     pub model: String,
     pub splats: usize,
     pub file_bytes: u64,
