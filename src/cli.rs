@@ -205,9 +205,12 @@ pub enum Command {
         /// it, instead of headless with the timeline playing.
         #[arg(long)]
         window: bool,
-        /// `viewers`: where scripts/splatv-viewers.sh serves the viewers' pages and the model.
-        #[arg(long, value_name = "URL")]
-        serve: Option<String>,
+        /// `viewers`: a folder with splaTV's `index.html` and `hybrid.js` (scripts/splatv-viewers.sh).
+        #[arg(long, value_name = "DIR")]
+        splatv_viewer: Option<PathBuf>,
+        /// `viewers`: gsplat.js's `dist` folder (npm `gsplat`; .ci/run installs it).
+        #[arg(long, value_name = "DIR")]
+        gsplat: Option<PathBuf>,
     },
     /// Show which model weights are installed, partly downloaded or missing, and where they go;
     /// `weights get` downloads them.

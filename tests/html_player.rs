@@ -196,3 +196,53 @@ fn the_html_player_renders_like_our_rasterizer_and_a_planted_error_fails() {
         assert!(!agrees(&figures), "{name}: a planted error passed the comparison: {figures:?}");
     }
 }
+
+/// gsplat.js's `dist` folder: `EFFICIENT4D_GSPLAT` (set by `.ci/run`), else where `.ci/run` installs the
+/// version it pins (`GSPLAT_VERSION=` in `.ci/run`, the one place it is written).
+fn gsplat_dist() -> PathBuf {
+    if let Some(dir) = std::env::var_os("EFFICIENT4D_GSPLAT") {
+        return dir.into();
+    }
+    let ci = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/run")).unwrap();
+    let version = ci.lines().find_map(|l| l.strip_prefix("GSPLAT_VERSION=")).expect(".ci/run pins gsplat");
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(&std::env::var_os("HOME").expect("HOME")).join(".cache"));
+    let dist = cache.join(format!("efficient4d/gsplat-{version}/node_modules/gsplat/dist"));
+    assert!(
+        dist.join("index.es.js").is_file(),
+        "gsplat.js is not installed at {}: `bash .ci/run` installs it (npm install --prefix {} gsplat@{version}), \
+         or set EFFICIENT4D_GSPLAT to its dist folder",
+        dist.display(),
+        cache.join(format!("efficient4d/gsplat-{version}")).display()
+    );
+    dist
+}
+
+/// gsplat.js (npm, pinned) reads our `.splatv` as we mean it: the same silhouette as our render at three
+/// times, through `efficient4d bench viewers`, beside our own player. gsplat.js orders splats its own way
+/// (docs/export.md), so its colour figure is printed, not held to ours; a silhouette does not depend on
+/// the order.
+#[test]
+fn gsplat_js_shows_our_splatv_with_our_silhouette() {
+    let gsplat = gsplat_dist();
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = trained_checkpoint(dir.path());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_efficient4d"))
+        .args(["bench", "viewers", "--json", "--model", ckpt.to_str().unwrap(), "--gsplat", gsplat.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON report");
+    let rows = report["rows"].as_array().unwrap();
+    for viewer in ["gsplat.js", "efficient4d player"] {
+        let ours: Vec<&serde_json::Value> = rows.iter().filter(|r| r["viewer"] == viewer).collect();
+        assert_eq!(ours.len(), 3, "{viewer}: three times");
+        for r in ours {
+            let (iou, psnr) = (r["iou"].as_f64().unwrap(), r["psnr"].as_f64().unwrap());
+            eprintln!("{viewer}, u = {}: silhouette IoU {iou:.4}, object PSNR {psnr:.2} dB", r["u"]);
+            assert!(iou >= 0.95, "{viewer} at u = {}: IoU {iou}", r["u"]);
+        }
+    }
+    assert!(report["page_errors"].as_array().unwrap().is_empty(), "{}", report["page_errors"]);
+}

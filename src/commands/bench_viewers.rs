@@ -1,8 +1,9 @@
-//! `efficient4d bench viewers --serve URL --model CKPT`: our `.splatv` in the browser viewers that read it
-//! — splaTV (`index.html` + `hybrid.js`) and gsplat.js (`gsplat.html`, our harness page around the npm
-//! package) — and our own HTML player (from `file://`, as exported), in headless Chromium, each compared with our rasterizer's render of the same camera and
-//! time (silhouette IoU, PSNR on the object). `scripts/splatv-viewers.sh` prepares and serves the pages
-//! (the viewers' code is fetched there, never kept in this repository) and runs this.
+//! `efficient4d bench viewers --model CKPT [--splatv-viewer DIR] [--gsplat DIR]`: our `.splatv` in the
+//! browser viewers that read it — splaTV (`index.html` + `hybrid.js`) and gsplat.js
+//! (`assets/viewers/gsplat.html`, our harness page around the npm package's `dist`) — served on
+//! 127.0.0.1, and our own HTML player (from `file://`, as exported), in headless Chromium, each compared
+//! with our rasterizer's render of the same camera and time (silhouette IoU, PSNR on the object). `scripts/splatv-viewers.sh` fetches the viewers' code
+//! (never kept in this repository) and runs this; `tests/html_player.rs` runs it with gsplat.js.
 //!
 //! Both viewers play time from the wall clock (`sin(Date.now() / 1000) / 2 + 1/2`), so the page's clock is
 //! held where that gives the time asked for; their WebGL drawing buffers are kept (`preserveDrawingBuffer`)
@@ -12,10 +13,11 @@ use efficient4d::browser::Browser;
 use efficient4d::camera::Camera;
 use efficient4d::export::Checkpoint;
 use efficient4d::export::html_player::{capture_expression, parse_captures};
-use efficient4d::export::splatv::SplatvCamera;
+use efficient4d::export::splatv::{SplatvCamera, write_splatv};
 use efficient4d::render::compare::{CaptureAgreement, capture_agreement};
 use efficient4d::render::{RasterView, Rasterizer};
 use serde::Serialize;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// A folder to save every capture and our render in (PNG, RGBA), to look at what the figures say.
@@ -96,7 +98,62 @@ fn capture(browser: &mut Browser, url: &str) -> anyhow::Result<(u32, u32, Vec<u8
     Ok((w, h, flipped))
 }
 
-pub fn bench_viewers(serve: &str, model: &std::path::Path) -> anyhow::Result<ViewersReport> {
+/// Where the viewers' code is: a folder holding splaTV's `index.html` and `hybrid.js`, and gsplat.js's
+/// `dist` folder (the one with `index.es.js`). At least one.
+pub struct ViewerSources {
+    pub splatv_viewer: Option<PathBuf>,
+    pub gsplat: Option<PathBuf>,
+}
+
+/// Our harness page around gsplat.js.
+const GSPLAT_PAGE: &str = include_str!("../../assets/viewers/gsplat.html");
+
+/// Serves `model.splatv`, our gsplat.js page, gsplat.js under `gsplat/`, and splaTV's two files on
+/// 127.0.0.1 (ES modules and `fetch` need http://, not file://). Returns the base address.
+fn serve(model_splatv: PathBuf, sources: &ViewerSources) -> anyhow::Result<String> {
+    let server = tiny_http::Server::http("127.0.0.1:0").map_err(|e| anyhow::anyhow!("a loopback server: {e}"))?;
+    let port = server.server_addr().to_ip().map(|a| a.port()).ok_or_else(|| anyhow::anyhow!("no port"))?;
+    let splatv_viewer = sources.splatv_viewer.clone();
+    let gsplat = sources.gsplat.clone();
+    std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            let path = request.url().split(['?', '#']).next().unwrap_or_default().to_string();
+            let file = match path.as_str() {
+                "/model.splatv" => Some(model_splatv.clone()),
+                "/index.html" | "/hybrid.js" => splatv_viewer.as_ref().map(|d| d.join(&path[1..])),
+                p if p.starts_with("/gsplat/") && !p.contains("..") => gsplat.as_ref().map(|d| d.join(&p[8..])),
+                _ => None,
+            };
+            let content_type = match path.rsplit('.').next() {
+                Some("js") => "text/javascript",
+                Some("html") => "text/html; charset=utf-8",
+                _ => "application/octet-stream",
+            };
+            let header = tiny_http::Header::from_bytes("Content-Type", content_type).expect("a valid header");
+            let body = if path == "/gsplat.html" {
+                Some(GSPLAT_PAGE.as_bytes().to_vec())
+            } else {
+                file.and_then(|f| std::fs::read(f).ok())
+            };
+            let _ = match body {
+                Some(bytes) => request.respond(tiny_http::Response::from_data(bytes).with_header(header)),
+                // The browser asks for an icon by itself: none, and no error for it.
+                None if path == "/favicon.ico" => request.respond(tiny_http::Response::empty(204)),
+                None => request.respond(tiny_http::Response::empty(404)),
+            };
+        }
+    });
+    Ok(format!("http://127.0.0.1:{port}"))
+}
+
+pub fn bench_viewers(sources: &ViewerSources, model: &std::path::Path) -> anyhow::Result<ViewersReport> {
+    anyhow::ensure!(
+        sources.splatv_viewer.is_some() || sources.gsplat.is_some(),
+        "bench viewers needs --splatv-viewer DIR (splaTV's index.html and hybrid.js) or --gsplat DIR (gsplat.js's dist)"
+    );
+    for dir in [&sources.splatv_viewer, &sources.gsplat].into_iter().flatten() {
+        anyhow::ensure!(dir.is_dir(), "{}: no such folder", dir.display());
+    }
     let ck = Checkpoint::load(model)?;
     let rig = ck.meta.rig.clone().unwrap_or_default();
     // The camera our .splatv export writes first: the viewers start there.
@@ -105,16 +162,19 @@ pub fn bench_viewers(serve: &str, model: &std::path::Path) -> anyhow::Result<Vie
     let header = serde_json::to_string(&SplatvCamera::from_camera(0, &camera))?;
     let hash = serde_json::to_string(&view_matrix(&camera))?;
     let encode = |s: &str| s.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
+    let (t0, t1) = (ck.meta.time_range[0], ck.meta.time_range[1]);
+    let dir = tempfile::tempdir()?;
+    let splatv = dir.path().join("model.splatv");
+    write_splatv(&splatv, &ck.gaussians, (t0, t1), &camera)?;
+    let base = serve(splatv, sources)?;
 
     let mut browser = Browser::launch(size, size)?;
     browser.set_viewport(size, size)?;
     browser.add_init_script(INIT_SCRIPT)?;
     let rast = Rasterizer::new(efficient4d::gpu::GpuContext::shared()?)?;
     let params = rast.upload(&ck.gaussians)?;
-    let (t0, t1) = (ck.meta.time_range[0], ck.meta.time_range[1]);
     let mut rows = Vec::new();
     // Our player first: camera 0 of its snaps is the input view, as the .splatv's header camera is.
-    let dir = tempfile::tempdir()?;
     let html = dir.path().join("player.html");
     let cameras = efficient4d::export::html_player::rig_cameras(&rig, None);
     let settings = efficient4d::export::html_player::PlayerSettings::new("bench", [0.0; 3]);
@@ -134,11 +194,18 @@ pub fn bench_viewers(serve: &str, model: &std::path::Path) -> anyhow::Result<Vie
     for &u in &TIMES {
         let view = RasterView { camera, time: t0 + u * (t1 - t0), background: [0.0; 3] };
         let ours = rast.read_color(&rast.forward(&params, &[view], false)?)?;
-        let pages = [
+        let mut pages = Vec::new();
+        if sources.splatv_viewer.is_some() {
             // splaTV resolves a relative `url` against its own model host: the address must be whole.
-            ("splaTV (hybrid.js)", format!("{serve}/index.html?url={serve}/model.splatv&e4d_u={u}#{}", encode(&hash))),
-            ("gsplat.js", format!("{serve}/gsplat.html?size={size}&e4d_u={u}&e4d_camera={}", encode(&header))),
-        ];
+            let url = format!("{base}/index.html?url={base}/model.splatv&e4d_u={u}#{}", encode(&hash));
+            pages.push(("splaTV (hybrid.js)", url));
+        }
+        if sources.gsplat.is_some() {
+            pages.push((
+                "gsplat.js",
+                format!("{base}/gsplat.html?size={size}&e4d_u={u}&e4d_camera={}", encode(&header)),
+            ));
+        }
         for (viewer, url) in pages {
             let (w, h, rgba) = capture(&mut browser, &url)?;
             anyhow::ensure!((w, h) == (size, size), "{viewer} drew {w}x{h}, not {size}x{size}");

@@ -111,7 +111,8 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
             wgpu,
             models,
             window,
-            serve,
+            splatv_viewer,
+            gsplat,
         } => match what.as_str() {
             "raster" if !models.is_empty() => bench_models(&models, size, settings.batch_views, json, iterations)?,
             "raster" => bench_raster(json, iterations)?,
@@ -126,7 +127,7 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode
             })?,
             "view" => bench_view(json, iterations)?,
             "player" => bench_player(&models, json, iterations)?,
-            "viewers" => bench_viewers(serve.as_deref(), &models, json)?,
+            "viewers" => bench_viewers(bench_viewers::ViewerSources { splatv_viewer, gsplat }, &models, json)?,
             "generate" => bench_generate::bench_generate(&bench_generate::GenerateBenchArgs {
                 json,
                 iterations,
@@ -576,10 +577,9 @@ pub fn bench_player(models: &[PathBuf], json: bool, iterations: usize) -> anyhow
 }
 
 /// `bench viewers`: our `.splatv` and HTML player in the browser viewers, against our render.
-fn bench_viewers(serve: Option<&str>, models: &[PathBuf], json: bool) -> anyhow::Result<()> {
-    let serve = serve.ok_or_else(|| anyhow::anyhow!("bench viewers needs --serve (scripts/splatv-viewers.sh)"))?;
+fn bench_viewers(sources: bench_viewers::ViewerSources, models: &[PathBuf], json: bool) -> anyhow::Result<()> {
     let model = models.first().ok_or_else(|| anyhow::anyhow!("bench viewers needs --model CHECKPOINT"))?;
-    let report = bench_viewers::bench_viewers(serve, model)?;
+    let report = bench_viewers::bench_viewers(&sources, model)?;
     if !json {
         for row in &report.rows {
             println!(
