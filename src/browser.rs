@@ -59,6 +59,8 @@ impl Browser {
             .args([
                 "--headless",
                 "--no-sandbox",
+                // Containers often give /dev/shm a few MiB; a large page would crash the renderer there.
+                "--disable-dev-shm-usage",
                 // WebGL2 on the CPU: SwiftShader through ANGLE.
                 "--use-angle=swiftshader",
                 "--enable-unsafe-swiftshader",
