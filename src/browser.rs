@@ -28,6 +28,17 @@ pub struct Browser {
     _profile: tempfile::TempDir,
 }
 
+/// What a DevTools `exceptionDetails` says went wrong.
+fn exception_text(details: &Value) -> &str {
+    details["exception"]["description"].as_str().or(details["text"].as_str()).unwrap_or("?")
+}
+
+/// The last `lines` of the browser's stderr.
+fn tail(log: &Mutex<Vec<String>>, lines: usize) -> Vec<String> {
+    let log = log.lock().expect("log lock");
+    log[log.len().saturating_sub(lines)..].to_vec()
+}
+
 fn find_browser() -> anyhow::Result<String> {
     if let Ok(path) = std::env::var("EFFICIENT4D_CHROMIUM") {
         return Ok(path);
@@ -99,8 +110,10 @@ impl Browser {
         }
         let Ok(address) = address_rx.recv_timeout(Duration::from_secs(60)) else {
             let _ = child.kill();
-            let tail = log.lock().expect("log lock").iter().rev().take(15).rev().cloned().collect::<Vec<_>>();
-            bail!("{binary} did not start (no DevTools address within 60 s); its last words:\n{}", tail.join("\n"));
+            bail!(
+                "{binary} did not start (no DevTools address within 60 s); its last words:\n{}",
+                tail(&log, 15).join("\n")
+            );
         };
         let host = address.trim_start_matches("ws://").split('/').next().unwrap_or_default().to_string();
         let stream = TcpStream::connect(&host).with_context(|| format!("connecting to {address}"))?;
@@ -152,7 +165,7 @@ impl Browser {
         Ok(())
     }
 
-    /// Drags the mouse from `from` to `to` (CSS pixels) in `steps` moves with `button` held
+    /// Drags the mouse from `from` to `to` (CSS pixels) in eight moves with `button` held
     /// (`left`, `right`), and `modifiers` (DevTools bit mask: 8 is shift), as a user's hand would.
     pub fn drag(&mut self, from: (f64, f64), to: (f64, f64), button: &str, modifiers: u32) -> anyhow::Result<()> {
         let steps = 8;
@@ -223,9 +236,8 @@ impl Browser {
             json!({ "expression": expression, "awaitPromise": true, "returnByValue": true }),
             timeout,
         )?;
-        if let Some(exception) = reply.get("exceptionDetails") {
-            let text = exception["exception"]["description"].as_str().or(exception["text"].as_str()).unwrap_or("?");
-            bail!("evaluating `{expression}` threw: {text}");
+        if let Some(details) = reply.get("exceptionDetails") {
+            bail!("evaluating `{expression}` threw: {}", exception_text(details));
         }
         Ok(reply["result"]["value"].clone())
     }
@@ -300,16 +312,7 @@ impl Browser {
     fn record_error(&mut self, event: &Value) {
         let params = &event["params"];
         let error = match event["method"].as_str() {
-            Some("Runtime.exceptionThrown") => {
-                let details = &params["exceptionDetails"];
-                Some(
-                    details["exception"]["description"]
-                        .as_str()
-                        .or(details["text"].as_str())
-                        .unwrap_or("?")
-                        .to_string(),
-                )
-            }
+            Some("Runtime.exceptionThrown") => Some(exception_text(&params["exceptionDetails"]).to_string()),
             Some("Runtime.consoleAPICalled") if params["type"] == "error" => Some(format!(
                 "console.error: {}",
                 params["args"]
@@ -327,8 +330,7 @@ impl Browser {
 
     /// The last lines the browser wrote to stderr (for diagnosing a failure).
     pub fn log_tail(&self, lines: usize) -> Vec<String> {
-        let log = self.log.lock().expect("log lock");
-        log[log.len().saturating_sub(lines)..].to_vec()
+        tail(&self.log, lines)
     }
 }
 
